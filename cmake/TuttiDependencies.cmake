@@ -1,0 +1,11 @@
+# All third-party dependencies come from Debian bookworm packages (scripts/install-deps.sh installs them).
+find_package(Threads REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(libzip CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+if(TUTTI_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()

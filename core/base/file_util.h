@@ -1,0 +1,41 @@
+#pragma once
+// File helpers with durable, all-or-nothing writes.
+//
+// WriteFileAtomically and PublishDirectory follow the same rule: write beside the target, fsync the data,
+// rename over the target, fsync the parent directory, and remove the temporary on any failure. A reader
+// therefore sees either the old content or the complete new content, never a half-written file.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/base/status.h"
+
+namespace tutti {
+
+// Whole file into memory. NotFound / PermissionDenied / Internal name the path.
+StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// Writes `data` to `path` through "<path>.tmp-<pid>-<n>" + fsync + rename + directory fsync.
+Status WriteFileAtomically(const std::string& path, std::string_view data);
+
+// fsync on a directory so that renames and creations inside it are durable.
+Status SyncDirectory(const std::string& dir);
+
+// mkdir -p.
+Status CreateDirectories(const std::string& dir);
+
+// A fresh, uniquely named directory inside `parent` ("<parent>/.<stem>.tmp-XXXXXX").
+StatusOr<std::string> MakeTempDirectoryIn(const std::string& parent, const std::string& stem);
+
+// Moves the finished directory `staged` to `target` in one step. When `target` exists it is swapped out
+// atomically (renameat2 RENAME_EXCHANGE) and then removed, so readers never see a mix of old and new.
+Status PublishDirectory(const std::string& staged, const std::string& target);
+
+// rm -rf that never throws; errors are ignored on purpose (best-effort clean-up paths).
+void RemoveAllQuietly(const std::string& path);
+
+// Size of a regular file.
+StatusOr<uint64_t> FileSize(const std::string& path);
+
+}  // namespace tutti

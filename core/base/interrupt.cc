@@ -1,0 +1,37 @@
+#include "core/base/interrupt.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+
+namespace tutti {
+namespace {
+
+std::atomic<int> interrupt_count{0};
+
+void OnSignal(int signal_number) {
+  if (interrupt_count.fetch_add(1) >= 1) {
+    // Second Ctrl-C: the user insists. _exit is async-signal-safe.
+    _exit(128 + signal_number);
+  }
+  static const char kMessage[] = "\ninterrupted: finishing cleanly (press Ctrl-C again to abort)\n";
+  ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  (void)ignored;  // Nothing useful to do if stderr is gone.
+}
+
+}  // namespace
+
+void InstallInterruptHandler() {
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+
+bool InterruptRequested() { return interrupt_count.load(std::memory_order_relaxed) > 0; }
+
+void RequestInterrupt() { interrupt_count.fetch_add(1); }
+
+}  // namespace tutti
