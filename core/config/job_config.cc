@@ -1,0 +1,11 @@
+#include "core/config/job_config.h"
+
+namespace tutti {
+
+std::string ResolveUnderOutputDir(const JobConfig& config, const std::string& path) {
+  if (path.empty() || path[0] == '/' || config.output_dir.empty()) return path;
+  if (config.output_dir.back() == '/') return config.output_dir + path;
+  return config.output_dir + "/" + path;
+}
+
+}  // namespace tutti

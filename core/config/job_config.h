@@ -1,0 +1,145 @@
+#pragma once
+// JobConfig: everything one training job needs, as plain typed structs with documented defaults.
+//
+// These structs are the only form in which the rest of Tutti sees a job's configuration: YAML is parsed into
+// them by core/config/job_config_yaml.h and nothing else reads YAML. The defaults are the MuseGAN tutorial's
+// (../shared/lpd5.md §4): Adam lr 1e-3, betas (0.5, 0.9), batch 16, one critic step per generator step,
+// gradient penalty weight 10, 20,000 steps, 4 bars x 16 steps x 72 pitches x 5 tracks, latent 128.
+//
+// Paths. Relative paths are never resolved against the YAML file's directory:
+//   - data.packs_dir and output_dir resolve against the process's current working directory;
+//   - checkpoint.dir and train.metrics_file resolve against output_dir (ResolveUnderOutputDir below).
+// Absolute paths are used as they are.
+//
+// Thread-safety: plain values; copy freely.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tutti {
+
+// Where training samples come from.
+struct DataConfig {
+  // Directory holding one pack per genre (packs_dir/<genre>/manifest.json + shards), as written by
+  // `tutti pack`. Relative to the current working directory.
+  std::string packs_dir = "packs";
+  // Genres to train on; each names a pack under packs_dir. Must be non-empty. With more than one genre the
+  // batches mix them (and the genre label is fed to G and D when model.genre_conditional is on).
+  std::vector<std::string> genres = {"rock"};
+  // Batches the prefetching loader keeps ready ahead of the training step (per rank). More hides I/O
+  // hiccups at the cost of memory (a batch of 16 samples is ~1.4 MiB as float).
+  int prefetch_batches = 4;
+};
+
+// Shape of the generator/discriminator (MuseGAN tutorial architecture). The tutorial layer table assumes
+// the defaults; the model component rejects shapes its layers cannot produce.
+struct ModelConfig {
+  // Size of the generator's input noise vector.
+  int latent_dim = 128;
+  // Instrument tracks (LPD-5: drums, piano, guitar, bass, strings).
+  int tracks = 5;
+  // Bars per sample.
+  int measures = 4;
+  // Time steps per bar (beat resolution 4 -> 16 steps in 4/4).
+  int steps_per_measure = 16;
+  // Pitch rows per track, starting at MIDI note 24.
+  int pitches = 72;
+  // Condition G and D on the genre (one-hot) so one model generates every genre in data.genres.
+  bool genre_conditional = false;
+};
+
+// The optimisation loop (WGAN-GP with Adam).
+struct TrainConfig {
+  // Generator steps to run (each preceded by critic_steps discriminator steps). A bench or coordinator may
+  // stop earlier on a time budget; the last checkpoint then holds the step reached.
+  int64_t steps = 20000;
+  // Samples per step per rank; the global batch is batch_size x ranks.
+  int64_t batch_size = 16;
+  // Adam learning rate of the generator.
+  double g_lr = 1e-3;
+  // Adam learning rate of the discriminator (critic).
+  double d_lr = 1e-3;
+  // Adam beta1 (first-moment decay), in [0, 1).
+  double beta1 = 0.5;
+  // Adam beta2 (second-moment decay), in [0, 1).
+  double beta2 = 0.9;
+  // Discriminator updates per generator update.
+  int critic_steps = 1;
+  // Weight of the gradient penalty (lambda in WGAN-GP).
+  double gp_weight = 10.0;
+  // Seed for weights, latents and data order; the same seed and rank count reproduce a run on CPU.
+  uint64_t seed = 0;
+  // LibTorch intra-op threads per rank; 0 = the machine's cores divided by the ranks on this node.
+  int intra_op_threads = 0;
+  // Log and append a metrics line every this many generator steps.
+  int log_every = 50;
+  // JSON-lines metrics file (one object per logged step). Relative to output_dir.
+  std::string metrics_file = "metrics.jsonl";
+  // Where tensors live: "cpu", "cuda", or "auto" (cuda when a device is visible, else cpu).
+  std::string device = "cpu";
+};
+
+// Periodic checkpoints (both networks, both optimisers, RNG, data position, this config).
+struct CheckpointConfig {
+  // Checkpoint directory. Relative to output_dir.
+  std::string dir = "checkpoints";
+  // Write a checkpoint every this many generator steps (and always at the end).
+  int64_t every = 1000;
+  // Newest checkpoints kept on disk; older ones are removed after a new one is published.
+  int keep = 3;
+};
+
+// Periodic objective evaluation (MuseGAN metrics on generated samples).
+struct EvalConfig {
+  // Evaluate every this many generator steps.
+  int64_t every = 1000;
+  // Samples generated per evaluation. More gives steadier metrics and costs more time.
+  int samples = 256;
+  // Seed of the fixed evaluation latents, so evaluations of one run compare like with like.
+  uint64_t seed = 1234;
+};
+
+// Data-parallel training across ranks (mpirun / srun).
+struct DistributedConfig {
+  // Collective backend: "auto" (nccl for CUDA tensors, mpi for CPU), "mpi" or "nccl".
+  std::string backend = "auto";
+  // Gradient bucket size in MiB; bigger buckets mean fewer, larger allreduces.
+  double bucket_mb = 25;
+  // Synchronise batch-norm statistics across ranks (the generator's BatchNorm3d).
+  bool sync_batchnorm = true;
+  // Seconds a collective may wait for its peers before the job fails with a message naming them.
+  double timeout_s = 300;
+  // Seconds after which a waiting collective logs which ranks have not arrived. At most timeout_s.
+  double stall_warning_s = 60;
+};
+
+// Turning generator output into music for listening (tutti sample, eval samples).
+struct SampleConfig {
+  // Tempo written into MIDI files, in quarter notes per minute.
+  double tempo_qpm = 100;
+  // A generated cell is a note-on when its value is above this threshold.
+  double threshold = 0.5;
+};
+
+// One training job.
+struct JobConfig {
+  // Job name: shown in logs and by the coordinator.
+  std::string name = "job";
+  // Directory for everything the job writes (checkpoints, metrics, samples). Relative to the current
+  // working directory.
+  std::string output_dir = "runs/job";
+  DataConfig data;
+  ModelConfig model;
+  TrainConfig train;
+  CheckpointConfig checkpoint;
+  EvalConfig eval;
+  DistributedConfig distributed;
+  SampleConfig sample;
+};
+
+// `path` when it is absolute (or empty); otherwise output_dir/path. Use for checkpoint.dir and
+// train.metrics_file.
+std::string ResolveUnderOutputDir(const JobConfig& config, const std::string& path);
+
+}  // namespace tutti

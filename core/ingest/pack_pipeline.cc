@@ -1,0 +1,275 @@
+#include "core/ingest/pack_pipeline.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "core/base/file_util.h"
+#include "core/base/interrupt.h"
+#include "core/base/progress.h"
+#include "core/base/sha256.h"
+#include "core/data/pack_writer.h"
+#include "core/data/sample_shape.h"
+#include "core/midi/midi_to_multitrack.h"
+#include "core/npz/pianoroll_npz.h"
+
+namespace tutti {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What one song gave: packed samples or the reason it gave none.
+struct SongOutcome {
+  std::vector<uint8_t> packed;  // n × packed_bytes
+  int64_t samples = 0;
+  std::string skip_reason;      // empty when samples > 0
+  std::string error;            // the reader's message for unreadable files
+};
+
+SongOutcome ProcessSong(const SourceSong& song, const SongReader& reader, const PackOptions& options,
+                        const SampleShape& shape) {
+  SongOutcome outcome;
+  StatusOr<Multitrack> loaded = reader(song.path);
+  if (!loaded.ok()) {
+    outcome.skip_reason = "unreadable file";
+    outcome.error = std::string(loaded.status().message());
+    return outcome;
+  }
+  SegmentResult result = SegmentSong(*loaded, options.segment, SongSeed(options.seed, song.key));
+  if (result.start_bars.empty()) {
+    outcome.skip_reason = result.no_sample_reason;
+    return outcome;
+  }
+  outcome.samples = static_cast<int64_t>(result.start_bars.size());
+  outcome.packed.resize(static_cast<size_t>(outcome.samples * shape.packed_bytes()));
+  for (int64_t i = 0; i < outcome.samples; ++i) {
+    PackCells(result.samples.data() + i * shape.cells(), shape.cells(),
+              outcome.packed.data() + i * shape.packed_bytes());
+  }
+  return outcome;
+}
+
+int ThreadCount(const PackOptions& options) {
+  if (options.threads > 0) return options.threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+int64_t PackSummary::skipped() const {
+  int64_t total = 0;
+  for (const auto& [reason, count] : skipped_by_reason) total += count;
+  return total;
+}
+
+nlohmann::json PackSummary::ToJson() const {
+  nlohmann::json j = {{"genre", genre},
+                      {"pack_dir", pack_dir},
+                      {"files", files},
+                      {"songs_packed", songs_packed},
+                      {"heldout_songs", heldout_songs},
+                      {"train_samples", train_samples},
+                      {"heldout_samples", heldout_samples},
+                      {"skipped", skipped()},
+                      {"skipped_by_reason", skipped_by_reason},
+                      {"error_examples", error_examples},
+                      {"seconds", seconds}};
+  if (listed >= 0) {
+    j["listed"] = listed;
+    j["not_in_cleansed_ids"] = not_in_cleansed_ids;
+    j["missing_on_disk"] = missing_on_disk;
+    j["on_disk"] = on_disk;
+    j["duplicate_ids"] = duplicate_ids;
+  }
+  return j;
+}
+
+nlohmann::json SegmentOptionsToJson(const SegmentOptions& o) {
+  return {{"beat_resolution", o.beat_resolution},
+          {"steps_per_bar", o.steps_per_bar},
+          {"bars_per_sample", o.bars_per_sample},
+          {"lowest_pitch", o.lowest_pitch},
+          {"pitches", o.pitches},
+          {"tracks", o.tracks},
+          {"max_samples_per_song", o.max_samples_per_song},
+          {"min_cells_per_track", o.min_cells_per_track},
+          {"note_rule", o.rule == NoteRule::kEveryTrackInSegment ? "every_track_in_segment" : "every_track_in_song"}};
+}
+
+StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const SongReader& reader,
+                                const std::string& genre, const std::string& pack_dir, const PackOptions& options,
+                                const nlohmann::json& packing_source) {
+  const auto start = std::chrono::steady_clock::now();
+  const SampleShape shape{options.segment.tracks, options.segment.sample_steps(), options.segment.pitches};
+  PackSummary summary;
+  summary.genre = genre;
+  summary.pack_dir = pack_dir;
+  summary.files = static_cast<int64_t>(songs.size());
+  if (songs.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("genre '", genre, "': empty selection, no song files to pack"));
+  }
+
+  // Read and segment on all threads; results land in song order so the pack does not depend on timing.
+  std::vector<SongOutcome> outcomes(songs.size());
+  std::atomic<size_t> next{0};
+  Progress progress(absl::StrCat("[pack ", genre, "]"), summary.files, "songs", options.show_progress);
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < songs.size() && !InterruptRequested(); i = next.fetch_add(1)) {
+      outcomes[i] = ProcessSong(songs[i], reader, options, shape);
+      progress.Advance();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < ThreadCount(options); ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  progress.Finish();
+  if (InterruptRequested()) {
+    return absl::CancelledError(absl::StrCat("genre '", genre, "': interrupted; nothing was written to ", pack_dir));
+  }
+
+  // Held-out songs: the lowest seeded hashes of the md5 among songs that gave samples.
+  std::vector<size_t> with_samples;
+  for (size_t i = 0; i < songs.size(); ++i) {
+    const SongOutcome& o = outcomes[i];
+    if (o.samples > 0) {
+      with_samples.push_back(i);
+    } else {
+      summary.skipped_by_reason[o.skip_reason]++;
+      if (!o.error.empty() && static_cast<int>(summary.error_examples.size()) < options.max_error_examples) {
+        summary.error_examples.push_back(o.error);
+      }
+    }
+  }
+  if (with_samples.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("genre '", genre, "': none of its ", songs.size(), " song files gave a sample (",
+                     nlohmann::json(summary.skipped_by_reason).dump(), "); nothing was written"));
+  }
+  int64_t n_heldout = std::llround(options.heldout_fraction * static_cast<double>(with_samples.size()));
+  if (options.heldout_fraction > 0 && n_heldout == 0 && with_samples.size() >= 2) n_heldout = 1;
+  if (n_heldout >= static_cast<int64_t>(with_samples.size())) n_heldout = static_cast<int64_t>(with_samples.size()) - 1;
+  std::vector<size_t> by_hash = with_samples;
+  std::sort(by_hash.begin(), by_hash.end(), [&](size_t a, size_t b) {
+    return SongSeed(options.seed ^ 0x68656c646f7574ull, songs[a].key) <
+           SongSeed(options.seed ^ 0x68656c646f7574ull, songs[b].key);
+  });
+  std::vector<bool> heldout(songs.size(), false);
+  for (int64_t k = 0; k < n_heldout; ++k) heldout[by_hash[static_cast<size_t>(k)]] = true;
+
+  PackWriterOptions writer_options;
+  writer_options.genre = genre;
+  writer_options.shape = shape;
+  writer_options.samples_per_shard = options.samples_per_shard;
+  writer_options.created_by = "tutti 0.1.0";
+  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, PackWriter::Create(pack_dir, writer_options));
+  std::vector<PackSong> pack_songs;
+  for (Split split : kAllSplits) {
+    for (size_t i : with_samples) {
+      if (heldout[i] != (split == Split::kHeldout)) continue;
+      const SongOutcome& o = outcomes[i];
+      for (int64_t s = 0; s < o.samples; ++s) {
+        TUTTI_RETURN_IF_ERROR(writer->AddPacked(split, o.packed.data() + s * shape.packed_bytes()));
+      }
+      pack_songs.push_back(PackSong{songs[i].key, songs[i].ids, static_cast<int32_t>(o.samples), split});
+      (split == Split::kTrain ? summary.train_samples : summary.heldout_samples) += o.samples;
+      summary.heldout_songs += split == Split::kHeldout;
+    }
+  }
+  summary.songs_packed = static_cast<int64_t>(with_samples.size());
+  if (InterruptRequested()) {
+    return absl::CancelledError(absl::StrCat("genre '", genre, "': interrupted; nothing was written to ", pack_dir));
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json packing = {{"segment", SegmentOptionsToJson(options.segment)},
+                            {"seed", options.seed},
+                            {"heldout_fraction", options.heldout_fraction},
+                            {"heldout_rule", "songs with the lowest seeded hash of their md5"},
+                            {"source", packing_source}};
+  TUTTI_RETURN_IF_ERROR(writer->Finish(std::move(pack_songs), packing, summary.ToJson()));
+  return summary;
+}
+
+StatusOr<std::vector<PackSummary>> PackLpdGenres(const LpdIndex& index, const std::vector<std::string>& genres,
+                                                 const std::string& out_dir, const PackOptions& options) {
+  if (genres.empty()) return absl::InvalidArgumentError("no genre given (expected e.g. --genres rock,pop)");
+  std::vector<GenreSelection> selections;
+  for (const std::string& genre : genres) {
+    TUTTI_ASSIGN_OR_RETURN(GenreSelection selection, index.Select(genre));
+    if (selection.files.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "genre '", genre, "': empty selection: ", selection.listed, " ids listed in ", selection.list_path, ", ",
+          selection.missing_on_disk, " missing on disk, ", selection.not_in_cleansed_ids,
+          " unknown to cleansed_ids.txt, none on disk; nothing was written"));
+    }
+    selections.push_back(std::move(selection));
+  }
+  NpzReadOptions read_options;
+  read_options.load_tempo = false;
+  read_options.load_downbeat = false;
+  SongReader reader = [read_options](const std::string& path) { return ReadPianorollNpz(path, read_options); };
+  std::vector<PackSummary> summaries;
+  for (const GenreSelection& selection : selections) {
+    std::vector<SourceSong> songs;
+    songs.reserve(selection.files.size());
+    for (const LpdSongFile& file : selection.files) songs.push_back(SourceSong{file.md5, file.msd_ids, file.path});
+    nlohmann::json source = {{"kind", "lpd5_cleansed"},
+                             {"labels", index.labels_dir()},
+                             {"list", selection.list_path}};
+    TUTTI_ASSIGN_OR_RETURN(PackSummary summary,
+                           PackSongs(songs, reader, selection.genre, out_dir + "/" + selection.genre, options, source));
+    summary.listed = selection.listed;
+    summary.not_in_cleansed_ids = selection.not_in_cleansed_ids;
+    summary.missing_on_disk = selection.missing_on_disk;
+    summary.on_disk = selection.on_disk;
+    summary.duplicate_ids = selection.duplicate_ids;
+    summaries.push_back(std::move(summary));
+  }
+  return summaries;
+}
+
+StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::string& genre,
+                                        const std::string& out_dir, const PackOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(midi_dir, ec)) {
+    return absl::NotFoundError(absl::StrCat(midi_dir, ": MIDI folder not found"));
+  }
+  if (genre.empty()) return absl::InvalidArgumentError("--genre is required with --midi (the pack's name)");
+  std::vector<SourceSong> songs;
+  for (auto it = fs::recursive_directory_iterator(midi_dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    std::string ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext != ".mid" && ext != ".midi" && ext != ".smf") continue;
+    TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(it->path().string()));
+    songs.push_back(SourceSong{Sha256Hex(bytes).substr(0, 32),
+                               {fs::relative(it->path(), midi_dir).string()},
+                               it->path().string()});
+  }
+  if (songs.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(midi_dir, ": empty selection: no .mid/.midi/.smf files; nothing was written"));
+  }
+  // Identical files under several names are packed once.
+  std::sort(songs.begin(), songs.end(), [](const SourceSong& a, const SourceSong& b) {
+    return a.key != b.key ? a.key < b.key : a.ids < b.ids;
+  });
+  std::vector<SourceSong> unique;
+  for (SourceSong& song : songs) {
+    if (!unique.empty() && unique.back().key == song.key) {
+      unique.back().ids.push_back(song.ids[0]);
+    } else {
+      unique.push_back(std::move(song));
+    }
+  }
+  SongReader reader = [](const std::string& path) { return ReadMidiAsLpd5(path); };
+  nlohmann::json source = {{"kind", "midi"}, {"folder", midi_dir},
+                           {"song_key", "first 32 hex digits of the sha256 of the MIDI file"}};
+  return PackSongs(unique, reader, genre, out_dir + "/" + genre, options, source);
+}
+
+}  // namespace tutti

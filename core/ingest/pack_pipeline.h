@@ -1,0 +1,87 @@
+#pragma once
+// `tutti pack`: songs (LPD-5 .npz selected by genre, or Standard MIDI Files) → one pack per genre.
+//
+// For each genre: read every distinct song file on `threads` threads (only the pianoroll members; tempo
+// and downbeat are skipped), cut samples with SegmentSong (segmenter.h), choose the held-out songs by a
+// seeded hash of their md5 (so identical files never straddle the split), and write the pack with
+// PackWriter — staged beside the target and published in one rename, the manifest last.
+//
+// Bad songs are skipped and counted by reason; they never stop the pack. What does stop it, before
+// anything is written: an unknown genre, a genre with no song on disk, a genre whose songs give no sample,
+// or Ctrl-C (InterruptRequested) — in every case no half pack is left behind.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/status.h"
+#include "core/ingest/segmenter.h"
+#include "core/lpd/lpd_index.h"
+#include "core/music/multitrack.h"
+
+namespace tutti {
+
+struct PackOptions {
+  SegmentOptions segment;           // the sample recipe
+  uint64_t seed = 0;                // segment draws and the held-out choice
+  double heldout_fraction = 0.1;    // share of songs (with samples) kept apart for quality metrics
+  int threads = 0;                  // reader threads; 0 = all cores
+  int64_t samples_per_shard = 4096; // ~11.8 MB shards at the default shape
+  bool show_progress = true;        // progress line on stderr
+  int max_error_examples = 20;      // bad-file messages kept in the summary
+};
+
+// One song to pack: its identity and where it is.
+struct SourceSong {
+  std::string key;                   // LPD: the MIDI md5; own MIDI: first 32 hex digits of its sha256
+  std::vector<std::string> ids;      // LPD: MSD ids; own MIDI: path relative to the MIDI folder
+  std::string path;
+};
+
+struct PackSummary {
+  std::string genre;
+  std::string pack_dir;
+  // From the genre selection (LPD only; -1 for own MIDI).
+  int64_t listed = -1;
+  int64_t not_in_cleansed_ids = -1;
+  int64_t missing_on_disk = -1;
+  int64_t on_disk = -1;
+  int64_t duplicate_ids = -1;
+  // From packing.
+  int64_t files = 0;                 // distinct song files read
+  int64_t songs_packed = 0;          // songs that gave at least one sample
+  int64_t heldout_songs = 0;
+  int64_t train_samples = 0;
+  int64_t heldout_samples = 0;
+  std::map<std::string, int64_t> skipped_by_reason;
+  std::vector<std::string> error_examples;  // "<file>: <what was wrong>" for unreadable songs
+  double seconds = 0;
+
+  int64_t skipped() const;
+  nlohmann::json ToJson() const;
+};
+
+using SongReader = std::function<StatusOr<Multitrack>(const std::string& path)>;
+
+// Packs `songs` into `pack_dir`. `packing_source` is stored in the manifest's "packing" object.
+StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const SongReader& reader,
+                                const std::string& genre, const std::string& pack_dir, const PackOptions& options,
+                                const nlohmann::json& packing_source);
+
+// Resolves every genre first (unknown or empty genres fail before anything is written), then packs each
+// into <out_dir>/<genre>.
+StatusOr<std::vector<PackSummary>> PackLpdGenres(const LpdIndex& index, const std::vector<std::string>& genres,
+                                                 const std::string& out_dir, const PackOptions& options);
+
+// Packs every *.mid / *.midi / *.smf under `midi_dir` (recursively) into <out_dir>/<genre>.
+StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::string& genre,
+                                        const std::string& out_dir, const PackOptions& options);
+
+// The packing parameters as stored in manifests.
+nlohmann::json SegmentOptionsToJson(const SegmentOptions& options);
+
+}  // namespace tutti

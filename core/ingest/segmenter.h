@@ -1,0 +1,81 @@
+#pragma once
+// Songs → training samples, the MuseGAN tutorial's recipe (../shared/lpd5.md §3):
+//
+//   1. Binarise (value > 0) and move every active cell at step t to round(t · target / source)
+//      (numpy's round: half to even), which is what pypianoroll's Multitrack.set_resolution does — not
+//      "keep every 6th step", which would drop short notes. The song's length after that is its last
+//      active step + 1 over all tracks and all 128 pitches (set_resolution sizes each track that way,
+//      stack() pads to the longest).
+//   2. n_bars = length // steps_per_bar. Candidate starts are bars 0 … n_bars − bars_per_sample − 1;
+//      pick min(n_bars // bars_per_sample, max_samples_per_song) of them at random without replacement.
+//      Bars are counted every steps_per_bar steps, never from `downbeat` (LPD sets it only at step 0).
+//   3. Crop pitches [lowest_pitch, lowest_pitch + pitches) and keep a segment only if every track has at
+//      least min_cells_per_track active cells in it (kEveryTrackInSegment, our default), or — the
+//      original project's rule — if every track has that many in the whole song (kEveryTrackInSong).
+//
+// Memory follows the number of active cells, never the song's length. Deterministic for a seed.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/music/multitrack.h"
+
+namespace tutti {
+
+enum class NoteRule {
+  kEveryTrackInSegment,  // each track of the segment has >= min_cells_per_track cells
+  kEveryTrackInSong,     // the original project's test on the whole song (lets empty segments through)
+};
+
+struct SegmentOptions {
+  int beat_resolution = 4;          // target steps per beat (LPD has 24)
+  int steps_per_bar = 16;           // 4/4 at 4 steps per beat
+  int bars_per_sample = 4;          // a sample is 4 bars = 64 steps
+  int lowest_pitch = 24;            // MIDI pitch of the sample's first row
+  int pitches = 72;                 // 24..95
+  int tracks = kLpd5Tracks;         // songs must have exactly this many tracks
+  int max_samples_per_song = 8;     // upper bound on segments drawn per song
+  int min_cells_per_track = 10;     // the note test's threshold
+  NoteRule rule = NoteRule::kEveryTrackInSegment;
+
+  int sample_steps() const { return steps_per_bar * bars_per_sample; }
+  int64_t sample_cells() const { return int64_t{tracks} * sample_steps() * pitches; }
+};
+
+// A song after step 1, computed lazily: the song's CSC columns are sorted by time and the step mapping is
+// monotonic, so a segment is found per pitch by binary search and nothing proportional to the whole song is
+// built. Refers to the song it was made from, which must outlive it.
+struct DownsampledSong {
+  const Multitrack* song = nullptr;
+  double factor = 1.0;     // target / source resolution, as numpy computes it
+  int64_t length = 0;      // last active step + 1 after downsampling, over all tracks and pitches
+
+  // round(source_step · factor), half to even (numpy's round).
+  int64_t Map(int64_t source_step) const;
+};
+
+// Step 1. `song.resolution` is the source resolution (24 for LPD). Cost: O(tracks · 128).
+DownsampledSong Downsample(const Multitrack& song, const SegmentOptions& options);
+
+// Writes the dense sample of bars [start_bar, start_bar + bars_per_sample) into `out`
+// (sample_cells() bytes, 0/1, index ((track·steps)+step)·pitches+pitch). Returns the active-cell count
+// per track.
+std::vector<int64_t> RenderSegment(const DownsampledSong& song, int64_t start_bar, const SegmentOptions& options,
+                                   uint8_t* out);
+
+// Why a song gave no sample (empty = it gave some).
+struct SegmentResult {
+  std::vector<int64_t> start_bars;   // bars of the kept segments, in drawn order
+  std::vector<uint8_t> samples;      // start_bars.size() × sample_cells() dense bytes
+  std::string no_sample_reason;      // set when start_bars is empty
+};
+
+// Steps 1–3 for one song. `seed` should mix the packing seed with the song's identity (md5) so that the
+// result does not depend on the order songs are processed in.
+SegmentResult SegmentSong(const Multitrack& song, const SegmentOptions& options, uint64_t seed);
+
+// Stable 64-bit seed for a song: FNV-1a of the md5 mixed with the packing seed.
+uint64_t SongSeed(uint64_t packing_seed, const std::string& song_key);
+
+}  // namespace tutti

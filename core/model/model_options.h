@@ -1,0 +1,54 @@
+#pragma once
+// Options of the MuseGAN-style generator and discriminator (../shared/lpd5.md section 4).
+// Torch-free apart from <torch/arg.h> (which only includes <utility>), so config code can fill
+// these without pulling LibTorch into its build.
+
+#include <cstdint>
+
+#include <torch/arg.h>
+
+#include "core/base/status.h"
+
+namespace tutti {
+
+// Shape of one sample: (tracks, measures * steps_per_measure, pitches), values 0/1.
+// The layer kernels follow from the shape; with the defaults they are exactly the tutorial's
+// table: pitches are built as 6 * (pitches / 6), time steps as 4 * (steps_per_measure / 4).
+struct GeneratorOptions {
+  // Size of the latent vector z ~ N(0, 1).
+  TORCH_ARG(int64_t, latent_dim) = 128;
+  // Number of instrument tracks (LPD-5: drums, piano, guitar, bass, strings).
+  TORCH_ARG(int64_t, tracks) = 5;
+  // Measures per sample (>= 2; the discriminator's temporal convs need two).
+  TORCH_ARG(int64_t, measures) = 4;
+  // Time steps per measure (multiple of 4; 16 = sixteenth notes in 4/4).
+  TORCH_ARG(int64_t, steps_per_measure) = 16;
+  // Pitch range (multiple of 6; 72 = C1..B6 in LPD-5 as trimmed by the tutorial).
+  TORCH_ARG(int64_t, pitches) = 72;
+  // 0: unconditional (the tutorial). > 0: a learned genre embedding (num_genres x latent_dim,
+  // initialised to zero so training starts as the unconditional model) is added to z.
+  TORCH_ARG(int64_t, num_genres) = 0;
+  // true: the per-track branches run as one (grouped) convolution per layer, same math and
+  // same parameter count, ~1.2x faster. false: one module per track, like the tutorial.
+  TORCH_ARG(bool, grouped_tracks) = true;
+};
+
+struct DiscriminatorOptions {
+  TORCH_ARG(int64_t, tracks) = 5;
+  TORCH_ARG(int64_t, measures) = 4;
+  TORCH_ARG(int64_t, steps_per_measure) = 16;
+  TORCH_ARG(int64_t, pitches) = 72;
+  // 0: unconditional. > 0: projection discriminator: D(x, g) = dense(h) + <embedding[g], h>
+  // with h the 256-d feature (embedding initialised to zero).
+  TORCH_ARG(int64_t, num_genres) = 0;
+  // See GeneratorOptions::grouped_tracks.
+  TORCH_ARG(bool, grouped_tracks) = true;
+};
+
+// OK, or InvalidArgument naming the field, the constraint and the value.
+Status ValidateGeneratorOptions(const GeneratorOptions& options);
+Status ValidateDiscriminatorOptions(const DiscriminatorOptions& options);
+// The generator's output must be what the discriminator reads.
+Status ValidateModelPair(const GeneratorOptions& g, const DiscriminatorOptions& d);
+
+}  // namespace tutti

@@ -1,0 +1,70 @@
+#pragma once
+// The MuseGAN tutorial's generator and discriminator (../shared/lpd5.md section 4, layer tables
+// reproduced exactly with the default options). Thread-compatible like any torch::nn::Module.
+//
+// Parameter names: "transconv0".."transconv5" (G) and "conv0".."conv6", "dense" (D), like the
+// tutorial. With grouped_tracks the per-track layers are single blocks ("transconv4.transconv.
+// weight"); without, ModuleLists of one block per track ("transconv4.0.transconv.weight").
+
+#include <cstdint>
+#include <ostream>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/model/layers.h"
+#include "core/model/model_options.h"
+
+namespace tutti {
+
+// z (B, latent) -> shared transconv0..3 -> per-track transconv4, transconv5 -> (B, T, M*S, P).
+// Every block is ConvTranspose3d -> BatchNorm3d -> ReLU (the last included, as in the tutorial).
+// Constructor: throws c10::Error on invalid options (use ValidateGeneratorOptions first).
+class GeneratorImpl : public torch::nn::Module {
+ public:
+  explicit GeneratorImpl(GeneratorOptions options = {});
+  // z: (B, latent_dim) float. genre_ids: (B) int64 in [0, num_genres) when num_genres > 0, and
+  // undefined when num_genres == 0. Returns (B, tracks, measures * steps_per_measure, pitches).
+  // Throws c10::Error naming expected vs got shape on bad input.
+  torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& genre_ids = {});
+  // Re-initialises every parameter from `gen` with the tutorial's (PyTorch default) distributions,
+  // the genre embedding to zero. Deterministic for a given generator state.
+  void reset_parameters(const at::Generator& gen);
+  void pretty_print(std::ostream& stream) const override;
+
+  GeneratorOptions options;
+  GeneratorBlock transconv0{nullptr}, transconv1{nullptr}, transconv2{nullptr},
+      transconv3{nullptr};
+  // grouped_tracks: one fused block each; otherwise the ModuleLists hold one block per track.
+  GeneratorBlock transconv4{nullptr}, transconv5{nullptr};
+  torch::nn::ModuleList transconv4_tracks{nullptr}, transconv5_tracks{nullptr};
+  torch::nn::Embedding genre_embedding{nullptr};  // only when num_genres > 0
+};
+TORCH_MODULE(Generator);
+
+// x (B, T, M*S, P) -> per-track conv0, conv1 -> concat -> shared conv2..conv6 -> dense -> (B, 1).
+// Every block is Conv3d -> LayerNorm -> LeakyReLU(0.01). No batch statistics: samples are
+// independent, so a batch may hold real, fake and interpolated samples together.
+class DiscriminatorImpl : public torch::nn::Module {
+ public:
+  explicit DiscriminatorImpl(DiscriminatorOptions options = {});
+  // x: (B, tracks, measures * steps_per_measure, pitches) float; genre_ids as for the generator.
+  // Returns the critic value, (B, 1).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& genre_ids = {});
+  void reset_parameters(const at::Generator& gen);
+  void pretty_print(std::ostream& stream) const override;
+
+  DiscriminatorOptions options;
+  DiscriminatorBlock conv0{nullptr}, conv1{nullptr};  // grouped_tracks
+  torch::nn::ModuleList conv0_tracks{nullptr}, conv1_tracks{nullptr};  // !grouped_tracks
+  DiscriminatorBlock conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, conv5{nullptr},
+      conv6{nullptr};
+  torch::nn::Linear dense{nullptr};
+  torch::nn::Embedding genre_embedding{nullptr};  // projection term, only when num_genres > 0
+};
+TORCH_MODULE(Discriminator);
+
+}  // namespace tutti

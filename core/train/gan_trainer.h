@@ -1,0 +1,119 @@
+#pragma once
+// GanTrainer: the WGAN-GP training step of the MuseGAN tutorial as a library a coordinator (or a
+// data-parallel worker) drives one step at a time.
+//
+// Thread-compatible: one thread drives a trainer. Note that Create() sets LibTorch's process-wide
+// intra-op thread count.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <torch/optim/adam.h>
+#include <torch/serialize/archive.h>
+
+#include "core/base/status.h"
+#include "core/model/networks.h"
+#include "core/train/train_options.h"
+
+namespace tutti {
+
+// Host-side metrics of one step (the last critic update's when critic_steps > 1).
+struct StepMetrics {
+  double d_loss = 0;                // -mean D(real) + mean D(fake), without the penalty
+  double g_loss = 0;                // -mean D(fake) after the critic update
+  double gradient_penalty = 0;      // gp_weight * mean((||grad D(x_hat)|| - 1)^2), as added to D's loss
+  double wasserstein_estimate = 0;  // mean D(real) - mean D(fake) (= -d_loss)
+  double d_grad_norm = 0;           // L2 norm of all critic gradients (after the gradient hook)
+  double g_grad_norm = 0;           // L2 norm of all generator gradients (after the gradient hook)
+};
+
+enum class Network { kGenerator, kDiscriminator };
+
+// Called after a network's backward and before its optimiser step, e.g. to allreduce gradients
+// across data-parallel ranks. `flat_gradients` is one contiguous 1-D tensor viewing every
+// parameter's .grad of `module` (parameters() order): modifying it in place modifies them all.
+// A non-OK status aborts the step before the optimiser runs and is returned by Step().
+using GradientHook =
+    std::function<Status(Network network, torch::nn::Module& module, torch::Tensor& flat_gradients)>;
+
+class GanTrainer {
+ public:
+  // Validates the options (InvalidArgument naming the field), builds both networks on the
+  // device with weights drawn from `train.seed`, and both Adam optimisers.
+  static StatusOr<std::unique_ptr<GanTrainer>> Create(GeneratorOptions g, DiscriminatorOptions d,
+                                                      TrainOptions train);
+
+  // One training step on `real` ((B, tracks, measures * steps, pitches) float 0/1, any device;
+  // B may differ from batch_size). `genre_ids`: (B) int64 for conditional models, undefined
+  // otherwise. Per critic update: D(real), fakes from fresh latents, D(fakes.detach()), gradient
+  // penalty at x_hat = a * real + (1 - a) * fake with a ~ U[0,1) per sample, critic step; then
+  // the generator's loss -mean D(fakes) on the same fakes and the generator step.
+  // Errors: InvalidArgument for bad shapes; Internal "non-finite <metric> (<value>) at step <n>"
+  // before the affected optimiser step (the critic may already have been updated if the failure
+  // is in the generator half: restore a checkpoint to retry); the hook's status; Internal for a
+  // LibTorch exception. step() advances only on success.
+  StatusOr<StepMetrics> Step(const torch::Tensor& real, const torch::Tensor& genre_ids = {});
+
+  // The generator in eval mode (BatchNorm running statistics), without autograd.
+  // latents: (N, latent_dim). Returns (N, tracks, measures * steps, pitches) on the trainer's
+  // device. The generator is back in training mode afterwards.
+  StatusOr<torch::Tensor> Generate(const torch::Tensor& latents,
+                                   const torch::Tensor& genre_ids = {});
+
+  // Completed training steps (generator updates).
+  int64_t step() const { return step_; }
+
+  // Writes / restores everything needed to continue bit-for-bit on CPU: both networks
+  // ("generator", "discriminator": Module::save archives, loadable into a bare Generator),
+  // both Adam states, the step count, the random stream, and the model options (checked on load:
+  // FailedPrecondition when they differ). LoadState keeps parameter storage in place.
+  Status SaveState(torch::serialize::OutputArchive& archive) const;
+  Status LoadState(torch::serialize::InputArchive& archive);
+
+  void set_gradient_hook(GradientHook hook) { gradient_hook_ = std::move(hook); }
+
+  // The networks. Do not move them to another device or replace their parameters: the trainer
+  // keeps every parameter (and gradient) as a view of one flat buffer per network.
+  Generator& generator() { return g_; }
+  Discriminator& discriminator() { return d_; }
+  const TrainOptions& options() const { return options_; }
+
+  GanTrainer(const GanTrainer&) = delete;
+  GanTrainer& operator=(const GanTrainer&) = delete;
+  ~GanTrainer();
+
+ private:
+  // Parameters and gradients of one network, each a view into one contiguous buffer, so zeroing
+  // gradients, the gradient norm, an allreduce and Adam are a handful of kernels, not hundreds.
+  struct Flat {
+    torch::Tensor params;  // 1-D, what the optimiser updates
+    torch::Tensor grads;   // 1-D, params' .grad
+    std::vector<torch::Tensor> module_params;
+  };
+
+  GanTrainer(GeneratorOptions g, DiscriminatorOptions d, TrainOptions train);
+  Status CriticUpdate(const torch::Tensor& real, const torch::Tensor& genre_ids, bool last,
+                      torch::Tensor& fakes, StepMetrics& metrics);
+  Status GeneratorUpdate(const torch::Tensor& fakes, const torch::Tensor& genre_ids,
+                         StepMetrics& metrics);
+  Status CheckInput(const torch::Tensor& x, const torch::Tensor& genre_ids, int64_t dim1,
+                    const char* what) const;
+  std::string ArchitectureFingerprint() const;
+
+  // Constant after construction.
+  const GeneratorOptions g_options_;
+  const DiscriminatorOptions d_options_;
+  const TrainOptions options_;
+  torch::Device device_;
+
+  Generator g_{nullptr};
+  Discriminator d_{nullptr};
+  Flat g_flat_, d_flat_;
+  std::unique_ptr<torch::optim::Adam> g_opt_, d_opt_;
+  mutable at::Generator rng_;  // latents and interpolation weights (CPU, copied to the device)
+  int64_t step_ = 0;
+  GradientHook gradient_hook_;
+};
+
+}  // namespace tutti

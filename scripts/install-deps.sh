@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what Tutti needs from Debian bookworm packages, and nothing that is already there.
+# Idempotent; works as root or through sudo.  Usage: scripts/install-deps.sh [--with-bench] [--with-audio]
+#   --with-bench  also python3-torch (the Python reference the benchmarks compare against)
+#   --with-audio  also fluidsynth and a General MIDI soundfont (WAV rendering of samples)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ccache
+  libtorch-dev libopenblas0-openmp
+  libopenmpi-dev openmpi-bin
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev libsqlite3-dev
+  libzip-dev zipcmp zipmerge ziptool zlib1g-dev libdeflate-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libpng-dev
+  python3-numpy python3-mido
+)
+for arg in "$@"; do
+  case "$arg" in
+    --with-bench) packages+=(python3-torch) ;;
+    --with-audio) packages+=(fluidsynth fluid-soundfont-gm) ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --with-bench or --with-audio)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Reference BLAS would make training 2.5x slower: prefer OpenBLAS (OpenMP flavour) when both exist.
+if [ -e /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 ]; then
+  $sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu \
+    /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 >/dev/null 2>&1 || true
+fi
+echo "install-deps: done"
