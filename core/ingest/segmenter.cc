@@ -7,16 +7,11 @@
 
 namespace tutti {
 
-int64_t DownsampledSong::Map(int64_t source_step) const {
-  return static_cast<int64_t>(std::nearbyint(static_cast<double>(source_step) * factor));
-}
-
 DownsampledSong Downsample(const Multitrack& song, const SegmentOptions& options) {
   DownsampledSong out;
   out.song = &song;
-  // Same arithmetic as numpy: factor = target / source in double, then round half to even (nearbyint
-  // under the default rounding mode).
-  out.factor = static_cast<double>(options.beat_resolution) / static_cast<double>(song.resolution);
+  out.target = options.beat_resolution;
+  out.source = std::max(1, song.resolution);
   int64_t last = -1;
   for (const Track& track : song.tracks) {
     const SparsePianoroll& roll = track.pianoroll;

@@ -1,0 +1,57 @@
+#include "core/train/trainer_from_config.h"
+
+#include <torch/cuda.h>
+
+namespace tutti {
+namespace {
+
+int64_t GenreCount(const JobConfig& config) {
+  return config.model.genre_conditional ? static_cast<int64_t>(config.data.genres.size()) : 0;
+}
+
+}  // namespace
+
+GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
+  GeneratorOptions g;
+  g.latent_dim(config.model.latent_dim)
+      .tracks(config.model.tracks)
+      .measures(config.model.measures)
+      .steps_per_measure(config.model.steps_per_measure)
+      .pitches(config.model.pitches)
+      .num_genres(GenreCount(config));
+  return g;
+}
+
+DiscriminatorOptions DiscriminatorOptionsFromConfig(const JobConfig& config) {
+  DiscriminatorOptions d;
+  d.tracks(config.model.tracks)
+      .measures(config.model.measures)
+      .steps_per_measure(config.model.steps_per_measure)
+      .pitches(config.model.pitches)
+      .num_genres(GenreCount(config));
+  return d;
+}
+
+TrainOptions TrainOptionsFromConfig(const JobConfig& config, int local_ranks) {
+  TrainOptions t;
+  t.batch_size = config.train.batch_size;
+  t.g_lr = config.train.g_lr;
+  t.d_lr = config.train.d_lr;
+  t.beta1 = config.train.beta1;
+  t.beta2 = config.train.beta2;
+  t.critic_steps = config.train.critic_steps;
+  t.gp_weight = config.train.gp_weight;
+  t.seed = config.train.seed;
+  t.intra_op_threads = config.train.intra_op_threads;
+  t.local_ranks = local_ranks;
+  // "auto": CUDA when a device is visible, else the CPU.
+  t.device = config.train.device == "auto" ? (torch::cuda::is_available() ? "cuda" : "cpu") : config.train.device;
+  return t;
+}
+
+StatusOr<std::unique_ptr<GanTrainer>> CreateTrainerFromConfig(const JobConfig& config, int local_ranks) {
+  return GanTrainer::Create(GeneratorOptionsFromConfig(config), DiscriminatorOptionsFromConfig(config),
+                            TrainOptionsFromConfig(config, local_ranks));
+}
+
+}  // namespace tutti
