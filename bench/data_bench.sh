@@ -11,3 +11,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 build/bin/tutti pack --lpd "$lpd" --genres rock --out "$tmp" -q >/dev/null
 build/bin/tutti-bench-loader "$tmp/rock" --batches 3000 --batch-size 64
+
+echo "peak memory with songs as long as LPD-5's longest (959,040 steps; 614 MB each if densified):"
+/usr/bin/python3 bench/pack/make_long_song.py "$tmp/long" 2
+/usr/bin/time -f "  tutti pack of 2 such songs on all cores: peak RSS %M KB, %e s" \
+  build/bin/tutti pack --lpd "$tmp/long" --genres long --out "$tmp/long-packs" -q >/dev/null

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   for (int64_t b = 0; b < batches; ++b) {
     tutti::Batch batch = (*loader)->Next();
     ours_active += std::accumulate(batch.cells.begin(), batch.cells.end(), int64_t{0});
+    (*loader)->Recycle(std::move(batch));  // hand the buffers back, as the trainer does
   }
   double ours = Seconds(start);
 

@@ -49,25 +49,30 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() >= 2 && x.size(1) == options.num_features(), "LayerNorm: expected (B, ",
               options.num_features(), ", ...) input, got ", x.sizes());
   const int64_t batch = x.size(0), groups = options.groups(), channels = x.size(1);
-  // Same math as the tutorial's mean / std / sub / div / mul / add, in fewer and cheaper kernels
-  // (CPU step time is dominated by element-wise work, ../shared/DESIGN.md section 4):
-  // std = ||x - mean||_2 / sqrt(n - 1) (a vectorised norm instead of the slower Welford std), and
-  // gamma is folded into the per-(sample, channel) scale so the output is one addcmul.
-  const torch::Tensor xg = x.reshape({batch, groups, -1});
-  const int64_t n = xg.size(2);
-  const torch::Tensor centered = xg - xg.mean({2}, /*keepdim=*/true);
-  const torch::Tensor inv_std =
-      (centered.norm(2, {2}, /*keepdim=*/true) * (1.0 / std::sqrt(static_cast<double>(n - 1))) +
-       options.eps())
-          .reciprocal();
+  const CenteredRows rows = CenterAndScaleRows(x.reshape({batch, groups, -1}), options.eps());
   std::vector<int64_t> shape(x.dim(), 1);
   shape[1] = channels;
   std::vector<int64_t> per_sample_channel(x.dim(), 1);
   per_sample_channel[0] = batch;
   per_sample_channel[1] = channels;
+  // gamma folded into the per-(sample, channel) scale: the output is one addcmul.
   const torch::Tensor scale =
-      (inv_std * gamma.view({1, groups, channels / groups})).view(per_sample_channel);
-  return torch::addcmul(beta.view(shape), centered.view(x.sizes()), scale);
+      (rows.inv_std * gamma.view({1, groups, channels / groups})).view(per_sample_channel);
+  return torch::addcmul(beta.view(shape), rows.centered.view(x.sizes()), scale);
+}
+
+CenteredRows CenterAndScaleRows(const torch::Tensor& rows, double eps) {
+  // Same math as the tutorial's mean / std / sub / div, in fewer and cheaper kernels (CPU step
+  // time is dominated by element-wise work, ../shared/DESIGN.md section 4): std is
+  // ||x - mean||_2 / sqrt(n - 1), a vectorised norm instead of the slower Welford std.
+  const int64_t n = rows.size(-1);
+  CenteredRows out;
+  out.centered = rows - rows.mean({-1}, /*keepdim=*/true);
+  out.inv_std = (out.centered.norm(2, {-1}, /*keepdim=*/true) *
+                     (1.0 / std::sqrt(static_cast<double>(n - 1))) +
+                 eps)
+                    .reciprocal();
+  return out;
 }
 
 void LayerNormImpl::pretty_print(std::ostream& stream) const {

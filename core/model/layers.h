@@ -47,6 +47,15 @@ class LayerNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm);
 
+// The normalisation step of LayerNorm on rows (..., n): centered = x - mean over the last dim and
+// inv_std = 1 / (std + eps) with Bessel's correction, shaped (..., 1). y = centered * inv_std.
+// For callers that keep per-track activations in another layout (the grouped discriminator).
+struct CenteredRows {
+  torch::Tensor centered;
+  torch::Tensor inv_std;
+};
+CenteredRows CenterAndScaleRows(const torch::Tensor& rows, double eps);
+
 // ---------------------------------------------------------------------------------------------
 struct GeneratorBlockOptions {
   GeneratorBlockOptions(int64_t in_channels, int64_t out_channels, torch::ExpandingArray<3> kernel,

@@ -132,7 +132,7 @@ TEST(ModelTest, GroupedTracksEqualPerTrackLoop) {
     g_loop->train(train);
     g_grouped->train(train);
     const auto a = g_loop(z), b = g_grouped(z);
-    EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << "G train=" << train;
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-5) << "G train=" << train;
   }
   // D: outputs and input gradients (what the gradient penalty uses) agree.
   const auto x = torch::rand({4, 5, 64, 72}).requires_grad_(true);

@@ -97,7 +97,7 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor
   x = x.view({batch, options.latent_dim(), 1, 1, 1});
   x = transconv3(transconv2(transconv1(transconv0(x))));
   if (options.grouped_tracks()) {
-    x = transconv5(transconv4(x));
+    x = PerTrackOutputs(x);
   } else {
     std::vector<torch::Tensor> per_track;
     per_track.reserve(t);
@@ -108,6 +108,44 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor
     x = torch::cat(per_track, 1);
   }
   return x.view({batch, t, options.measures() * options.steps_per_measure(), options.pitches()});
+}
+
+namespace {
+
+// BatchNorm over `x`'s channel dim 1 with a BatchNorm3d module's parameters and running stats.
+torch::Tensor ApplyBatchNorm(const torch::nn::BatchNorm3d& bn, const torch::Tensor& x,
+                             bool training) {
+  return torch::batch_norm(x, bn->weight, bn->bias, bn->running_mean, bn->running_var, training,
+                           bn->options.momentum().value(), bn->options.eps(),
+                           /*cudnn_enabled=*/true);
+}
+
+}  // namespace
+
+// transconv4 and transconv5 have kernel == stride: each output patch is one matrix product of
+// its input position, so they run as an addmm and a baddbmm instead of the CPU's slow transposed
+// 3-D convolution. Rows are ordered (b, m, s4, p6, k4), so each layer's output is already the
+// next one's input and BatchNorm sees (rows, channels). Same weights, same result as
+// transconv5(transconv4(h)) viewed (B, T, M * S, P).
+torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h) {
+  const int64_t t = options.tracks(), b = h.size(0), m = options.measures(),
+                s4 = options.steps_per_measure() / 4, kp = options.pitches() / 6, c = 16,
+                cin = h.size(1);
+  const int64_t rows = b * m * s4 * 6;
+  // h (B, 32, M, S4, 6) -> (rows, 32); weight (32, T*c, 1, 4, 1) -> (32, [k4, T*c]).
+  const torch::Tensor in4 = h.permute({0, 2, 3, 4, 1}).reshape({rows, cin});
+  const torch::nn::ConvTranspose3d& tc4 = transconv4->transconv;
+  const torch::Tensor w4 = tc4->weight.view({cin, t * c, 4}).permute({0, 2, 1}).reshape({cin, 4 * t * c});
+  torch::Tensor x4 = torch::addmm(tc4->bias.repeat({4}), in4, w4).view({rows * 4, t * c});
+  x4 = torch::relu(ApplyBatchNorm(transconv4->batchnorm, x4, is_training()));
+  // (rows * 4, [t, c]) -> (T, rows * 4, c); weight (T*c, 1, 1, 1, kp) -> (T, c, kp).
+  const torch::Tensor in5 = x4.view({rows * 4, t, c}).transpose(0, 1).contiguous();
+  const torch::nn::ConvTranspose3d& tc5 = transconv5->transconv;
+  torch::Tensor x5 = torch::baddbmm(tc5->bias.view({t, 1, 1}), in5, tc5->weight.view({t, c, kp}));
+  x5 = torch::relu(ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training()));
+  return x5.view({t, b, m, s4, 6, 4, kp})
+      .permute({1, 0, 2, 3, 5, 4, 6})
+      .reshape({b, t, m * options.steps_per_measure(), options.pitches()});
 }
 
 void GeneratorImpl::pretty_print(std::ostream& stream) const {
@@ -177,7 +215,7 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Te
   CheckGenres(options.num_genres(), batch, genre_ids, "Discriminator");
   torch::Tensor h = x.reshape({batch, t, m, s, p});
   if (options.grouped_tracks()) {
-    h = conv1(conv0(h));
+    h = PerTrackFeatures(h);
   } else {
     std::vector<torch::Tensor> per_track;
     per_track.reserve(t);
@@ -193,6 +231,40 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Te
     out = out + (genre_embedding->forward(genre_ids) * h).sum(1, /*keepdim=*/true);
   }
   return out;
+}
+
+// conv0 and conv1 have kernel == stride, so per track each is one matrix product over
+// non-overlapping patches. With activations laid out as (track, batch * positions, channels) both
+// products are a single contiguous baddbmm, and the grouped 3-D convolution (whose CPU backward
+// and double backward are several times slower than a matmul's) is avoided. Positions are
+// ordered (measure, step / 4, pitch / kp, step % 4) so conv1's patches (4 consecutive steps x 16
+// channels) are contiguous rows of conv0's output. Result: (B, 16 * tracks, M, S / 4, 6) like
+// conv1(conv0(x)), channel = track * 16 + c.
+torch::Tensor DiscriminatorImpl::PerTrackFeatures(const torch::Tensor& x) {
+  const int64_t t = options.tracks(), b = x.size(0), m = options.measures(),
+                s4 = options.steps_per_measure() / 4, kp = options.pitches() / 6, c = 16;
+  auto norm_act = [&](const torch::Tensor& h, const LayerNorm& ln) {  // h (T, B * pos, c)
+    const CenteredRows rows = CenterAndScaleRows(h.view({t, b, -1}), ln->options.eps());
+    const torch::Tensor scale = rows.inv_std.view({t, b, 1, 1}) * ln->gamma.view({t, 1, 1, c});
+    const torch::Tensor y =
+        torch::addcmul(ln->beta.view({t, 1, 1, c}), rows.centered.view({t, b, -1, c}), scale);
+    return torch::leaky_relu(y, 0.01).view({t, -1, c});
+  };
+  // (B, T, M, S4, 4, 6, kp) -> rows (T, [b, m, s4, p6, k4], kp)
+  const torch::Tensor patches0 = x.reshape({b, t, m, s4, 4, 6, kp})
+                                     .permute({1, 0, 2, 3, 5, 4, 6})
+                                     .reshape({t, b * m * s4 * 6 * 4, kp});
+  const torch::nn::Conv3d& conv0_ = conv0->conv;
+  torch::Tensor h = torch::baddbmm(conv0_->bias.view({t, 1, c}), patches0,
+                                   conv0_->weight.view({t, c, kp}).transpose(1, 2));
+  h = norm_act(h, conv0->layernorm);
+  // weight (T * c_out, c_in, 1, 4, 1) -> (T, [k4, c_in], c_out), matching rows' column order.
+  const torch::nn::Conv3d& conv1_ = conv1->conv;
+  const torch::Tensor w1 =
+      conv1_->weight.view({t, c, c, 4}).permute({0, 3, 2, 1}).reshape({t, 4 * c, c});
+  h = torch::baddbmm(conv1_->bias.view({t, 1, c}), h.view({t, -1, 4 * c}), w1);
+  h = norm_act(h, conv1->layernorm);
+  return h.view({t, b, m, s4, 6, c}).permute({1, 0, 5, 2, 3, 4}).reshape({b, t * c, m, s4, 6});
 }
 
 void DiscriminatorImpl::pretty_print(std::ostream& stream) const {

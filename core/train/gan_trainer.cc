@@ -11,6 +11,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
+#include <torch/cuda.h>
 #include <torch/serialize.h>
 
 namespace tutti {

@@ -108,9 +108,16 @@ TEST(RealLpd, SegmentsEqualAnIndependentNumpyComputation) {
 TEST(RealLpd, InterruptedPackLeavesNothingBehind) {
   SKIP_WITHOUT_REAL_SLICE();
   std::string out = testing::FreshTempDir("real_interrupt");
-  // One reader thread so the pack is still running when Ctrl-C arrives.
-  auto run = RunCommand("sh -c '" + kTutti + " pack --lpd " + kReal + " --genres rock,pop --threads 1 --out " + out +
-                        " -q & pid=$!; sleep 0.4; kill -INT $pid; wait $pid'");
+  // Ctrl-C as soon as the process has installed its SIGINT handler (SigCgt bit 2 in /proc/<pid>/status),
+  // so the signal always lands while the first genre is still being read, however loaded the machine is.
+  std::string script = "tutti=$1; lpd=$2; out=$3; \"$tutti\" pack --lpd \"$lpd\" --genres rock,pop --threads 1 "
+                       "--out \"$out\" -q & pid=$!; "
+                       "for i in $(seq 1 500); do "
+                       "  cgt=$(awk '/^SigCgt/{print $2}' /proc/$pid/status 2>/dev/null); "
+                       "  [ -n \"$cgt\" ] && [ $((0x$cgt & 2)) -ne 0 ] && break; sleep 0.01; "
+                       "done; kill -INT $pid; wait $pid";
+  auto run = RunCommand("sh -c " + ShellQuote(script) + " sh " + ShellQuote(kTutti) + " " + ShellQuote(kReal) + " " +
+                        ShellQuote(out));
   EXPECT_EQ(run.exit_code, 130) << run.err;
   EXPECT_NE(run.err.find("interrupted"), std::string::npos) << run.err;
   int entries = 0;

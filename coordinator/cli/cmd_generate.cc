@@ -1,0 +1,138 @@
+// generate: samples from a checkpoint as MIDI, .npz, PNG and WAV files (checkpoint_sampler.h + sample_writer.h).
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "coordinator/cli/checkpoint_sampler.h"
+#include "coordinator/cli/commands.h"
+#include "coordinator/cli/sample_writer.h"
+
+namespace tutti::cli {
+namespace {
+
+struct GenerateArgs {
+  SampleRequest request;
+  std::string out;
+  double threshold = -1;  // < 0: the config's sample.threshold
+  double tempo = 0;       // <= 0: the config's sample.tempo_qpm
+  std::vector<int> programs;
+  std::string soundfont;
+  bool no_wav = false;
+  bool json = false;
+};
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kCancelled ? 130 : 1;
+}
+
+nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
+int RunGenerate(GenerateArgs& a) {
+  if (a.threshold >= 0) a.request.threshold = a.threshold;
+  StatusOr<GeneratedSamples> generated = GenerateFromCheckpoint(a.request);
+  if (!generated.ok()) return Fail(generated.status());
+  const JobConfig& config = generated->config;
+
+  SampleFileOptions files;
+  files.steps_per_bar = config.model.steps_per_measure;
+  files.steps_per_beat = std::max(1, config.model.steps_per_measure / 4);  // 4/4
+  files.tempo_qpm = a.tempo > 0 ? a.tempo : config.sample.tempo_qpm;
+  if (!a.programs.empty()) files.programs = a.programs;
+  files.write_wav = !a.no_wav;
+  files.soundfont = a.soundfont;
+  StatusOr<SampleFilesReport> report =
+      WriteSampleFiles(generated->binary.data(), generated->n, generated->shape, a.out, files);
+  if (!report.ok()) return Fail(report.status());
+
+  if (!report->wav_skipped.empty()) std::cerr << "note: no WAV files: " << report->wav_skipped << "\n";
+  const bool empty = generated->active_fraction == 0;
+  if (empty) {
+    std::cerr << "warning: no cell is above the threshold " << generated->threshold
+              << " (largest generator output " << generated->max_value
+              << "); the files hold no notes. An untrained or collapsed generator does this; try a later "
+                 "checkpoint or a lower --threshold\n";
+  }
+  if (a.json) {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const WrittenSample& s : report->samples) {
+      samples.push_back({{"midi", s.midi},
+                         {"npz", s.npz},
+                         {"png", s.png},
+                         {"wav", OrNull(s.wav)},
+                         {"notes", s.notes()},
+                         {"track_notes", s.track_notes}});
+    }
+    nlohmann::json j = {{"checkpoint", a.request.checkpoint},
+                        {"step", generated->step},
+                        {"seed", a.request.seed},
+                        {"n", generated->n},
+                        {"genre", OrNull(generated->genre)},
+                        {"threshold", generated->threshold},
+                        {"tempo_qpm", files.tempo_qpm},
+                        {"programs", files.programs},
+                        {"active_fraction", generated->active_fraction},
+                        {"max_value", generated->max_value},
+                        {"out", a.out},
+                        {"samples", samples},
+                        {"overview_png", report->overview_png},
+                        {"wav_skipped", OrNull(report->wav_skipped)},
+                        {"files", report->Files()}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "generated " << generated->n << " samples from " << a.request.checkpoint << " (step "
+            << generated->step << ", seed " << a.request.seed;
+  if (!generated->genre.empty()) std::cout << ", genre " << generated->genre;
+  std::cout << ", threshold " << generated->threshold << ", " << files.tempo_qpm << " qpm)\n";
+  for (size_t i = 0; i < report->samples.size(); ++i) {
+    const WrittenSample& s = report->samples[i];
+    std::cout << "  sample-" << i << ": " << s.notes() << " notes (";
+    for (size_t t = 0; t < s.track_notes.size(); ++t) {
+      std::cout << (t ? ", " : "") << files.track_names[t] << " " << s.track_notes[t];
+    }
+    std::cout << ")\n";
+  }
+  for (const std::string& f : report->Files()) std::cout << "wrote " << f << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void RegisterGenerateCommand(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<GenerateArgs>();
+  CLI::App* c = app.add_subcommand(
+      "generate",
+      "Generate samples from a training checkpoint: per sample DIR/sample-<i>.mid (type-1 MIDI, 5 named tracks, "
+      "drums on channel 10), .npz (pypianoroll >= 1.0, resolution 4 = the sample grid, 128 pitches), .png "
+      "(pianoroll) and .wav (when fluidsynth is installed), plus DIR/overview.png. Same checkpoint and seed, "
+      "same bytes");
+  c->add_option("--checkpoint", a->request.checkpoint, "Checkpoint file (ckpt-<step>.tutti)")->required();
+  c->add_option("-n,--samples", a->request.n, "Number of samples")->capture_default_str()->check(
+      CLI::Range(int64_t{1}, int64_t{100000}));
+  c->add_option("--seed", a->request.seed, "Seed of the latents (same seed, same files)")->capture_default_str();
+  c->add_option("--out", a->out, "Output folder (created when missing; files of the same names are replaced)")
+      ->required();
+  c->add_option("--genre", a->request.genre,
+                "Genre of a genre-conditional model (one of the config's data.genres; default the first)");
+  c->add_option("--threshold", a->threshold,
+                "A cell is a note when the generator's raw output is above this (default: the config's "
+                "sample.threshold, 0.5 in the tutorial)")->check(CLI::Range(0.0, 1e9));
+  c->add_option("--tempo", a->tempo, "Tempo in quarter notes per minute (default: the config's sample.tempo_qpm)")
+      ->check(CLI::Range(4.0, 1000.0));
+  c->add_option("--programs", a->programs,
+                "General MIDI programs per track, comma-separated (default LPD-5's 0,0,24,32,48; the MuseGAN "
+                "tutorial's output uses 0,0,25,33,48)")->delimiter(',')->check(CLI::Range(0, 127));
+  c->add_option("--device", a->request.device, "Device to generate on (cpu is bit-reproducible)")
+      ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  c->add_option("--soundfont", a->soundfont, "General MIDI SoundFont for the WAVs (default: the first installed)");
+  c->add_flag("--no-wav", a->no_wav, "Do not render WAV files");
+  c->add_flag("--json", a->json, "Print what was written as JSON");
+  c->callback([a, exit_code] { *exit_code = RunGenerate(*a); });
+}
+
+}  // namespace tutti::cli

@@ -1,0 +1,189 @@
+// metrics: the MuseGAN objective metrics (core/metrics/metrics.h) of a pack's real samples, or of a
+// checkpoint's generated samples side by side with the pack's held-out real ones.
+
+#include <cstdio>
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "coordinator/cli/checkpoint_sampler.h"
+#include "coordinator/cli/commands.h"
+#include "core/data/pack_reader.h"
+#include "core/metrics/metrics.h"
+
+namespace tutti::cli {
+namespace {
+
+struct MetricsArgs {
+  std::string packs;
+  std::string split = "heldout";
+  int64_t limit = 0;
+  SampleRequest request;  // request.checkpoint empty: real samples only
+  double threshold = -1;  // < 0: the config's sample.threshold
+  bool json = false;
+};
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kCancelled ? 130 : 1;
+}
+
+// LPD-5's five tracks get the default names and tonal pairs; any other track count plain "track<i>" names,
+// no drum track and no tonal pairs.
+StatusOr<MetricsOptions> OptionsFor(const SampleShape& shape, int steps_per_bar) {
+  MetricsOptions options;
+  options.steps_per_bar = steps_per_bar;
+  options.steps_per_beat = std::max(1, steps_per_bar / 4);
+  if (shape.tracks != 5) {
+    options.track_names.clear();
+    options.tonal_pairs.clear();
+    options.tonal_pair_labels.clear();
+    options.drum_track = -1;
+  }
+  if (shape.steps % steps_per_bar != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("samples of ", shape.ToString(), " do not split into bars of ", steps_per_bar, " steps"));
+  }
+  return options;
+}
+
+PianorollDims Dims(const SampleShape& shape) { return {shape.tracks, shape.steps, shape.pitches}; }
+
+// `dir` itself when it holds manifest.json, else `dir/<genre>` (a packs folder as in data.packs_dir).
+std::string PackDir(const std::string& dir, const std::string& genre) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(dir) / "manifest.json") || genre.empty()) return dir;
+  return (fs::path(dir) / genre).string();
+}
+
+struct RealSamples {
+  std::unique_ptr<PackReader> reader;
+  std::vector<uint8_t> dense;
+  int64_t n = 0;
+};
+
+StatusOr<RealSamples> ReadReal(const std::string& pack_dir, Split split, int64_t limit) {
+  RealSamples real;
+  TUTTI_ASSIGN_OR_RETURN(real.reader, PackReader::Open(pack_dir));
+  const int64_t available = real.reader->size(split);
+  real.n = limit > 0 ? std::min(limit, available) : available;
+  if (real.n == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(pack_dir, ": no ", split == Split::kHeldout ? "held-out" : "train",
+                                                      " samples to measure"));
+  }
+  const int64_t cells = real.reader->shape().cells();
+  real.dense.resize(static_cast<size_t>(real.n * cells));
+  // The first `n` samples: packs store samples in song order, so a limit keeps whole songs where it can.
+  for (int64_t i = 0; i < real.n; ++i) real.reader->CopySample(split, i, real.dense.data() + i * cells);
+  return real;
+}
+
+int RunMetrics(MetricsArgs& a) {
+  const Split split = a.split == "train" ? Split::kTrain : Split::kHeldout;
+  if (a.threshold >= 0) a.request.threshold = a.threshold;
+  std::string pack_dir = PackDir(a.packs, a.request.genre);
+  const bool is_pack = std::filesystem::exists(std::filesystem::path(pack_dir) / "manifest.json");
+  StatusOr<RealSamples> real = absl::UnknownError("not read");
+  if (is_pack) {
+    real = ReadReal(pack_dir, split, a.limit);
+    if (!real.ok()) return Fail(real.status());
+    // A conditional model generates the pack's genre unless --genre says otherwise.
+    a.request.default_genre = real->reader->manifest().genre;
+  }
+  std::optional<GeneratedSamples> generated;
+  if (!a.request.checkpoint.empty()) {
+    StatusOr<GeneratedSamples> g = GenerateFromCheckpoint(a.request);
+    if (!g.ok()) return Fail(g.status());
+    generated = *std::move(g);
+  }
+  if (!is_pack) {
+    // A packs folder: the pack of the generated genre (the only one of an unconditional model).
+    pack_dir = PackDir(a.packs, generated ? generated->genre : std::string());
+    real = ReadReal(pack_dir, split, a.limit);
+    if (!real.ok()) return Fail(real.status());
+  }
+  const SampleShape shape = real->reader->shape();
+  StatusOr<MetricsOptions> options = OptionsFor(shape, 16);
+  if (!options.ok()) return Fail(options.status());
+  StatusOr<MetricsReport> real_report = ComputeMetrics(real->dense.data(), real->n, Dims(shape), *options);
+  if (!real_report.ok()) return Fail(real_report.status());
+
+  if (!generated) {
+    if (a.json) {
+      nlohmann::json j = {{"pack", pack_dir}, {"split", a.split}, {"real", real_report->ToJson()}};
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << "real samples of " << pack_dir << " (" << a.split << ", " << real->n << " samples)\n"
+                << real_report->ToTable();
+    }
+    return 0;
+  }
+  if (generated->shape != shape) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat(a.request.checkpoint, " generates samples of ", generated->shape.ToString(), " but ", pack_dir,
+                     " holds ", shape.ToString())));
+  }
+  const std::string& pack_genre = real->reader->manifest().genre;
+  if (!generated->genre.empty() && generated->genre != pack_genre) {
+    std::cerr << "warning: comparing " << generated->genre << " samples with the " << pack_genre << " pack "
+              << pack_dir << "\n";
+  }
+  StatusOr<MetricsOptions> gen_options = OptionsFor(generated->shape, generated->config.model.steps_per_measure);
+  if (!gen_options.ok()) return Fail(gen_options.status());
+  StatusOr<MetricsReport> gen_report =
+      ComputeMetrics(generated->binary.data(), generated->n, Dims(generated->shape), *gen_options);
+  if (!gen_report.ok()) return Fail(gen_report.status());
+  if (a.json) {
+    nlohmann::json j = {{"pack", pack_dir},
+                        {"split", a.split},
+                        {"checkpoint", a.request.checkpoint},
+                        {"step", generated->step},
+                        {"seed", a.request.seed},
+                        {"genre", generated->genre},
+                        {"threshold", generated->threshold},
+                        {"generated", gen_report->ToJson()},
+                        {"real", real_report->ToJson()}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "generated: " << generated->n << " samples of " << a.request.checkpoint << " (step " << generated->step
+            << ", seed " << a.request.seed << ", threshold " << generated->threshold << ")\n"
+            << "real:      " << real->n << " " << a.split << " samples of " << pack_dir << "\n"
+            << CompareTable(*gen_report, *real_report);
+  return 0;
+}
+
+}  // namespace
+
+void RegisterMetricsCommand(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<MetricsArgs>();
+  a->request.n = 256;
+  CLI::App* c = app.add_subcommand(
+      "metrics",
+      "MuseGAN objective metrics (empty bars, used pitch classes, qualified notes, drum pattern, tonal distance) "
+      "of a pack's real samples; with --checkpoint, of n generated samples side by side with the pack's "
+      "held-out real ones. Our metrics use true pitch classes: not comparable with the paper's tables");
+  c->add_option("--packs", a->packs,
+                "Pack folder (holds manifest.json), or a packs folder holding <genre>/manifest.json")
+      ->required();
+  c->add_option("--split", a->split, "Real samples to measure")
+      ->capture_default_str()->check(CLI::IsMember({"heldout", "train"}));
+  c->add_option("--limit", a->limit, "At most this many real samples (0 = all)")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  c->add_option("--checkpoint", a->request.checkpoint, "Also generate samples from this checkpoint and compare");
+  c->add_option("-n,--samples", a->request.n, "Generated samples (256 or more for steady numbers)")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  c->add_option("--seed", a->request.seed, "Seed of the generated samples' latents")->capture_default_str();
+  c->add_option("--genre", a->request.genre,
+                "Genre to generate (conditional models) and pack to read under a packs folder");
+  c->add_option("--threshold", a->threshold,
+                "Active-cell threshold on the generator's output (default: the config's sample.threshold)");
+  c->add_flag("--json", a->json, "Machine-readable output");
+  c->callback([a, exit_code] { *exit_code = RunMetrics(*a); });
+}
+
+}  // namespace tutti::cli

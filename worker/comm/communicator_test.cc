@@ -1,0 +1,179 @@
+// Unit tests without MPI: LocalCommunicator against the shared contract, bucket splitting, and
+// BucketedAllreducer over a wrapping communicator that records calls and can fail the Nth one.
+
+#include "worker/comm/communicator.h"
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/comm/comm_contract.h"
+#include "worker/comm/comm_factory.h"
+#include "worker/comm/local_communicator.h"
+
+namespace tutti::comm {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+// Wraps a real communicator: records each allreduce's count, and fails collective #fail_at.
+class RecordingCommunicator final : public Communicator {
+ public:
+  explicit RecordingCommunicator(Communicator* inner, int fail_at = 0)
+      : inner_(inner), fail_at_(fail_at) {}
+  int rank() const override { return inner_->rank(); }
+  int size() const override { return inner_->size(); }
+  int local_rank() const override { return inner_->local_rank(); }
+  int local_size() const override { return inner_->local_size(); }
+  DeviceKind device() const override { return inner_->device(); }
+  std::string backend() const override { return "recording"; }
+  Status Allreduce(void* data, int64_t count, DataType type, ReduceOp op) override {
+    counts.push_back(count);
+    if (++calls == fail_at_) return absl::DeadlineExceededError("injected: peer 1 never arrived");
+    return inner_->Allreduce(data, count, type, op);
+  }
+  Status Broadcast(void* data, int64_t count, DataType type, int root) override {
+    return inner_->Broadcast(data, count, type, root);
+  }
+  Status Barrier() override { return inner_->Barrier(); }
+  Communicator& host() override { return *this; }
+  [[noreturn]] void Abort(const Status& reason) override {
+    inner_->Abort(reason);
+    std::abort();  // inner Abort never returns; this tells the compiler so
+  }
+
+  std::vector<int64_t> counts;
+  int calls = 0;
+
+ private:
+  Communicator* inner_;
+  int fail_at_;
+};
+
+TEST(LocalCommunicator, MeetsTheContract) {
+  LocalCommunicator comm;
+  EXPECT_EQ(comm.rank(), 0);
+  EXPECT_EQ(comm.size(), 1);
+  EXPECT_EQ(comm.local_rank(), 0);
+  EXPECT_EQ(comm.local_size(), 1);
+  EXPECT_EQ(comm.backend(), "local");
+  EXPECT_EQ(comm.device(), DeviceKind::kCpu);
+  Status status = contract::CheckAll(comm);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_GT(comm.collectives_started(), 50);
+}
+
+TEST(LocalCommunicator, CudaDeviceHasHostTwin) {
+  LocalCommunicator comm(DeviceKind::kCuda);
+  EXPECT_EQ(comm.device(), DeviceKind::kCuda);
+  EXPECT_EQ(comm.host().device(), DeviceKind::kCpu);
+  bool flag = true;
+  ASSERT_TRUE(comm.AgreeOnFlag(&flag).ok());
+  EXPECT_TRUE(flag);
+}
+
+TEST(LocalCommunicator, BadArgumentsNameWhatWasWrong) {
+  LocalCommunicator comm;
+  float x = 0;
+  EXPECT_THAT(std::string(comm.AllreduceSum(&x, -4, DataType::kFloat32).message()),
+              HasSubstr("count must be >= 0, got -4"));
+  EXPECT_THAT(std::string(comm.Broadcast(&x, 1, DataType::kFloat32, 1).message()),
+              HasSubstr("root must be in [0, 1), got 1"));
+  EXPECT_THAT(std::string(AllreduceAverage(comm, &x, 1, DataType::kUint8).message()),
+              HasSubstr("average needs float32 or float64, got uint8"));
+}
+
+TEST(SplitIntoBuckets, CoversTheBufferInOrder) {
+  EXPECT_TRUE(SplitIntoBuckets(0, 10).empty());
+  EXPECT_THAT(SplitIntoBuckets(10, 10), ElementsAre(Pair(0, 10)));
+  EXPECT_THAT(SplitIntoBuckets(25, 10), ElementsAre(Pair(0, 10), Pair(10, 10), Pair(20, 5)));
+  EXPECT_THAT(SplitIntoBuckets(3, 100), ElementsAre(Pair(0, 3)));
+}
+
+TEST(BucketedAllreducer, DefaultBucketIs25MiBOfFloats) {
+  LocalCommunicator comm;
+  auto reducer = BucketedAllreducer::Create(&comm);
+  ASSERT_TRUE(reducer.ok()) << reducer.status();
+  EXPECT_EQ((*reducer)->bucket_elems(), 25 * 1024 * 1024 / 4);
+}
+
+TEST(BucketedAllreducer, OneAllreducePerBucket) {
+  LocalCommunicator local;
+  RecordingCommunicator comm(&local);
+  auto reducer = BucketedAllreducer::Create(&comm, 1.0);  // 262,144 floats
+  ASSERT_TRUE(reducer.ok());
+  std::vector<float> grads(600000, 2.5f);
+  ASSERT_TRUE((*reducer)->AverageInPlace(grads.data(), 600000).ok());
+  EXPECT_THAT(comm.counts, ElementsAre(262144, 262144, 75712));
+  EXPECT_EQ(grads.front(), 2.5f);
+  EXPECT_EQ(grads.back(), 2.5f);
+}
+
+TEST(BucketedAllreducer, GeneratorAndDiscriminatorFitOneDefaultBucket) {
+  LocalCommunicator local;
+  RecordingCommunicator comm(&local);
+  auto reducer = BucketedAllreducer::Create(&comm);
+  ASSERT_TRUE(reducer.ok());
+  std::vector<float> g(313951), d(204321);
+  ASSERT_TRUE((*reducer)->AverageInPlace(g.data(), 313951).ok());
+  ASSERT_TRUE((*reducer)->AverageInPlace(d.data(), 204321).ok());
+  EXPECT_THAT(comm.counts, ElementsAre(313951, 204321));
+}
+
+TEST(BucketedAllreducer, FailureNamesTheBucketAndKeepsTheCause) {
+  LocalCommunicator local;
+  RecordingCommunicator comm(&local, /*fail_at=*/2);
+  auto reducer = BucketedAllreducer::Create(&comm, 1.0);
+  ASSERT_TRUE(reducer.ok());
+  std::vector<float> grads(600000);
+  Status status = (*reducer)->AverageInPlace(grads.data(), 600000);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("bucket 2/3 (floats [262144, 524288) of 600000): injected: peer 1"));
+  EXPECT_EQ(comm.calls, 2) << "must stop at the first failed bucket";
+}
+
+TEST(BucketedAllreducer, RejectsBadOptions) {
+  LocalCommunicator comm;
+  EXPECT_TRUE(absl::IsInvalidArgument(BucketedAllreducer::Create(nullptr).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(BucketedAllreducer::Create(&comm, -1).status()));
+}
+
+TEST(CommFactory, DetectsLaunchersFromTheEnvironment) {
+  auto env = [](std::map<std::string, std::string> vars) {
+    return [vars](const char* name) -> const char* {
+      auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  };
+  EXPECT_FALSE(LaunchedByMpi(env({})));
+  EXPECT_FALSE(LaunchedByMpi(env({{"HOME", "/root"}})));
+  EXPECT_TRUE(LaunchedByMpi(env({{"OMPI_COMM_WORLD_SIZE", "2"}})));
+  EXPECT_TRUE(LaunchedByMpi(env({{"PMI_SIZE", "4"}})));
+  EXPECT_TRUE(LaunchedByMpi(env({{"PMIX_RANK", "0"}})));
+  EXPECT_TRUE(LaunchedByMpi(env({{"SLURM_NTASKS", "8"}})));
+}
+
+TEST(CommFactory, PicksLocalWithoutALauncherAndRejectsUnknownBackends) {
+  if (LaunchedByMpi()) GTEST_SKIP() << "running under an MPI launcher";
+  CommOptions options;
+  auto comm = CreateCommunicator(options);
+  ASSERT_TRUE(comm.ok()) << comm.status();
+  EXPECT_EQ((*comm)->backend(), "local");
+  options.backend = "gloo";
+  Status status = CreateCommunicator(options).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(status));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("got \"gloo\""));
+  if (!NcclAvailable()) {
+    options.backend = "nccl";
+    EXPECT_TRUE(absl::IsUnimplemented(CreateCommunicator(options).status()));
+  }
+}
+
+}  // namespace
+}  // namespace tutti::comm

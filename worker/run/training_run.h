@@ -1,0 +1,159 @@
+#pragma once
+// TrainingRun: one training process of a job, as a library a coordinator (or tutti-worker's main) drives.
+//
+//   auto run = TrainingRun::Create(config, options);   // packs opened, trainer built, resume applied
+//   run->Run();                                        // or: RunStep / Evaluate / Checkpoint by hand
+//
+// What Create does, in order: validates the config; opens every pack data.packs_dir/<genre> (a missing
+// pack is NotFound naming the path and suggesting `tutti pack`; a pack whose sample shape differs from the
+// model's is FailedPrecondition naming the pack and both shapes); builds the BatchLoader (batch_size,
+// seed = train.seed, rank, world_size, prefetch_batches) and the GanTrainer (CreateTrainerFromConfig,
+// intra-op threads per train.intra_op_threads, 0 = cores / local_ranks); draws the fixed evaluation
+// latents from eval.seed; applies options.resume; and, on rank 0, writes the resolved config to
+// <output_dir>/config.yaml.
+//
+// Resume ("latest" or a path): LoadCheckpoint restores both networks, both optimisers, the step and the
+// random stream, then the loader is Seek()ed to the stored position, so a resumed run continues
+// bit-for-bit on CPU. Errors name the file: DataLoss for a truncated or corrupted checkpoint,
+// FailedPrecondition for one written by a model with other options, InvalidArgument when the stored loader
+// position does not fit this data (another batch size or pack). "latest" with no checkpoint in the
+// checkpoint directory starts from scratch (so a re-queued trial can always pass it). A fresh run (no
+// resume) refuses a checkpoint directory that already holds checkpoints (FailedPrecondition): writing
+// ckpt-200 beside an older run's ckpt-600 would let pruning delete the new one.
+//
+// Outputs (rank 0 only; other ranks train and write nothing):
+//   <output_dir>/config.yaml                     the resolved config, written at Create
+//   ResolveUnderOutputDir(train.metrics_file)    JSON lines: every train.log_every steps
+//       {"step","d_loss","g_loss","gradient_penalty","wasserstein","d_grad_norm","g_grad_norm",
+//        "steps_per_s","elapsed_s"}, and every eval.every steps {"step","eval":{MetricsReport::ToJson()}}.
+//       On resume, lines for steps after the checkpoint's are dropped first.
+//   ResolveUnderOutputDir(checkpoint.dir)/ckpt-<step>.tutti   every checkpoint.every steps and at the end;
+//       the newest checkpoint.keep are kept.
+//
+// Failure safety: a step that fails (a non-finite loss, a gradient hook error) stops Run() with that
+// status and poisons the run: RunStep and Checkpoint refuse from then on (FailedPrecondition), so a
+// state that may be half-updated never overwrites a good checkpoint. Checkpoints are written atomically.
+//
+// Thread-compatibility: one thread drives a TrainingRun. Note that Create sets LibTorch's process-wide
+// intra-op thread count (through GanTrainer::Create).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/base/status.h"
+#include "core/config/job_config.h"
+#include "core/metrics/metrics.h"
+#include "core/train/gan_trainer.h"
+
+namespace tutti {
+
+class BatchLoader;
+class MetricsLog;
+
+struct RunOptions {
+  // "" = start from scratch; a checkpoint file path; or "latest" = the newest checkpoint in the job's
+  // checkpoint directory (from scratch when there is none).
+  std::string resume;
+  // Wall-clock budget of Run() in seconds (0 = none). When it is spent Run() stops after the current step
+  // and writes a final checkpoint.
+  double max_seconds = 0;
+  // Draw the progress line on stderr (rank 0 only).
+  bool show_progress = true;
+  // Data-parallel position of this process. Each rank loads its own rows of every global batch (see
+  // batch_loader.h); only rank 0 logs, evaluates and checkpoints. The collective itself is installed
+  // through `gradient_hook`.
+  int rank = 0;
+  int world_size = 1;
+  // Training processes sharing this machine's cores (divides the default intra-op thread count).
+  int local_ranks = 1;
+  // Called by the trainer after each backward, before the optimiser step (GanTrainer::GradientHook): the
+  // seam where a data-parallel communicator averages gradients. Empty = none.
+  GradientHook gradient_hook;
+};
+
+// Why Run() returned OK.
+enum class StopReason {
+  kNotStopped,   // Run() has not finished
+  kCompleted,    // train.steps reached
+  kTimeLimit,    // RunOptions::max_seconds spent
+  kInterrupted,  // InterruptRequested() (Ctrl-C / SIGTERM)
+};
+const char* StopReasonName(StopReason reason);
+
+class TrainingRun {
+ public:
+  // See the file comment. `config` is validated (ValidateJobConfig) here.
+  static StatusOr<std::unique_ptr<TrainingRun>> Create(JobConfig config, RunOptions options = {});
+
+  TrainingRun(const TrainingRun&) = delete;
+  TrainingRun& operator=(const TrainingRun&) = delete;
+  ~TrainingRun();
+
+  // One generator step (critic_steps critic updates + one generator update) on the next batch. On error
+  // the run is poisoned (see above) and the error is returned with the step number.
+  Status RunStep();
+
+  // The MuseGAN metrics of eval.samples samples generated (generator in eval mode) from the fixed latents
+  // drawn from eval.seed (genre i % genres for conditional models), binarised at sample.threshold.
+  // Remembered as last_metrics(); does not write anything (Run() logs it). Any rank may call it.
+  StatusOr<MetricsReport> Evaluate();
+
+  // Writes ckpt-<step>.tutti (trainer, loader position, resolved config, last metrics, elapsed time) and
+  // prunes old ones. Returns its path; "" on ranks other than 0, which write nothing. FailedPrecondition
+  // once a step has failed.
+  StatusOr<std::string> Checkpoint();
+
+  // The loop: RunStep until train.steps, max_seconds or InterruptRequested(); logs every log_every,
+  // evaluates every eval.every, checkpoints every checkpoint.every and always at the end (also when
+  // stopped by time or interrupt). Returns OK for any of those stops (see stop_reason()) and the first
+  // error otherwise, in which case no checkpoint is written after the failure.
+  // With several ranks, the time / interrupt stop is decided by each process on its own: a data-parallel
+  // driver must make rank 0 decide and broadcast it (DESIGN.md section 5) or drive RunStep itself.
+  Status Run();
+
+  // Completed generator steps (resumed runs count from the checkpoint's step).
+  int64_t step() const;
+  StopReason stop_reason() const { return stop_reason_; }
+  // Path of the newest checkpoint written or resumed from ("" when none).
+  const std::string& last_checkpoint() const { return last_checkpoint_; }
+  const std::optional<MetricsReport>& last_metrics() const { return last_metrics_; }
+  const std::optional<StepMetrics>& last_step_metrics() const { return last_step_; }
+  const JobConfig& config() const { return config_; }
+
+  // Replaces the gradient hook (see RunOptions::gradient_hook).
+  void set_gradient_hook(GradientHook hook);
+
+  // The trainer (for tests and for tools that sample from a live run). Do not step it directly: the loader
+  // position would no longer match the trainer's step.
+  GanTrainer& trainer() { return *trainer_; }
+
+ private:
+  TrainingRun(JobConfig config, RunOptions options);
+  Status Resume(const std::string& path);
+  Status LogStep(const StepMetrics& m, double steps_per_s);
+  bool is_chief() const { return options_.rank == 0; }
+  double ElapsedSeconds() const;
+
+  // Constant after Create.
+  const JobConfig config_;
+  const RunOptions options_;
+  std::string checkpoint_dir_;
+  std::unique_ptr<GanTrainer> trainer_;
+  std::unique_ptr<BatchLoader> loader_;
+  torch::Tensor eval_latents_, eval_genres_;  // fixed evaluation inputs (genres undefined if unconditional)
+
+  // State of the loop.
+  Status failure_;                        // first failed step; non-OK poisons the run
+  StopReason stop_reason_ = StopReason::kNotStopped;
+  std::string last_checkpoint_;
+  int64_t last_checkpoint_step_ = -1;
+  std::optional<MetricsReport> last_metrics_;
+  std::optional<StepMetrics> last_step_;
+  double elapsed_before_ = 0;             // training seconds of earlier processes (from the checkpoint)
+  double started_at_ = 0;                 // monotonic seconds when this process's Run() began
+  std::unique_ptr<MetricsLog> metrics_log_;  // rank 0 only
+};
+
+}  // namespace tutti
