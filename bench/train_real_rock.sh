@@ -17,7 +17,8 @@
 #        replaced), BUILD ($root/build), LPD5_REAL ($root/../shared/lpd5-real), SAMPLES (256 generated samples
 #        for the metrics: fewer only catch gross failures), SEED (0, latents of metrics and samples),
 #        PYTHON (/usr/bin/python3, for the summary), LOG_EVERY (unset: the config's train.log_every, 50 steps;
-#        set it low, e.g. 5, for short dry runs so the loss summary has lines).
+#        set it low, e.g. 5, for short dry runs so the loss summary has lines), SET (extra --set overrides,
+#        space-separated, e.g. "train.intra_op_threads=1").
 # Exits non-zero when a step fails or leaves no checkpoint, no metrics lines or no samples behind.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +49,8 @@ rm -rf "$out/run"
 start=$(date +%s)
 extra=()
 [[ -n ${LOG_EVERY:-} ]] && extra+=(--set "train.log_every=$LOG_EVERY")
+# SET: extra space-separated key=value overrides, e.g. SET="train.intra_op_threads=1".
+for kv in ${SET:-}; do extra+=(--set "$kv"); done
 "$worker" --config configs/real-rock.yaml --set "data.packs_dir=$out/packs-real" --set "output_dir=$out/run" \
   "${extra[@]}" --max-seconds "$seconds"
 echo "trained for $(($(date +%s) - start)) s of wall time"

@@ -49,7 +49,13 @@ function(tutti_test)
   if(ARG_TORCH)
     tutti_torch_pch(${ARG_NAME})
   endif()
-  set(_props LABELS "${ARG_LABELS}" ${ARG_PROPERTIES})
+  # Several labels: "a;b" passes through four list expansions on its way to set_tests_properties
+  # (our PROPERTIES, gtest_discover_tests' argument parsing, GoogleTestAddTests' `properties` and its
+  # add_command), each eating one level of escaping; unescaped, it is flattened into the key/value
+  # list, "b" becomes a property name and every property after LABELS (RESOURCE_LOCK, TIMEOUT) is
+  # lost. Hence 15 backslashes (CMake 3.25; check with `ctest -N --show-only=json-v1`).
+  string(REPLACE ";" "\\\\\\\\\\\\\\\;" _labels "${ARG_LABELS}")
+  set(_props LABELS "${_labels}" ${ARG_PROPERTIES})
   gtest_discover_tests(${ARG_NAME}
     DISCOVERY_MODE PRE_TEST
     WORKING_DIRECTORY ${CMAKE_BINARY_DIR}

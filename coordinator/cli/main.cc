@@ -1,14 +1,16 @@
-// tutti: the command-line tool. Data commands (synth-lpd, pack, pack-info, pack-verify, inspect), samples
-// and metrics from checkpoints (generate, metrics; LibTorch builds only); training and sweeps join as the
-// coordinator lands (docs/architecture.md).
+// tutti: the command-line tool. Data commands (synth-lpd, pack, pack-info, pack-verify, inspect) run here;
+// generate and metrics run in the sibling binary tutti-ml (see torch_commands.h); training and sweeps join
+// as the coordinator lands (docs/architecture.md).
 
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/torch_commands.h"
 #include "core/base/interrupt.h"
 
 int main(int argc, char** argv) {
+  if (argc > 1 && tutti::cli::IsTorchCommand(argv[1])) return tutti::cli::ExecTorchCommands(argc, argv);
   CLI::App app{
       "tutti — distributed training of multi-track music GANs.\n"
       "Turn LPD-5 (or your own MIDI) into training packs, inspect songs and packs, generate samples and\n"
@@ -19,10 +21,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   tutti::cli::RegisterDataCommands(app, &exit_code);
   tutti::cli::RegisterInspectCommand(app, &exit_code);
-#ifdef TUTTI_CLI_WITH_TORCH
-  tutti::cli::RegisterGenerateCommand(app, &exit_code);
-  tutti::cli::RegisterMetricsCommand(app, &exit_code);
-#endif
+  tutti::cli::RegisterTorchCommandStubs(app);
   tutti::InstallInterruptHandler();
   try {
     app.parse(argc, argv);

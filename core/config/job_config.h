@@ -64,6 +64,9 @@ struct TrainConfig {
   double beta1 = 0.5;
   // Adam beta2 (second-moment decay), in [0, 1).
   double beta2 = 0.9;
+  // Adam epsilon (added to the second-moment root). PyTorch's default 1e-8; larger values damp the
+  // sign-like first updates of near-zero gradients (and make runs less sensitive to summation order).
+  double adam_eps = 1e-8;
   // Discriminator updates per generator update.
   int critic_steps = 1;
   // Weight of the gradient penalty (lambda in WGAN-GP).

@@ -282,6 +282,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "train.d_lr=0.2",
                                             "train.beta1=0.2",
                                             "train.beta2=0.2",
+                                            "train.adam_eps=0.5",
                                             "train.critic_steps=9",
                                             "train.gp_weight=9",
                                             "train.seed=9",
@@ -324,6 +325,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.train.d_lr = 0.14;
   c.train.beta1 = 0.15;
   c.train.beta2 = 0.16;
+  c.train.adam_eps = 0.165;
   c.train.critic_steps = 17;
   c.train.gp_weight = 18;
   c.train.seed = 19;
@@ -351,6 +353,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"train.d_lr", "0.14"},
                                                                      {"train.beta1", "0.15"},
                                                                      {"train.beta2", "0.16"},
+                                                                     {"train.adam_eps", "0.165"},
                                                                      {"train.critic_steps", "17"},
                                                                      {"train.gp_weight", "18"},
                                                                      {"train.seed", "19"},

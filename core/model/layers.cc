@@ -108,6 +108,13 @@ void GeneratorBlockImpl::reset_parameters(const at::Generator& gen) {
 }
 
 torch::Tensor GeneratorBlockImpl::forward(const torch::Tensor& x) {
+  if (batchnorm_sync && batchnorm->is_training()) {
+    {
+      torch::NoGradGuard no_grad;
+      batchnorm->num_batches_tracked += 1;  // as BatchNorm3d's own forward does
+    }
+    return torch::relu(SyncBatchNorm(transconv->forward(x), batchnorm, batchnorm_sync));
+  }
   return torch::relu(batchnorm->forward(transconv->forward(x)));
 }
 

@@ -16,6 +16,8 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/model/sync_batchnorm.h"
+
 namespace tutti {
 
 // ---------------------------------------------------------------------------------------------
@@ -73,7 +75,8 @@ struct GeneratorBlockOptions {
   TORCH_ARG(bool, broadcast_input) = false;
 };
 
-// ConvTranspose3d -> BatchNorm3d -> ReLU.
+// ConvTranspose3d -> BatchNorm3d -> ReLU. With `batchnorm_sync` set, training-mode BatchNorm
+// uses statistics summed across data-parallel ranks (SyncBatchNorm); empty: LibTorch's BatchNorm.
 class GeneratorBlockImpl : public torch::nn::Module {
  public:
   explicit GeneratorBlockImpl(GeneratorBlockOptions options);
@@ -86,6 +89,7 @@ class GeneratorBlockImpl : public torch::nn::Module {
   GeneratorBlockOptions options;
   torch::nn::ConvTranspose3d transconv{nullptr};
   torch::nn::BatchNorm3d batchnorm{nullptr};
+  BatchStatsAllreduce batchnorm_sync;
 };
 TORCH_MODULE(GeneratorBlock);
 

@@ -8,6 +8,7 @@
 #include "core/model/layers.h"
 #include "core/model/model_options.h"
 #include "core/model/networks.h"
+#include "core/model/sync_batchnorm.h"
 
 namespace tutti {
 namespace {
@@ -233,6 +234,53 @@ TEST(ModelTest, PrettyPrint) {
   s << *Generator();
   EXPECT_NE(s.str().find("tutti::Generator(latent_dim=128, tracks=5"), std::string::npos) << s.str();
   EXPECT_NE(s.str().find("tutti::GeneratorBlock(32 -> 80, kernel=(1, 4, 1)"), std::string::npos);
+}
+
+// With one rank (an identity allreduce), SyncBatchNorm is LibTorch's training-mode BatchNorm:
+// output, input / weight / bias gradients and running statistics, in every layout it serves.
+TEST(ModelTest, SyncBatchNormWithOneRankMatchesBatchNorm) {
+  for (const std::vector<int64_t>& shape :
+       std::vector<std::vector<int64_t>>{{12, 8}, {1, 5, 40}, {3, 4, 2, 3, 5}}) {
+    const int64_t c = shape[1];
+    torch::nn::BatchNorm3d ours(c), ref(c);
+    {
+      torch::NoGradGuard no_grad;
+      ours->weight.uniform_(0.5, 1.5);
+      ours->bias.uniform_(-1, 1);
+      ref->weight.copy_(ours->weight);
+      ref->bias.copy_(ours->bias);
+    }
+    std::vector<int64_t> sizes;
+    BatchStatsAllreduce identity = [&](torch::Tensor& t) { sizes.push_back(t.numel()); };
+    const torch::Tensor x = torch::randn(shape) * 3 + 1;
+    const torch::Tensor dy = torch::randn(shape);
+    const torch::Tensor x1 = x.clone().requires_grad_(true), x2 = x.clone().requires_grad_(true);
+    const torch::Tensor y1 = ApplyBatchNorm(ours, x1, /*training=*/true, identity);
+    const torch::Tensor y2 = ApplyBatchNorm(ref, x2, /*training=*/true, {});
+    (y1 * dy).sum().backward();
+    (y2 * dy).sum().backward();
+    EXPECT_EQ(sizes, (std::vector<int64_t>{2 * c + 1, 2 * c}));
+    EXPECT_TRUE(torch::allclose(y1, y2, 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(x1.grad(), x2.grad(), 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(ours->weight.grad(), ref->weight.grad(), 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(ours->bias.grad(), ref->bias.grad(), 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(ours->running_mean, ref->running_mean, 1e-5, 1e-6));
+    EXPECT_TRUE(torch::allclose(ours->running_var, ref->running_var, 1e-5, 1e-6));
+    // Eval mode never synchronises.
+    ApplyBatchNorm(ours, x, /*training=*/false, identity);
+    EXPECT_EQ(sizes.size(), 2u);
+  }
+}
+
+// The generator routes every BatchNorm through the sync function (grouped or not).
+TEST(ModelTest, GeneratorSyncsEveryBatchNorm) {
+  for (bool grouped : {true, false}) {
+    Generator g(GeneratorOptions().grouped_tracks(grouped));
+    int calls = 0;
+    g->set_batchnorm_sync([&](torch::Tensor&) { ++calls; });
+    g(torch::randn({2, 128})).sum().backward();
+    EXPECT_EQ(calls, 2 * (grouped ? 6 : 4 + 2 * 5)) << grouped;
+  }
 }
 
 }  // namespace

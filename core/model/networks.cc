@@ -110,18 +110,6 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor
   return x.view({batch, t, options.measures() * options.steps_per_measure(), options.pitches()});
 }
 
-namespace {
-
-// BatchNorm over `x`'s channel dim 1 with a BatchNorm3d module's parameters and running stats.
-torch::Tensor ApplyBatchNorm(const torch::nn::BatchNorm3d& bn, const torch::Tensor& x,
-                             bool training) {
-  return torch::batch_norm(x, bn->weight, bn->bias, bn->running_mean, bn->running_var, training,
-                           bn->options.momentum().value(), bn->options.eps(),
-                           /*cudnn_enabled=*/true);
-}
-
-}  // namespace
-
 // transconv4 and transconv5 have kernel == stride: each output patch is one matrix product of
 // its input position, so they run as an addmm and a baddbmm instead of the CPU's slow transposed
 // 3-D convolution. Rows are ordered (b, m, s4, p6, k4), so each layer's output is already the
@@ -137,15 +125,27 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h) {
   const torch::nn::ConvTranspose3d& tc4 = transconv4->transconv;
   const torch::Tensor w4 = tc4->weight.view({cin, t * c, 4}).permute({0, 2, 1}).reshape({cin, 4 * t * c});
   torch::Tensor x4 = torch::addmm(tc4->bias.repeat({4}), in4, w4).view({rows * 4, t * c});
-  x4 = torch::relu(ApplyBatchNorm(transconv4->batchnorm, x4, is_training()));
+  x4 = torch::relu(
+      ApplyBatchNorm(transconv4->batchnorm, x4, is_training(), transconv4->batchnorm_sync));
   // (rows * 4, [t, c]) -> (T, rows * 4, c); weight (T*c, 1, 1, 1, kp) -> (T, c, kp).
   const torch::Tensor in5 = x4.view({rows * 4, t, c}).transpose(0, 1).contiguous();
   const torch::nn::ConvTranspose3d& tc5 = transconv5->transconv;
   torch::Tensor x5 = torch::baddbmm(tc5->bias.view({t, 1, 1}), in5, tc5->weight.view({t, c, kp}));
-  x5 = torch::relu(ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training()));
+  x5 = torch::relu(ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training(),
+                                    transconv5->batchnorm_sync));
   return x5.view({t, b, m, s4, 6, 4, kp})
       .permute({1, 0, 2, 3, 5, 4, 6})
       .reshape({b, t, m * options.steps_per_measure(), options.pitches()});
+}
+
+void GeneratorImpl::set_batchnorm_sync(const BatchStatsAllreduce& allreduce) {
+  for (auto* block : {&transconv0, &transconv1, &transconv2, &transconv3, &transconv4, &transconv5}) {
+    if (*block) (*block)->batchnorm_sync = allreduce;
+  }
+  for (auto* list : {&transconv4_tracks, &transconv5_tracks}) {
+    if (!*list) continue;
+    for (const auto& m : **list) m->as<GeneratorBlockImpl>()->batchnorm_sync = allreduce;
+  }
 }
 
 void GeneratorImpl::pretty_print(std::ostream& stream) const {

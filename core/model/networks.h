@@ -34,6 +34,10 @@ class GeneratorImpl : public torch::nn::Module {
   // the genre embedding to zero. Deterministic for a given generator state.
   void reset_parameters(const at::Generator& gen);
   void pretty_print(std::ostream& stream) const override;
+  // Data-parallel training: every BatchNorm in training mode computes its statistics over the
+  // global batch, summed across ranks by `allreduce` (see sync_batchnorm.h). Empty (the default):
+  // ordinary per-process BatchNorm. Eval mode never synchronises.
+  void set_batchnorm_sync(const BatchStatsAllreduce& allreduce);
 
   GeneratorOptions options;
   GeneratorBlock transconv0{nullptr}, transconv1{nullptr}, transconv2{nullptr},

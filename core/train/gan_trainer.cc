@@ -51,7 +51,7 @@ Status NonFinite(const char* name, double value, int64_t step, const char* conse
 }
 
 torch::optim::AdamOptions AdamFor(double lr, const TrainOptions& o) {
-  return torch::optim::AdamOptions(lr).betas(std::make_tuple(o.beta1, o.beta2));
+  return torch::optim::AdamOptions(lr).betas(std::make_tuple(o.beta1, o.beta2)).eps(o.adam_eps);
 }
 
 }  // namespace
@@ -75,10 +75,15 @@ StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(GeneratorOptions g,
   if (!(train.beta1 >= 0 && train.beta1 < 1 && train.beta2 >= 0 && train.beta2 < 1)) {
     return bad("beta1 and beta2 must be in [0, 1)");
   }
+  if (!(train.adam_eps > 0)) return bad(absl::StrCat("adam_eps must be > 0, got ", train.adam_eps));
   if (train.critic_steps < 1) return bad(absl::StrCat("critic_steps must be >= 1, got ", train.critic_steps));
   if (!(train.gp_weight >= 0)) return bad("gp_weight must be >= 0");
   if (train.intra_op_threads < 0 || train.local_ranks < 1) {
     return bad("intra_op_threads must be >= 0 and local_ranks >= 1");
+  }
+  if (train.world_size < 1 || train.rank < 0 || train.rank >= train.world_size) {
+    return bad(absl::StrCat("rank must be in [0, world_size), got rank ", train.rank,
+                            " and world_size ", train.world_size));
   }
   try {
     const torch::Device device(train.device);
@@ -107,6 +112,10 @@ StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(GeneratorOptions g,
     t->d_->to(t->device_);
     t->g_flat_.module_params = Flatten(*t->g_, t->g_flat_.params, t->g_flat_.grads);
     t->d_flat_.module_params = Flatten(*t->d_, t->d_flat_.params, t->d_flat_.grads);
+    if (t->SyncsBatchNorm()) {
+      GanTrainer* self = t.get();  // owns the generator, so outlives its BatchNorm layers
+      t->g_->set_batchnorm_sync([self](torch::Tensor& stats) { self->AllreduceBatchStats(stats); });
+    }
     t->g_opt_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{t->g_flat_.params},
                                                      AdamFor(t->options_.g_lr, t->options_));
     t->d_opt_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{t->d_flat_.params},
@@ -145,6 +154,11 @@ Status GanTrainer::CheckInput(const torch::Tensor& x, const torch::Tensor& genre
 
 StatusOr<StepMetrics> GanTrainer::Step(const torch::Tensor& real_in, const torch::Tensor& genre_ids_in) {
   TUTTI_RETURN_IF_ERROR(CheckInput(real_in, genre_ids_in, -1, "GanTrainer::Step real"));
+  if (SyncsBatchNorm() && !allreduce_sum_) {
+    return absl::FailedPreconditionError(
+        "GanTrainer::Step: world_size > 1 with sync_batchnorm needs set_allreduce_sum()");
+  }
+  sync_status_ = absl::OkStatus();
   try {
     const torch::Tensor real = real_in.to(device_, torch::kFloat);
     const torch::Tensor genre_ids = genre_ids_in.defined() ? genre_ids_in.to(device_) : genre_ids_in;
@@ -159,9 +173,16 @@ StatusOr<StepMetrics> GanTrainer::Step(const torch::Tensor& real_in, const torch
     TUTTI_RETURN_IF_ERROR(GeneratorUpdate(fakes, genre_ids, metrics));
     ++step_;
     return metrics;
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("training step ", step_, ": ",
-                                            std::string(e.what_without_backtrace())));
+  } catch (const std::exception& e) {
+    // A failed SyncBatchNorm allreduce surfaces as an exception (possibly rethrown by the
+    // autograd engine): report the allreduce's own status.
+    if (!sync_status_.ok()) {
+      return Annotate(sync_status_, absl::StrCat("SyncBatchNorm allreduce at step ", step_));
+    }
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+    return absl::InternalError(absl::StrCat(
+        "training step ", step_, ": ",
+        std::string(c10_error ? c10_error->what_without_backtrace() : e.what())));
   }
 }
 
@@ -169,9 +190,11 @@ StatusOr<StepMetrics> GanTrainer::Step(const torch::Tensor& real_in, const torch
 // for the generator update; earlier critic updates make theirs without autograd.
 Status GanTrainer::CriticUpdate(const torch::Tensor& real, const torch::Tensor& genre_ids,
                                 bool last, torch::Tensor& fakes, StepMetrics& metrics) {
-  const int64_t batch = real.size(0);
-  const torch::Tensor z = torch::randn({batch, g_options_.latent_dim()}, rng_).to(device_);
-  const torch::Tensor alpha = torch::rand({batch, 1, 1, 1}, rng_).to(device_);
+  const int64_t batch = real.size(0), global = batch * options_.world_size;
+  // Drawn for the global batch, this rank's rows used (see the class comment).
+  const torch::Tensor z =
+      RankRows(torch::randn({global, g_options_.latent_dim()}, rng_), batch).to(device_);
+  const torch::Tensor alpha = RankRows(torch::rand({global, 1, 1, 1}, rng_), batch).to(device_);
   torch::Tensor fake_d;
   if (last) {
     fakes = g_(z, genre_ids);

@@ -37,6 +37,20 @@ enum class Network { kGenerator, kDiscriminator };
 using GradientHook =
     std::function<Status(Network network, torch::nn::Module& module, torch::Tensor& flat_gradients)>;
 
+// In-place sum across data-parallel ranks of a contiguous float tensor on the trainer's device
+// (every rank calls it with the same shape, in the same order). Used by SyncBatchNorm.
+using AllreduceSumFn = std::function<Status(torch::Tensor& tensor)>;
+
+// Data-parallel training (TrainOptions::world_size > 1). Every rank builds the same networks from
+// the same seed, and the trainer's random stream (seeded by train.seed, identical on every rank)
+// draws for the WHOLE global batch: per critic update the latents (world_size * B, latent_dim) and
+// the gradient-penalty weights (world_size * B), of which this rank uses rows
+// [rank * B, (rank + 1) * B). A rank's "own random stream" is thus its slice of the shared stream,
+// and together with the gradient hook averaging gradients and SyncBatchNorm this is what makes N
+// ranks x B samples equal to 1 rank x N * B samples (up to float rounding). Fakes are conditioned
+// on the real batch's genre_ids (this rank's rows), so no genres are sampled. Every rank must pass
+// the same B to Step(). StepMetrics are this rank's (losses over its B rows; gradient norms after
+// the hook).
 class GanTrainer {
  public:
   // Validates the options (InvalidArgument naming the field), builds both networks on the
@@ -73,6 +87,22 @@ class GanTrainer {
 
   void set_gradient_hook(GradientHook hook) { gradient_hook_ = std::move(hook); }
 
+  // The allreduce SyncBatchNorm uses (world_size > 1 with sync_batchnorm): called once per
+  // generator BatchNorm layer in every training forward pass (a [sum x, sum x^2, count] tensor of
+  // 2C + 1 floats) and once per layer in the generator's backward ([sum dy, sum dy * x_hat], 2C
+  // floats), always in the same order on every rank; on CUDA the backward calls come from the
+  // autograd engine's device thread. Without one, Step() returns FailedPrecondition. A failed call
+  // aborts the step and Step() returns its status (the networks may be partly updated: restore a
+  // checkpoint, as after any failed step).
+  void set_allreduce_sum(AllreduceSumFn fn);
+
+  // Overwrites both networks' parameters (their flat buffers, one call each) and buffers (the
+  // generator's BatchNorm running statistics and counters, packed into one float tensor) with
+  // rank 0's, so every rank starts identical (../shared/DESIGN.md section 5). Call once on every
+  // rank after Create() or LoadState(). `broadcast_from_rank0` must replace its argument's values
+  // in place. Adam state is not broadcast (empty at start; from the same checkpoint on resume).
+  Status BroadcastParameters(const std::function<Status(torch::Tensor&)>& broadcast_from_rank0);
+
   // The networks. Do not move them to another device or replace their parameters: the trainer
   // keeps every parameter (and gradient) as a view of one flat buffer per network.
   Generator& generator() { return g_; }
@@ -100,6 +130,12 @@ class GanTrainer {
   Status CheckInput(const torch::Tensor& x, const torch::Tensor& genre_ids, int64_t dim1,
                     const char* what) const;
   std::string ArchitectureFingerprint() const;
+  bool SyncsBatchNorm() const { return options_.world_size > 1 && options_.sync_batchnorm; }
+  // This rank's rows of a tensor drawn for the global batch (all of it when world_size == 1).
+  torch::Tensor RankRows(const torch::Tensor& global, int64_t batch) const;
+  // The generator's SyncBatchNorm allreduce: calls allreduce_sum_, keeps a failure in
+  // sync_status_ and throws c10::Error so the step unwinds.
+  void AllreduceBatchStats(torch::Tensor& stats);
 
   // Constant after construction.
   const GeneratorOptions g_options_;
@@ -114,6 +150,8 @@ class GanTrainer {
   mutable at::Generator rng_;  // latents and interpolation weights (CPU, copied to the device)
   int64_t step_ = 0;
   GradientHook gradient_hook_;
+  AllreduceSumFn allreduce_sum_;
+  Status sync_status_;  // the first failed SyncBatchNorm allreduce of the current step
 };
 
 }  // namespace tutti

@@ -14,6 +14,8 @@ struct TrainOptions {
   double g_lr = 1e-3, d_lr = 1e-3;
   // Adam betas for both networks (the WGAN-GP paper's 0.5, 0.9).
   double beta1 = 0.5, beta2 = 0.9;
+  // Adam epsilon for both networks (PyTorch's default).
+  double adam_eps = 1e-8;
   // Critic updates per generator update (the tutorial: 1; WGAN-GP paper: 5). Each critic update
   // reuses the step's real batch with fresh fakes.
   int critic_steps = 1;
@@ -28,6 +30,17 @@ struct TrainOptions {
   int local_ranks = 1;
   // "cpu", "cuda" or "cuda:N".
   std::string device = "cpu";
+
+  // Data-parallel training (../shared/DESIGN.md section 5): this process is rank `rank` of
+  // `world_size` (0 <= rank < world_size), each stepping on its own batch_size rows of a global
+  // batch of world_size * batch_size. 1 = single-process training, unchanged.
+  int rank = 0;
+  int world_size = 1;
+  // With world_size > 1: the generator's BatchNorm layers normalise with statistics of the global
+  // batch (summed across ranks by GanTrainer::set_allreduce_sum's function), so N ranks x B
+  // samples train like one process with N * B. false: per-rank statistics (cheaper, not
+  // equivalent). Ignored when world_size == 1.
+  bool sync_batchnorm = true;
 };
 
 }  // namespace tutti

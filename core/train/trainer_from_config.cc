@@ -32,26 +32,31 @@ DiscriminatorOptions DiscriminatorOptionsFromConfig(const JobConfig& config) {
   return d;
 }
 
-TrainOptions TrainOptionsFromConfig(const JobConfig& config, int local_ranks) {
+TrainOptions TrainOptionsFromConfig(const JobConfig& config, int local_ranks, int rank, int world_size) {
   TrainOptions t;
   t.batch_size = config.train.batch_size;
   t.g_lr = config.train.g_lr;
   t.d_lr = config.train.d_lr;
   t.beta1 = config.train.beta1;
   t.beta2 = config.train.beta2;
+  t.adam_eps = config.train.adam_eps;
   t.critic_steps = config.train.critic_steps;
   t.gp_weight = config.train.gp_weight;
   t.seed = config.train.seed;
   t.intra_op_threads = config.train.intra_op_threads;
   t.local_ranks = local_ranks;
+  t.rank = rank;
+  t.world_size = world_size;
+  t.sync_batchnorm = config.distributed.sync_batchnorm;
   // "auto": CUDA when a device is visible, else the CPU.
   t.device = config.train.device == "auto" ? (torch::cuda::is_available() ? "cuda" : "cpu") : config.train.device;
   return t;
 }
 
-StatusOr<std::unique_ptr<GanTrainer>> CreateTrainerFromConfig(const JobConfig& config, int local_ranks) {
+StatusOr<std::unique_ptr<GanTrainer>> CreateTrainerFromConfig(const JobConfig& config, int local_ranks, int rank,
+                                                              int world_size) {
   return GanTrainer::Create(GeneratorOptionsFromConfig(config), DiscriminatorOptionsFromConfig(config),
-                            TrainOptionsFromConfig(config, local_ranks));
+                            TrainOptionsFromConfig(config, local_ranks, rank, world_size));
 }
 
 }  // namespace tutti

@@ -57,9 +57,15 @@ bool NcclAvailable() {
 #endif
 }
 
+std::string ChooseBackend(const CommOptions& options, bool launched_by_mpi, bool nccl_available) {
+  if (options.backend != "auto") return options.backend;
+  if (!launched_by_mpi) return "local";
+  return options.device == DeviceKind::kCuda && nccl_available ? "nccl" : "mpi";
+}
+
 StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const CommOptions& options) {
-  const std::string& backend = options.backend;
-  if (backend == "local" || (backend == "auto" && !LaunchedByMpi())) {
+  const std::string backend = ChooseBackend(options, LaunchedByMpi(), NcclAvailable());
+  if (backend == "local") {
     if (LauncherWorldSize() > 1) {
       return absl::FailedPreconditionError(
           absl::StrCat("backend \"local\" runs one rank, but the launcher started ",
@@ -67,11 +73,8 @@ StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const CommOptions& op
     }
     return std::unique_ptr<Communicator>(new LocalCommunicator(options.device));
   }
-  if (backend == "nccl" ||
-      (backend == "auto" && options.device == DeviceKind::kCuda && NcclAvailable())) {
-    return CreateNccl(options);
-  }
-  if (backend == "mpi" || backend == "auto") {
+  if (backend == "nccl") return CreateNccl(options);
+  if (backend == "mpi") {
     if (options.device == DeviceKind::kCuda) {
       return absl::InvalidArgumentError(
           "backend \"mpi\" reduces host buffers, but the tensors are on CUDA; use \"nccl\"");

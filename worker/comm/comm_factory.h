@@ -36,6 +36,13 @@ bool LaunchedByMpi();  // reads the real environment
 // True when this build includes the NCCL backend.
 bool NcclAvailable();
 
+// The backend CreateCommunicator builds for `options` ("local", "mpi" or "nccl"), as a pure
+// function of the options, whether a launcher started this process and whether this build has
+// NCCL; `options.backend` unchanged when it is not a known name (CreateCommunicator rejects it).
+// "auto" + kCuda + NCCL built -> "nccl"; "auto" + kCuda without NCCL -> "mpi" (which then fails
+// with a message saying the tensors are on CUDA).
+std::string ChooseBackend(const CommOptions& options, bool launched_by_mpi, bool nccl_available);
+
 // InvalidArgument for an unknown backend name; otherwise the backend's own Create errors.
 StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const CommOptions& options);
 

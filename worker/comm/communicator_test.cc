@@ -159,6 +159,20 @@ TEST(CommFactory, DetectsLaunchersFromTheEnvironment) {
   EXPECT_TRUE(LaunchedByMpi(env({{"SLURM_NTASKS", "8"}})));
 }
 
+TEST(CommFactory, ChoosesTheBackendFromDeviceAndLauncher) {
+  CommOptions cpu, cuda;
+  cuda.device = DeviceKind::kCuda;
+  EXPECT_EQ(ChooseBackend(cpu, /*launched_by_mpi=*/false, /*nccl_available=*/true), "local");
+  EXPECT_EQ(ChooseBackend(cuda, false, true), "local");
+  EXPECT_EQ(ChooseBackend(cpu, true, true), "mpi");
+  EXPECT_EQ(ChooseBackend(cuda, true, true), "nccl");
+  EXPECT_EQ(ChooseBackend(cuda, true, false), "mpi");  // then refused: tensors on CUDA
+  cpu.backend = "nccl";
+  EXPECT_EQ(ChooseBackend(cpu, false, false), "nccl");
+  cpu.backend = "gloo";
+  EXPECT_EQ(ChooseBackend(cpu, true, true), "gloo");
+}
+
 TEST(CommFactory, PicksLocalWithoutALauncherAndRejectsUnknownBackends) {
   if (LaunchedByMpi()) GTEST_SKIP() << "running under an MPI launcher";
   CommOptions options;

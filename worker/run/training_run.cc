@@ -15,6 +15,8 @@
 #include "core/config/job_config_yaml.h"
 #include "core/data/batch_loader.h"
 #include "core/train/trainer_from_config.h"
+#include "worker/comm/communicator.h"
+#include "worker/run/distributed.h"
 #include "worker/run/run_data.h"
 #include "worker/run/run_log.h"
 
@@ -95,30 +97,37 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   if (!(options.max_seconds >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("RunOptions.max_seconds: expected >= 0, got ", options.max_seconds));
   }
+  if (options.communicator != nullptr &&
+      (options.communicator->rank() != options.rank || options.communicator->size() != options.world_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RunOptions: rank / world_size (", options.rank, " / ", options.world_size, ") differ from the communicator's (",
+        options.communicator->rank(), " / ", options.communicator->size(), ")"));
+  }
   std::unique_ptr<TrainingRun> run(new TrainingRun(std::move(config), std::move(options)));
   const JobConfig& c = run->config_;
+  const RunOptions& o = run->options_;
   run->checkpoint_dir_ = ResolveUnderOutputDir(c, c.checkpoint.dir);
-
-  // Which checkpoint to resume from, decided before the (slower) pack and model set-up.
-  std::string resume_path;
-  const std::vector<std::string> existing = ListCheckpoints(run->checkpoint_dir_);
-  if (run->options_.resume == "latest") {
-    if (!existing.empty()) resume_path = existing.back();
-  } else if (!run->options_.resume.empty()) {
-    resume_path = run->options_.resume;
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(resume_path, ec)) {
-      return absl::NotFoundError(absl::StrCat(resume_path, ": no such checkpoint file (--resume)"));
-    }
-  } else if (!existing.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        run->checkpoint_dir_, " already holds checkpoints of an earlier run (newest: ", existing.back(),
-        "). Continue it with --resume latest, or choose another output_dir (--set output_dir=...) or remove them"));
+  if (o.communicator != nullptr && o.communicator->size() > 1) {
+    TUTTI_ASSIGN_OR_RETURN(run->data_parallel_, DataParallel::Create(o.communicator, c.distributed.bucket_mb));
   }
 
-  TUTTI_ASSIGN_OR_RETURN(run->loader_, OpenTrainingLoader(c, run->options_.rank, run->options_.world_size));
-  TUTTI_ASSIGN_OR_RETURN(run->trainer_, CreateTrainerFromConfig(c, run->options_.local_ranks));
-  if (run->options_.gradient_hook) run->trainer_->set_gradient_hook(run->options_.gradient_hook);
+  // Which checkpoint to resume from, decided before the (slower) pack and model set-up; with several
+  // ranks rank 0 decides and the others take its answer (protocol step 1 in distributed.h).
+  std::string resume_path;
+  if (run->is_chief() || !run->data_parallel_) {
+    TUTTI_ASSIGN_OR_RETURN(resume_path, run->ChooseResumePath());
+  }
+  if (run->data_parallel_) {
+    TUTTI_ASSIGN_OR_RETURN(resume_path, run->data_parallel_->AgreeOnString(resume_path));
+  }
+
+  TUTTI_ASSIGN_OR_RETURN(run->loader_, OpenTrainingLoader(c, o.rank, o.world_size));
+  TUTTI_ASSIGN_OR_RETURN(run->trainer_, CreateTrainerFromConfig(c, o.local_ranks, o.rank, o.world_size));
+  if (run->data_parallel_) {
+    run->data_parallel_->Attach(*run->trainer_, o.gradient_hook);
+  } else if (o.gradient_hook) {
+    run->trainer_->set_gradient_hook(o.gradient_hook);
+  }
 
   // Fixed evaluation inputs: their own generator, so evaluating never touches the training stream.
   at::Generator eval_gen = at::detail::createCPUGenerator(c.eval.seed);
@@ -129,6 +138,10 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   }
 
   if (!resume_path.empty()) TUTTI_RETURN_IF_ERROR(run->Resume(resume_path));
+  if (run->data_parallel_) {  // protocol steps 3 and 4
+    TUTTI_RETURN_IF_ERROR(run->data_parallel_->CheckSameStep(run->step()));
+    TUTTI_RETURN_IF_ERROR(run->data_parallel_->BroadcastParameters(*run->trainer_));
+  }
 
   if (run->is_chief()) {
     TUTTI_RETURN_IF_ERROR(CreateDirectories(c.output_dir));
@@ -139,6 +152,26 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
     TUTTI_ASSIGN_OR_RETURN(run->metrics_log_, MetricsLog::Open(metrics_path));
   }
   return run;
+}
+
+StatusOr<std::string> TrainingRun::ChooseResumePath() const {
+  const std::vector<std::string> existing = ListCheckpoints(checkpoint_dir_);
+  if (options_.resume == "latest") {
+    return existing.empty() ? std::string() : existing.back();
+  }
+  if (!options_.resume.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(options_.resume, ec)) {
+      return absl::NotFoundError(absl::StrCat(options_.resume, ": no such checkpoint file (--resume)"));
+    }
+    return options_.resume;
+  }
+  if (!existing.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        checkpoint_dir_, " already holds checkpoints of an earlier run (newest: ", existing.back(),
+        "). Continue it with --resume latest, or choose another output_dir (--set output_dir=...) or remove them"));
+  }
+  return std::string();
 }
 
 Status TrainingRun::Resume(const std::string& path) {
@@ -161,7 +194,15 @@ Status TrainingRun::Resume(const std::string& path) {
 
 int64_t TrainingRun::step() const { return trainer_->step(); }
 
-void TrainingRun::set_gradient_hook(GradientHook hook) { trainer_->set_gradient_hook(std::move(hook)); }
+void TrainingRun::set_gradient_hook(GradientHook hook) {
+  if (data_parallel_) {
+    data_parallel_->Attach(*trainer_, std::move(hook));
+  } else {
+    trainer_->set_gradient_hook(std::move(hook));
+  }
+}
+
+double TrainingRun::comm_seconds() const { return data_parallel_ ? data_parallel_->comm_seconds() : 0; }
 
 double TrainingRun::ElapsedSeconds() const { return elapsed_before_ + MonotonicSeconds() - started_at_; }
 
@@ -231,7 +272,7 @@ StatusOr<std::string> TrainingRun::Checkpoint() {
   return path;
 }
 
-Status TrainingRun::LogStep(const StepMetrics& m, double steps_per_s) {
+Status TrainingRun::LogStep(const StepMetrics& m, double steps_per_s, double step_seconds, double comm_seconds) {
   nlohmann::json line = {{"step", step()},
                          {"d_loss", m.d_loss},
                          {"g_loss", m.g_loss},
@@ -241,37 +282,58 @@ Status TrainingRun::LogStep(const StepMetrics& m, double steps_per_s) {
                          {"g_grad_norm", m.g_grad_norm},
                          {"steps_per_s", steps_per_s},
                          {"elapsed_s", ElapsedSeconds()}};
+  if (data_parallel_) {
+    line["comm_s"] = comm_seconds;
+    line["comm_share"] = step_seconds > 0 ? comm_seconds / step_seconds : 0.0;
+  }
   return metrics_log_->Append(line);
+}
+
+StatusOr<StopReason> TrainingRun::DecideStop(double loop_start) {
+  // Completion needs no agreement: every rank is at the same step (checked at Create, kept by lockstep).
+  if (step() >= config_.train.steps) return StopReason::kCompleted;
+  StopReason reason = StopReason::kNotStopped;
+  if (InterruptRequested()) {
+    reason = StopReason::kInterrupted;
+  } else if ((is_chief() || !data_parallel_) && options_.max_seconds > 0 && MonotonicSeconds() - loop_start >= options_.max_seconds) {
+    // Rank 0's clock alone decides: ranks started at different times would otherwise stop apart.
+    reason = StopReason::kTimeLimit;
+  }
+  if (!data_parallel_) return reason;
+  // The largest proposal wins; the enum order makes an interrupt beat the time limit.
+  static_assert(StopReason::kInterrupted > StopReason::kTimeLimit && StopReason::kTimeLimit > StopReason::kNotStopped);
+  TUTTI_ASSIGN_OR_RETURN(int64_t agreed, data_parallel_->AgreeOnMax(static_cast<int64_t>(reason)));
+  return static_cast<StopReason>(agreed);
 }
 
 // The loop. Step time (RunStep only) drives steps_per_s in the metrics lines and the progress line, so the
 // rate is training throughput; evaluations and checkpoints show up in elapsed_s and in the wall clock
-// budget instead.
+// budget instead. Data-parallel: errors carry "[rank r] step s: " (s = the step in progress: step() + 1
+// inside RunStep and the stop agreement, step() after it), for the caller's Communicator::Abort.
 Status TrainingRun::Run() {
   if (!failure_.ok()) return failure_;
   const JobConfig& c = config_;
   const double start = MonotonicSeconds();
   StatusLine line(c.train.steps, options_.show_progress && is_chief());
   double step_seconds = 0;     // RunStep time since the last metrics line
+  double comm_at_window = comm_seconds();
   int64_t steps_in_window = 0;
   double recent_rate = 0;      // steps/s over the last metrics window (or so far)
+  auto fail = [&](const Status& status, int64_t at_step) {
+    line.Finish();
+    return data_parallel_ ? AtRankStep(status, options_.rank, at_step) : status;
+  };
   stop_reason_ = StopReason::kNotStopped;
   while (true) {
-    if (step() >= c.train.steps) {
-      stop_reason_ = StopReason::kCompleted;
-    } else if (InterruptRequested()) {
-      stop_reason_ = StopReason::kInterrupted;
-    } else if (options_.max_seconds > 0 && MonotonicSeconds() - start >= options_.max_seconds) {
-      stop_reason_ = StopReason::kTimeLimit;
-    }
+    StatusOr<StopReason> stop = DecideStop(start);
+    if (!stop.ok()) return fail(stop.status(), step() + 1);
+    stop_reason_ = *stop;
     if (stop_reason_ != StopReason::kNotStopped) break;
 
+    if (options_.before_step) options_.before_step(step() + 1);
     const double t0 = MonotonicSeconds();
     Status status = RunStep();
-    if (!status.ok()) {
-      line.Finish();
-      return status;
-    }
+    if (!status.ok()) return fail(status, step() + 1);
     step_seconds += MonotonicSeconds() - t0;
     ++steps_in_window;
     const double window_rate = step_seconds > 0 ? steps_in_window / step_seconds : 0;
@@ -281,27 +343,32 @@ Status TrainingRun::Run() {
     if (!is_chief()) continue;
     if (k % c.train.log_every == 0) {
       recent_rate = window_rate;
-      TUTTI_RETURN_IF_ERROR(LogStep(*last_step_, window_rate));
+      status = LogStep(*last_step_, window_rate, step_seconds, comm_seconds() - comm_at_window);
+      if (!status.ok()) return fail(status, k);
       step_seconds = 0;
       steps_in_window = 0;
+      comm_at_window = comm_seconds();
     }
     if (k % c.eval.every == 0) {
-      TUTTI_ASSIGN_OR_RETURN(MetricsReport report, Evaluate());
-      TUTTI_RETURN_IF_ERROR(metrics_log_->Append({{"step", k}, {"eval", report.ToJson()}}));
-      line.Print(absl::StrCat("eval at step ", k, " (", report.samples, " samples): ",
-                              FormatRow("empty_bars", report, &TrackMetrics::empty_bars), " | ",
-                              FormatRow("used_pitch_classes", report, &TrackMetrics::used_pitch_classes)));
+      StatusOr<MetricsReport> report = Evaluate();
+      if (report.ok()) status = metrics_log_->Append({{"step", k}, {"eval", report->ToJson()}});
+      if (!report.ok() || !status.ok()) return fail(report.ok() ? status : report.status(), k);
+      line.Print(absl::StrCat("eval at step ", k, " (", report->samples, " samples): ",
+                              FormatRow("empty_bars", *report, &TrackMetrics::empty_bars), " | ",
+                              FormatRow("used_pitch_classes", *report, &TrackMetrics::used_pitch_classes)));
     }
     if (k % c.checkpoint.every == 0) {
-      TUTTI_ASSIGN_OR_RETURN(std::string path, Checkpoint());
-      line.Print("checkpoint " + path);
+      StatusOr<std::string> path = Checkpoint();
+      if (!path.ok()) return fail(path.status(), k);
+      line.Print("checkpoint " + *path);
     }
   }
   line.Finish();
-  // The final checkpoint: whatever stopped the loop, the step reached is saved (unless it already is).
+  // The final checkpoint: whatever stopped the loop (agreed by all ranks), the step reached is saved
+  // (unless it already is). Rank 0 only; the others may already be leaving.
   if (is_chief() && last_checkpoint_step_ != step()) {
-    TUTTI_ASSIGN_OR_RETURN(std::string path, Checkpoint());
-    (void)path;  // last_checkpoint() reports it
+    StatusOr<std::string> path = Checkpoint();
+    if (!path.ok()) return fail(path.status(), step());
   }
   return absl::OkStatus();
 }

@@ -30,6 +30,14 @@
 //   ResolveUnderOutputDir(checkpoint.dir)/ckpt-<step>.tutti   every checkpoint.every steps and at the end;
 //       the newest checkpoint.keep are kept.
 //
+// Data parallelism (RunOptions::communicator with more than one rank; protocol in distributed.h): Create
+// agrees on rank 0's resume path, checks that every rank is at rank 0's step and broadcasts rank 0's
+// parameters; every step averages gradients and synchronises BatchNorm statistics across ranks; Run()
+// agrees on the stop decision every step (interrupt on any rank, time limit on rank 0) so no rank waits in
+// a collective the others never enter. Errors of Run() then carry "[rank r] step s: " (s = the step being
+// run); the caller should Communicator::Abort with them. Metrics lines gain "comm_s" (seconds in gradient
+// averaging and BatchNorm allreduces over the window) and "comm_share" (comm_s / step time of the window).
+//
 // Failure safety: a step that fails (a non-finite loss, a gradient hook error) stops Run() with that
 // status and poisons the run: RunStep and Checkpoint refuse from then on (FailedPrecondition), so a
 // state that may be half-updated never overwrites a good checkpoint. Checkpoints are written atomically.
@@ -38,6 +46,7 @@
 // intra-op thread count (through GanTrainer::Create).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,8 +57,12 @@
 #include "core/train/gan_trainer.h"
 
 namespace tutti {
+namespace comm {
+class Communicator;
+}  // namespace comm
 
 class BatchLoader;
+class DataParallel;
 class MetricsLog;
 
 struct RunOptions {
@@ -69,8 +82,16 @@ struct RunOptions {
   // Training processes sharing this machine's cores (divides the default intra-op thread count).
   int local_ranks = 1;
   // Called by the trainer after each backward, before the optimiser step (GanTrainer::GradientHook): the
-  // seam where a data-parallel communicator averages gradients. Empty = none.
+  // seam where a data-parallel communicator averages gradients. Empty = none. With a multi-rank
+  // `communicator` it runs after the averaging, on the averaged gradients.
   GradientHook gradient_hook;
+  // The job's communicator (not owned; must outlive the run). Null = no collectives: rank and world_size
+  // then only pick the loader's rows. When set, rank and world_size must equal its rank() and size()
+  // (InvalidArgument otherwise); with size() > 1 the run is data-parallel (see the file comment).
+  comm::Communicator* communicator = nullptr;
+  // Fault injection for tests (tutti-worker's TUTTI_TEST_* variables): called before each step with the
+  // number of the step about to run (1-based). Empty = none.
+  std::function<void(int64_t step)> before_step;
 };
 
 // Why Run() returned OK.
@@ -109,8 +130,8 @@ class TrainingRun {
   // evaluates every eval.every, checkpoints every checkpoint.every and always at the end (also when
   // stopped by time or interrupt). Returns OK for any of those stops (see stop_reason()) and the first
   // error otherwise, in which case no checkpoint is written after the failure.
-  // With several ranks, the time / interrupt stop is decided by each process on its own: a data-parallel
-  // driver must make rank 0 decide and broadcast it (DESIGN.md section 5) or drive RunStep itself.
+  // With a multi-rank communicator the ranks agree on every stop (see the file comment); without one,
+  // each process decides on its own.
   Status Run();
 
   // Completed generator steps (resumed runs count from the checkpoint's step).
@@ -122,7 +143,10 @@ class TrainingRun {
   const std::optional<StepMetrics>& last_step_metrics() const { return last_step_; }
   const JobConfig& config() const { return config_; }
 
-  // Replaces the gradient hook (see RunOptions::gradient_hook).
+  // Seconds this process spent in gradient averaging and BatchNorm allreduces (0 without data parallelism).
+  double comm_seconds() const;
+
+  // Replaces the gradient hook (see RunOptions::gradient_hook; averaging across ranks stays installed).
   void set_gradient_hook(GradientHook hook);
 
   // The trainer (for tests and for tools that sample from a live run). Do not step it directly: the loader
@@ -132,7 +156,11 @@ class TrainingRun {
  private:
   TrainingRun(JobConfig config, RunOptions options);
   Status Resume(const std::string& path);
-  Status LogStep(const StepMetrics& m, double steps_per_s);
+  // options_.resume as a file path ("" = from scratch); errors as described in the file comment.
+  StatusOr<std::string> ChooseResumePath() const;
+  Status LogStep(const StepMetrics& m, double steps_per_s, double step_seconds, double comm_seconds);
+  // The stop reason for the next step: local checks, then (data-parallel) the agreement of all ranks.
+  StatusOr<StopReason> DecideStop(double loop_start);
   bool is_chief() const { return options_.rank == 0; }
   double ElapsedSeconds() const;
 
@@ -142,6 +170,7 @@ class TrainingRun {
   std::string checkpoint_dir_;
   std::unique_ptr<GanTrainer> trainer_;
   std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<DataParallel> data_parallel_;  // set when the communicator has several ranks
   torch::Tensor eval_latents_, eval_genres_;  // fixed evaluation inputs (genres undefined if unconditional)
 
   // State of the loop.

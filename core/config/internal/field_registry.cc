@@ -121,6 +121,7 @@ std::vector<Field> BuildFields() {
     MakeField("train.d_lr",                &J::train, &T::d_lr,              kPosNum,    kPositive),
     MakeField("train.beta1",               &J::train, &T::beta1,             kBeta,      kUnitHalfOpen),
     MakeField("train.beta2",               &J::train, &T::beta2,             kBeta,      kUnitHalfOpen),
+    MakeField("train.adam_eps",            &J::train, &T::adam_eps,          kPosNum,    kPositive),
     MakeField("train.critic_steps",        &J::train, &T::critic_steps,      kPosInt,    kPositive),
     MakeField("train.gp_weight",           &J::train, &T::gp_weight,         kNonNegNum, kNonNegative),
     MakeField("train.seed",                &J::train, &T::seed,              kNonNegInt, kAny),
