@@ -12,10 +12,6 @@
 //   TUTTI_TEST_EXIT_RANK=r TUTTI_TEST_EXIT_STEP=s    rank r calls _exit(3) just before step s, like a crash;
 //   TUTTI_TEST_STALL_RANK=r TUTTI_TEST_STALL_STEP=s  rank r sleeps TUTTI_TEST_STALL_SECONDS (default 3600)
 //                                                    just before step s, like a hung rank;
-//   TUTTI_TEST_GRAD_SCALE=x                          multiplies every (averaged) gradient by x before
-//       the optimiser. With x = 1e-10 and lr 0.1, Adam runs in its eps-dominated regime (SGD with momentum
-//       at lr 1e-3), where float-rounding noise in exactly-zero gradients is not amplified into +-lr
-//       steps, so 1-rank and N-rank runs can be compared to 1e-5 (see core/train/distributed_step_test.cc).
 
 #include <unistd.h>
 
@@ -45,17 +41,6 @@ int Fail(const tutti::Status& status) {
 long EnvNumber(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? -1 : std::atol(value);
-}
-
-// TUTTI_TEST_GRAD_SCALE of the file comment; empty when unset.
-tutti::GradientHook GradientScaling() {
-  const char* value = std::getenv("TUTTI_TEST_GRAD_SCALE");
-  if (value == nullptr) return {};
-  const double scale = std::atof(value);
-  return [scale](tutti::Network, torch::nn::Module&, torch::Tensor& flat) -> tutti::Status {
-    flat.mul_(scale);
-    return absl::OkStatus();
-  };
 }
 
 // The TUTTI_TEST_* hooks of the file comment for this rank; empty when none applies.
@@ -144,7 +129,6 @@ int main(int argc, char** argv) {
   options.local_ranks = c.local_size();
   options.communicator = &c;
   options.before_step = FaultInjection(c.rank());
-  options.gradient_hook = GradientScaling();
   auto run = tutti::TrainingRun::Create(*std::move(config), options);
   if (!run.ok()) {
     // A rank that cannot start must not leave the others waiting in the start-up collectives.
