@@ -2,9 +2,7 @@
 // and a rank that dies or stalls mid-run. Every mpirun runs under `timeout` and a watchdog here, so a
 // regression shows up as a failed assertion, never as a hung ctest.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +22,7 @@
 #include "core/train/trainer_from_config.h"
 #include "worker/comm/comm_factory.h"
 #include "worker/run/distributed.h"
+#include "tests/testing/run_command.h"
 #include "worker/run/run_test_util.h"
 
 extern char** environ;
@@ -47,20 +46,10 @@ struct Result {
 
 // Runs argv (stdout and stderr into one log) and waits at most `timeout_s` (then SIGKILL, code -1).
 Result RunCommand(const std::vector<std::string>& args, const std::string& log, double timeout_s) {
-  std::vector<std::string> all = args;
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
-  pid_t pid = -1;
-  const int error = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = tutti::testing::SpawnWithLog(args, log);
   Result result;
-  if (error != 0) {
+  if (pid < 0) {
     result.output = "cannot start " + args[0];
     return result;
   }

@@ -1,8 +1,6 @@
 // tutti-worker as a process: outputs, exit codes, error messages, Ctrl-C.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/run_command.h"
 #include "core/checkpoint/checkpoint.h"
 #include "core/config/job_config_yaml.h"
 #include "worker/run/run_test_util.h"
@@ -35,18 +34,9 @@ const std::string kWorker = std::string(TUTTI_BIN_DIR) + "/tutti-worker";
 pid_t Start(const std::vector<std::string>& args, const std::string& log) {
   std::vector<std::string> all = {kWorker};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  const int error = posix_spawn(&pid, kWorker.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(error, 0) << "cannot start " << kWorker;
-  return error == 0 ? pid : -1;
+  const pid_t pid = tutti::testing::SpawnWithLog(all, log);
+  EXPECT_GE(pid, 0) << "cannot start " << kWorker;
+  return pid;
 }
 
 // Exit code of `pid`, or -1 (after killing it) when it has not exited within `timeout_s`.

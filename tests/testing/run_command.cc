@@ -1,5 +1,7 @@
 #include "tests/testing/run_command.h"
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +23,22 @@ std::string Slurp(const std::string& path) {
 }
 
 }  // namespace
+
+pid_t SpawnWithLog(const std::vector<std::string>& args, const std::string& log) {
+  if (args.empty()) return -1;
+  std::vector<std::string> all = args;
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  const int error = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return error == 0 ? pid : -1;
+}
 
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";

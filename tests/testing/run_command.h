@@ -1,7 +1,10 @@
 #pragma once
 // Runs a real process for integration tests and captures what it printed.
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
 
 namespace tutti::testing {
 
@@ -13,6 +16,10 @@ struct CommandResult {
 
 // Runs `command` through /bin/sh with stdout and stderr captured to temporary files.
 CommandResult RunCommand(const std::string& command);
+
+// Starts args[0] (searched on PATH when it has no '/') with args, stdout and stderr both written to `log`
+// (truncated first), without a shell. Returns the child's pid, or -1 when it could not be started.
+pid_t SpawnWithLog(const std::vector<std::string>& args, const std::string& log);
 
 // A fresh empty directory under the test temp dir.
 std::string FreshTempDir(const std::string& name);
