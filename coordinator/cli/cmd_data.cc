@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
+#include "coordinator/cli/cli_status.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/table.h"
 #include "core/data/pack_reader.h"
@@ -16,11 +17,6 @@
 
 namespace tutti::cli {
 namespace {
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
-  return status.code() == absl::StatusCode::kCancelled ? 130 : 1;
-}
 
 std::string Num(int64_t v) { return v < 0 ? "-" : std::to_string(v); }
 
@@ -64,16 +60,16 @@ int RunPack(PackArgs& a) {
   std::vector<PackSummary> summaries;
   if (!a.midi.empty()) {
     StatusOr<PackSummary> summary = PackMidiDirectory(a.midi, a.genre, a.out, a.options);
-    if (!summary.ok()) return Fail(summary.status());
+    if (!summary.ok()) return ReportFailure(summary.status());
     summaries.push_back(*summary);
   } else {
     LpdIndexOptions index_options;
     index_options.root = a.lpd;
     index_options.labels_dir = a.labels;
     StatusOr<LpdIndex> index = LpdIndex::Open(index_options);
-    if (!index.ok()) return Fail(index.status());
+    if (!index.ok()) return ReportFailure(index.status());
     StatusOr<std::vector<PackSummary>> packed = PackLpdGenres(*index, a.genres, a.out, a.options);
-    if (!packed.ok()) return Fail(packed.status());
+    if (!packed.ok()) return ReportFailure(packed.status());
     summaries = *packed;
   }
   if (a.json) {
@@ -89,7 +85,7 @@ int RunPack(PackArgs& a) {
 
 int RunPackInfo(const std::string& dir, bool json) {
   StatusOr<std::unique_ptr<PackReader>> reader = PackReader::Open(dir);
-  if (!reader.ok()) return Fail(reader.status());
+  if (!reader.ok()) return ReportFailure(reader.status());
   const PackManifest& m = (*reader)->manifest();
   int64_t heldout_songs = 0;
   for (const PackSong& song : m.songs) heldout_songs += song.split == Split::kHeldout;
@@ -144,7 +140,7 @@ void RegisterDataCommands(CLI::App& app, int* exit_code) {
   s->callback([synth, synth_quiet, exit_code] {
     StatusOr<SynthCorpusSummary> summary = WriteSyntheticLpd(*synth, !*synth_quiet);
     if (!summary.ok()) {
-      *exit_code = Fail(summary.status());
+      *exit_code = ReportFailure(summary.status());
       return;
     }
     std::cout << "wrote " << summary->songs_written << " songs (" << summary->files_written << " files) to "
@@ -210,7 +206,7 @@ void RegisterDataCommands(CLI::App& app, int* exit_code) {
   v->callback([verify_dir, exit_code] {
     Status status = VerifyPack(*verify_dir, /*show_progress=*/true);
     if (!status.ok()) {
-      *exit_code = Fail(status);
+      *exit_code = ReportFailure(status);
       return;
     }
     std::cout << "ok: " << *verify_dir << " matches its manifest\n";

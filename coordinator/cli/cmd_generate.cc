@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coordinator/cli/cli_status.h"
 #include "coordinator/cli/checkpoint_sampler.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/sample_writer.h"
@@ -25,17 +26,12 @@ struct GenerateArgs {
   bool json = false;
 };
 
-int Fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
-  return status.code() == absl::StatusCode::kCancelled ? 130 : 1;
-}
-
 nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
 
 int RunGenerate(GenerateArgs& a) {
   if (a.threshold >= 0) a.request.threshold = a.threshold;
   StatusOr<GeneratedSamples> generated = GenerateFromCheckpoint(a.request);
-  if (!generated.ok()) return Fail(generated.status());
+  if (!generated.ok()) return ReportFailure(generated.status());
   const JobConfig& config = generated->config;
 
   SampleFileOptions files;
@@ -47,7 +43,7 @@ int RunGenerate(GenerateArgs& a) {
   files.soundfont = a.soundfont;
   StatusOr<SampleFilesReport> report =
       WriteSampleFiles(generated->binary.data(), generated->n, generated->shape, a.out, files);
-  if (!report.ok()) return Fail(report.status());
+  if (!report.ok()) return ReportFailure(report.status());
 
   if (!report->wav_skipped.empty()) std::cerr << "note: no WAV files: " << report->wav_skipped << "\n";
   const bool empty = generated->active_fraction == 0;

@@ -12,12 +12,8 @@
 namespace tutti::cli {
 namespace {
 
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 int RunInspect(const std::string& path, bool json) {
-  StatusOr<Multitrack> song = (EndsWith(path, ".mid") || EndsWith(path, ".midi") || EndsWith(path, ".smf"))
+  StatusOr<Multitrack> song = IsMidiFileName(path)
                                   ? ReadMidiAsLpd5(path)
                                   : ReadPianorollNpz(path);
   if (!song.ok()) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coordinator/cli/cli_status.h"
 #include "coordinator/cli/checkpoint_sampler.h"
 #include "coordinator/cli/commands.h"
 #include "core/data/pack_reader.h"
@@ -26,11 +27,6 @@ struct MetricsArgs {
   double threshold = -1;  // < 0: the config's sample.threshold
   bool json = false;
 };
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", std::string(status.message()).c_str());
-  return status.code() == absl::StatusCode::kCancelled ? 130 : 1;
-}
 
 // LPD-5's five tracks get the default names and tonal pairs; any other track count plain "track<i>" names,
 // no drum track and no tonal pairs.
@@ -90,27 +86,27 @@ int RunMetrics(MetricsArgs& a) {
   StatusOr<RealSamples> real = absl::UnknownError("not read");
   if (is_pack) {
     real = ReadReal(pack_dir, split, a.limit);
-    if (!real.ok()) return Fail(real.status());
+    if (!real.ok()) return ReportFailure(real.status());
     // A conditional model generates the pack's genre unless --genre says otherwise.
     a.request.default_genre = real->reader->manifest().genre;
   }
   std::optional<GeneratedSamples> generated;
   if (!a.request.checkpoint.empty()) {
     StatusOr<GeneratedSamples> g = GenerateFromCheckpoint(a.request);
-    if (!g.ok()) return Fail(g.status());
+    if (!g.ok()) return ReportFailure(g.status());
     generated = *std::move(g);
   }
   if (!is_pack) {
     // A packs folder: the pack of the generated genre (the only one of an unconditional model).
     pack_dir = PackDir(a.packs, generated ? generated->genre : std::string());
     real = ReadReal(pack_dir, split, a.limit);
-    if (!real.ok()) return Fail(real.status());
+    if (!real.ok()) return ReportFailure(real.status());
   }
   const SampleShape shape = real->reader->shape();
   StatusOr<MetricsOptions> options = OptionsFor(shape, 16);
-  if (!options.ok()) return Fail(options.status());
+  if (!options.ok()) return ReportFailure(options.status());
   StatusOr<MetricsReport> real_report = ComputeMetrics(real->dense.data(), real->n, Dims(shape), *options);
-  if (!real_report.ok()) return Fail(real_report.status());
+  if (!real_report.ok()) return ReportFailure(real_report.status());
 
   if (!generated) {
     if (a.json) {
@@ -123,7 +119,7 @@ int RunMetrics(MetricsArgs& a) {
     return 0;
   }
   if (generated->shape != shape) {
-    return Fail(absl::FailedPreconditionError(
+    return ReportFailure(absl::FailedPreconditionError(
         absl::StrCat(a.request.checkpoint, " generates samples of ", generated->shape.ToString(), " but ", pack_dir,
                      " holds ", shape.ToString())));
   }
@@ -133,10 +129,10 @@ int RunMetrics(MetricsArgs& a) {
               << pack_dir << "\n";
   }
   StatusOr<MetricsOptions> gen_options = OptionsFor(generated->shape, generated->config.model.steps_per_measure);
-  if (!gen_options.ok()) return Fail(gen_options.status());
+  if (!gen_options.ok()) return ReportFailure(gen_options.status());
   StatusOr<MetricsReport> gen_report =
       ComputeMetrics(generated->binary.data(), generated->n, Dims(generated->shape), *gen_options);
-  if (!gen_report.ok()) return Fail(gen_report.status());
+  if (!gen_report.ok()) return ReportFailure(gen_report.status());
   if (a.json) {
     nlohmann::json j = {{"pack", pack_dir},
                         {"split", a.split},

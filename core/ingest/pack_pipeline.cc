@@ -242,9 +242,7 @@ StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::
   for (auto it = fs::recursive_directory_iterator(midi_dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     if (!it->is_regular_file()) continue;
-    std::string ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (ext != ".mid" && ext != ".midi" && ext != ".smf") continue;
+    if (!IsMidiFileName(it->path().string())) continue;
     TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(it->path().string()));
     songs.push_back(SourceSong{Sha256Hex(bytes).substr(0, 32),
                                {fs::relative(it->path(), midi_dir).string()},

@@ -1,5 +1,7 @@
 #include "core/midi/midi_to_multitrack.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -219,6 +221,14 @@ StatusOr<Multitrack> SmfToLpd5(const SmfFile& smf, const std::string& name, cons
     song.tracks.push_back(std::move(track));
   }
   return song;
+}
+
+bool IsMidiFileName(const std::string& path) {
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos || path.find('/', dot) != std::string::npos) return false;
+  std::string ext = path.substr(dot);
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".mid" || ext == ".midi" || ext == ".smf";
 }
 
 StatusOr<Multitrack> ReadMidiAsLpd5(const std::string& path, const MidiImportOptions& options) {

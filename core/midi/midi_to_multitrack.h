@@ -65,6 +65,10 @@ int Lpd5TrackForProgram(int program);
 StatusOr<Multitrack> SmfToLpd5(const SmfFile& smf, const std::string& name,
                                const MidiImportOptions& options = {});
 
+// True when `path` ends in .mid, .midi or .smf (any case): the names `tutti pack --midi` and `tutti inspect`
+// treat as Standard MIDI Files.
+bool IsMidiFileName(const std::string& path);
+
 // Reads `path` (see smf.h for the parser's contract and error format) and converts it.
 StatusOr<Multitrack> ReadMidiAsLpd5(const std::string& path, const MidiImportOptions& options = {});
 

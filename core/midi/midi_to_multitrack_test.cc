@@ -192,3 +192,18 @@ TEST(MidiToMultitrack, NotesLeftOpenEndAtEndOfTrackAndStrayOffsAreIgnored) {
 
 }  // namespace
 }  // namespace tutti
+
+namespace tutti {
+namespace {
+
+TEST(IsMidiFileName, AcceptsTheThreeExtensionsInAnyCase) {
+  EXPECT_TRUE(IsMidiFileName("a/song.mid"));
+  EXPECT_TRUE(IsMidiFileName("SONG.MIDI"));
+  EXPECT_TRUE(IsMidiFileName("x.Smf"));
+  EXPECT_FALSE(IsMidiFileName("song.npz"));
+  EXPECT_FALSE(IsMidiFileName("dir.mid/readme"));
+  EXPECT_FALSE(IsMidiFileName("mid"));
+}
+
+}  // namespace
+}  // namespace tutti
