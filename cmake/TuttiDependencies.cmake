@@ -1,5 +1,6 @@
 # All third-party dependencies come from Debian bookworm packages (scripts/install-deps.sh installs them).
 find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 (libssl-dev; gRPC depends on it too)
 find_package(absl CONFIG REQUIRED)
 find_package(libzip CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)

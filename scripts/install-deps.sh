@@ -13,7 +13,7 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev
   libzip-dev zipcmp zipmerge ziptool zlib1g-dev libdeflate-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
-  libgtest-dev libgmock-dev libpng-dev
+  libgtest-dev libgmock-dev libpng-dev libssl-dev
   python3-numpy python3-mido
 )
 for arg in "$@"; do

@@ -66,5 +66,12 @@ TEST(FileUtil, AtomicWriteAndPublish) {
   EXPECT_EQ(entries, 0);
 }
 
+TEST(Sha256, RecognisesItsHexForm) {
+  EXPECT_TRUE(IsSha256Hex(Sha256Hex("x")));
+  EXPECT_FALSE(IsSha256Hex(""));
+  EXPECT_FALSE(IsSha256Hex(std::string(64, 'A')));
+  EXPECT_FALSE(IsSha256Hex(std::string(63, 'a')));
+}
+
 }  // namespace
 }  // namespace tutti

@@ -1,9 +1,12 @@
 #pragma once
-// SHA-256 (FIPS 180-4) for pack shard and checkpoint checksums. Streaming; not thread-safe per object.
+// SHA-256 for pack shard, checkpoint and blob checksums, through OpenSSL's libcrypto (EVP): it uses the
+// CPU's SHA extensions where present and is one less piece of cryptography of our own to trust.
+// Streaming; one object per hash; not thread-safe per object (distinct objects are independent).
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -12,6 +15,12 @@ namespace tutti {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void Update(const void* data, size_t size);
   void Update(std::string_view data) { Update(data.data(), data.size()); }
   // Finishes the hash; the object must not be updated afterwards.
@@ -20,14 +29,13 @@ class Sha256 {
   std::string FinishHex();
 
  private:
-  void Compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_;
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct Context;
+  std::unique_ptr<Context> context_;  // the EVP_MD_CTX; never null except after a move
 };
 
 std::string Sha256Hex(std::string_view data);
+
+// True when `text` is 64 lower-case hex digits (the form every Tutti checksum is written in).
+bool IsSha256Hex(std::string_view text);
 
 }  // namespace tutti
