@@ -12,6 +12,10 @@ if(TUTTI_BUILD_TESTS)
 endif()
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(PNG REQUIRED)
+# gRPC + Protobuf: the coordinator's API (proto/). CMake's FindProtobuf gives protobuf_generate.
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)
 if(TUTTI_WITH_TORCH)
   # Imported targets are directory-scoped: find LibTorch here so core/, worker/, coordinator/ and bench/ see it.
   find_package(Torch REQUIRED)
