@@ -14,6 +14,9 @@
 // removes such orphans at start-up.
 //
 // Thread-safety: BlobStore methods may be called from any thread; a Writer or Reader belongs to one thread.
+// Writers and Readers do not refer to their BlobStore and may outlive it. Methods taking a sha256 refuse
+// anything but 64 lower-case hex digits with InvalidArgument (Contains answers false), so a name from the
+// wire can never reach outside the root.
 // Two uploads of the same content may run at once: both verify, the second rename replaces identical
 // bytes.
 
@@ -52,7 +55,8 @@ class BlobStore {
   class Reader {
    public:
     virtual ~Reader() = default;
-    // Up to `max` bytes into *out (replacing its content); an empty *out means the end.
+    // Up to `max` bytes into *out (replacing its content); an empty *out means the end. Only the last
+    // chunk is shorter than `max`. max == 0 is InvalidArgument.
     virtual Status Read(size_t max, std::string* out) = 0;
     virtual int64_t size() const = 0;
   };

@@ -18,6 +18,10 @@
 //   - Thread-safe: any thread may call any method; calls are serialised as needed.
 //   - A write that returns OK is durable once the implementation says so (SQLite: committed in WAL mode
 //     with synchronous=NORMAL, which survives a process crash; see sqlite_store.h).
+//   - A state outside its enum's values is InvalidArgument and nothing is written (in CreateExperiment:
+//     neither the experiment nor any of its trials). ReadMetrics with limit <= 0 is InvalidArgument.
+//   - Reading the children of a missing parent is NotFound naming the parent: ListTrials (experiment),
+//     ReadMetrics and ListCheckpoints (trial).
 
 #include <cstdint>
 #include <memory>
@@ -146,7 +150,7 @@ class ExperimentStore {
   virtual Status DeleteCheckpoint(int64_t id) = 0;
   // Number of records (any state) whose sha256 is `sha256`: a blob may be removed only at zero.
   virtual StatusOr<int64_t> CountCheckpointsWithSha(const std::string& sha256) = 0;
-  // Every distinct sha256 any record names (blob garbage collection at start-up).
+  // Every distinct sha256 any record names (blob garbage collection at start-up), sorted ascending.
   virtual StatusOr<std::vector<std::string>> ListCheckpointShas() = 0;
 };
 

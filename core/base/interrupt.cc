@@ -9,6 +9,14 @@ namespace tutti {
 namespace {
 
 std::atomic<int> interrupt_count{0};
+std::atomic<bool> graceful_stop{false};
+
+void OnGracefulStop(int) {
+  if (graceful_stop.exchange(true)) return;
+  static const char kMessage[] = "\nstop signal received: finishing cleanly (checkpoint, then stop)\n";
+  ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  (void)ignored;
+}
 
 void OnSignal(int signal_number) {
   if (interrupt_count.fetch_add(1) >= 1) {
@@ -30,7 +38,16 @@ void InstallInterruptHandler() {
   ::sigaction(SIGTERM, &action, nullptr);
 }
 
-bool InterruptRequested() { return interrupt_count.load(std::memory_order_relaxed) > 0; }
+bool InterruptRequested() {
+  return interrupt_count.load(std::memory_order_relaxed) > 0 || graceful_stop.load(std::memory_order_relaxed);
+}
+
+void InstallGracefulStopSignal(int signal_number) {
+  struct sigaction action {};
+  action.sa_handler = OnGracefulStop;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(signal_number, &action, nullptr);
+}
 
 void RequestInterrupt() { interrupt_count.fetch_add(1); }
 

@@ -13,4 +13,9 @@ bool InterruptRequested();
 // For tests and for programmatic stops.
 void RequestInterrupt();
 
+// Makes `signal_number` (e.g. SIGUSR1: what `mpirun` forwards to its ranks and what Slurm's
+// `--signal=USR1@120` sends before a time limit) request the same clean stop as the first Ctrl-C. Unlike
+// Ctrl-C, receiving it again never exits at once: schedulers may repeat it.
+void InstallGracefulStopSignal(int signal_number);
+
 }  // namespace tutti

@@ -89,8 +89,18 @@ struct CheckpointConfig {
   std::string dir = "checkpoints";
   // Write a checkpoint every this many generator steps (and always at the end).
   int64_t every = 1000;
-  // Newest checkpoints kept on disk; older ones are removed after a new one is published.
+  // Newest checkpoints kept on disk; older ones are removed after a new one is published. The coordinator
+  // applies the same count to a trial's stored checkpoints.
   int keep = 3;
+  // Coordinator retention: besides the newest `keep`, the best `keep_best` stored checkpoints of a trial by
+  // `best_metric` are kept (0 = only the newest).
+  int keep_best = 1;
+  // Metric that ranks checkpoints for keep_best and for "the best checkpoint": any metric a checkpoint
+  // carries (the last training line, "wasserstein", "g_loss", ..., and the last evaluation flattened,
+  // "eval.tracks.Piano.used_pitch_classes", ...). "" = none: the newest checkpoint is the best.
+  std::string best_metric = "";
+  // "min" when smaller values of best_metric are better, "max" otherwise.
+  std::string best_mode = "min";
 };
 
 // Periodic objective evaluation (MuseGAN metrics on generated samples).

@@ -135,6 +135,9 @@ std::vector<Field> BuildFields() {
     MakeField("checkpoint.dir",            &J::checkpoint, &C::dir,          kString,    kNonEmpty),
     MakeField("checkpoint.every",          &J::checkpoint, &C::every,        kPosInt,    kPositive),
     MakeField("checkpoint.keep",           &J::checkpoint, &C::keep,         kPosInt,    kPositive),
+    MakeField("checkpoint.keep_best",      &J::checkpoint, &C::keep_best,    kNonNegInt, kNonNegative),
+    MakeField("checkpoint.best_metric",    &J::checkpoint, &C::best_metric,  "a metric name (\"\" = none)", kAny),
+    MakeField("checkpoint.best_mode",      &J::checkpoint, &C::best_mode,    "one of min, max", OneOf({"min", "max"})),
 
     MakeField("eval.every",                &J::eval, &E::every,              kPosInt,    kPositive),
     MakeField("eval.samples",              &J::eval, &E::samples,            kPosInt,    kPositive),

@@ -1,0 +1,140 @@
+// tutti-coordinator: the service that owns a team's experiments, trials, metrics and checkpoints
+// (DESIGN.md section 6; API in proto/tutti/v1/). A thin shell over CoordinatorServer.
+//
+// Exit status: 0 after a clean shutdown (SIGINT / SIGTERM: stop accepting, let calls in flight finish for
+// --grace seconds, cancel the rest); 1 when it cannot start (the message names the home, the address or
+// the file); 2 for usage errors. A second Ctrl-C exits at once.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "coordinator/sample/torch_sample_backend.h"
+#include "coordinator/server/coordinator_server.h"
+#include "core/base/file_util.h"
+#include "core/base/interrupt.h"
+#include "proto/client/channel.h"
+
+namespace {
+
+bool IsLoopback(const std::string& listen) {
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::string Timestamp() {
+  std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%H:%M:%S", std::localtime(&now));
+  return buffer;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "tutti-coordinator: keeps a team's experiments, trials, metrics and checkpoints, and hands trials to\n"
+      "workers (`tutti agent`, or `tutti-worker --coordinator` under Slurm / Kubernetes).\n"
+      "\n"
+      "State lives in --home: tutti.db (SQLite, WAL) and blobs/ (checkpoint bytes by sha256). Back up the\n"
+      "whole directory while the coordinator is stopped, or use `sqlite3 tutti.db .backup` while it runs.\n"
+      "Listens on loopback unless told otherwise; with --token-file every call (health checks excepted)\n"
+      "must carry `authorization: Bearer <token>` (tutti and tutti-worker read TUTTI_TOKEN or --token-file).\n"
+      "gRPC health checking (grpc.health.v1) and server reflection are on.",
+      "tutti-coordinator"};
+  tutti::coord::CoordinatorServerOptions options;
+  std::string token_file, address_file;
+  double lease_s = 30, heartbeat_s = 5, grace_s = 10, max_checkpoint_mb = 2048;
+  bool quiet = false;
+  app.add_option("--home", options.home, "State directory (created when missing)")->required();
+  app.add_option("--listen", options.listen, "host:port to serve on; port 0 picks a free one")
+      ->default_val(tutti::rpc::kDefaultAddress);
+  app.add_option("--token-file", token_file, "File whose first line is the token every call must carry");
+  app.add_option("--tls-cert", options.tls_cert_file, "PEM certificate chain: serve TLS (with --tls-key)");
+  app.add_option("--tls-key", options.tls_key_file, "PEM private key for --tls-cert");
+  app.add_option("--lease-seconds", lease_s, "A trial's lease expires this long after its last heartbeat")
+      ->check(CLI::PositiveNumber)
+      ->default_val(30);
+  app.add_option("--heartbeat-seconds", heartbeat_s, "How often workers are told to heartbeat")
+      ->check(CLI::PositiveNumber)
+      ->default_val(5);
+  app.add_option("--max-restarts", options.lifecycle.max_restarts,
+                 "Times a trial is queued again after a lost worker or a retryable failure before it fails")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(5);
+  app.add_option("--max-checkpoint-mb", max_checkpoint_mb, "Largest checkpoint accepted, in MiB")
+      ->check(CLI::PositiveNumber)
+      ->default_val(2048);
+  app.add_option("--grace", grace_s, "Seconds calls in flight may take to finish at shutdown")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(10);
+  app.add_option("--address-file", address_file,
+                 "Write the address actually served (host:port) to this file once serving (for scripts)");
+  app.add_flag("--quiet,-q", quiet, "Print only errors and the serving line");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  if (heartbeat_s >= lease_s) {
+    std::fprintf(stderr, "error: --heartbeat-seconds (%g) must be shorter than --lease-seconds (%g)\n", heartbeat_s,
+                 lease_s);
+    return 2;
+  }
+  if (!token_file.empty()) {
+    tutti::StatusOr<std::string> token = tutti::rpc::ReadTokenFile(token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(token.status().message()).c_str());
+      return 1;
+    }
+    options.token = *token;
+  }
+  if (options.token.empty() && !IsLoopback(options.listen)) {
+    std::fprintf(stderr,
+                 "warning: listening on %s without a token: anyone who can reach this address can submit, kill "
+                 "and download. Use --token-file (and --tls-cert/--tls-key off trusted networks).\n",
+                 options.listen.c_str());
+  }
+  options.lifecycle.lease_ttl_ms = static_cast<int64_t>(lease_s * 1000);
+  options.lifecycle.heartbeat_interval_ms = static_cast<int64_t>(heartbeat_s * 1000);
+  options.registry.max_checkpoint_bytes = static_cast<int64_t>(max_checkpoint_mb * (1 << 20));
+  if (!quiet) {
+    options.log = [](const std::string& line) {
+      std::fprintf(stderr, "%s %s\n", Timestamp().c_str(), line.c_str());
+    };
+  }
+  tutti::coord::TorchSampleBackend samples;
+  options.samples = &samples;
+
+  tutti::InstallInterruptHandler();
+  auto server = tutti::coord::CoordinatorServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  if (!address_file.empty()) {
+    tutti::Status written = tutti::WriteFileAtomically(address_file, (*server)->address() + "\n");
+    if (!written.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(written.message()).c_str());
+      (*server)->Shutdown(std::chrono::milliseconds(0));
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "tutti-coordinator: serving on %s (home %s, pid %d, token %s, TLS %s)\n",
+               (*server)->address().c_str(), options.home.c_str(), static_cast<int>(::getpid()),
+               options.token.empty() ? "off" : "on", options.tls_cert_file.empty() ? "off" : "on");
+  std::fflush(stderr);
+  while (!tutti::InterruptRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::fprintf(stderr, "tutti-coordinator: shutting down (calls in flight get %g s)\n", grace_s);
+  (*server)->Shutdown(std::chrono::milliseconds(static_cast<int64_t>(grace_s * 1000)));
+  std::fprintf(stderr, "tutti-coordinator: stopped\n");
+  return 0;
+}

@@ -1,0 +1,152 @@
+#include "coordinator/server/coordinator_server.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "coordinator/store/sqlite_store.h"
+#include "core/base/file_util.h"
+
+namespace tutti::coord {
+
+CoordinatorServer::~CoordinatorServer() {
+  Shutdown(std::chrono::milliseconds(0));
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status CoordinatorServer::LockHome() {
+  const std::string path = options_.home + "/coordinator.lock";
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {0};
+    (void)::pread(lock_fd_, pid, sizeof pid - 1, 0);
+    return absl::FailedPreconditionError(absl::StrCat(
+        options_.home, " is in use by another tutti-coordinator", pid[0] != 0 ? absl::StrCat(" (pid ", pid, ")") : "",
+        "; stop it first or choose another --home"));
+  }
+  const std::string mine = std::to_string(::getpid());
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, mine.data(), mine.size(), 0) < 0) {
+    return absl::InternalError(absl::StrCat(path, ": writing the pid: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(CoordinatorServerOptions options) {
+  if (options.home.empty()) return absl::InvalidArgumentError("--home: a state directory is required");
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");
+  }
+  std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
+  s->options_ = std::move(options);
+  const CoordinatorServerOptions& o = s->options_;
+  auto log = [&o](const std::string& line) {
+    if (o.log) o.log(line);
+  };
+  TUTTI_RETURN_IF_ERROR(CreateDirectories(o.home));
+  TUTTI_RETURN_IF_ERROR(s->LockHome());
+  s->auth_ = std::make_unique<TokenAuth>(o.token);
+
+  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(o.home + "/tutti.db"));
+  s->store_ = std::move(store);
+  TUTTI_ASSIGN_OR_RETURN(s->blobs_, BlobStore::Open(o.home + "/blobs"));
+  TUTTI_ASSIGN_OR_RETURN(s->lifecycle_, TrialLifecycle::Create(s->store_.get(), &s->clock_, o.lifecycle));
+  s->lifecycle_->set_event_log(o.log);
+  TUTTI_ASSIGN_OR_RETURN(s->registry_, CheckpointRegistry::Create(s->store_.get(), s->blobs_.get(),
+                                                                  s->lifecycle_.get(), &s->clock_, o.registry));
+  const RegistryRecovery& r = s->registry_->recovered();
+  if (r.finished_deletions + r.orphan_blobs_removed + r.incoming_removed > 0) {
+    log(absl::StrCat("recovered at start: ", r.incoming_removed, " unfinished upload(s) removed, ",
+                     r.finished_deletions, " interrupted deletion(s) finished, ", r.orphan_blobs_removed,
+                     " unrecorded blob(s) removed"));
+  }
+
+  s->experiment_handler_ = std::make_unique<ExperimentHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get());
+  s->worker_handler_ =
+      std::make_unique<WorkerHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get(), &s->clock_);
+  s->checkpoint_handler_ = std::make_unique<CheckpointHandler>(s->lifecycle_.get(), s->registry_.get());
+  s->sample_handler_ = std::make_unique<SampleHandler>(s->registry_.get(), o.samples);
+  s->experiment_service_ = std::make_unique<ExperimentServiceImpl>(s->experiment_handler_.get(), s->auth_.get());
+  s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->worker_handler_.get(), s->auth_.get());
+  s->checkpoint_service_ = std::make_unique<CheckpointServiceImpl>(s->checkpoint_handler_.get(), s->auth_.get());
+  s->sample_service_ = std::make_unique<SampleServiceImpl>(s->sample_handler_.get(), s->auth_.get());
+
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (o.tls_cert_file.empty()) {
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    grpc::SslServerCredentialsOptions ssl;
+    TUTTI_ASSIGN_OR_RETURN(std::string cert, ReadFileToString(o.tls_cert_file));
+    TUTTI_ASSIGN_OR_RETURN(std::string key, ReadFileToString(o.tls_key_file));
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.listen, credentials, &s->port_);
+  builder.SetMaxReceiveMessageSize(o.max_message_bytes);
+  builder.SetMaxSendMessageSize(o.max_message_bytes);
+  grpc::ResourceQuota quota("tutti-coordinator");
+  quota.SetMaxThreads(o.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.RegisterService(s->experiment_service_.get());
+  builder.RegisterService(s->worker_service_.get());
+  builder.RegisterService(s->checkpoint_service_.get());
+  builder.RegisterService(s->sample_service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen,
+                                               " (address in use, or not an address of this machine?)"));
+  }
+  const size_t colon = o.listen.rfind(':');
+  s->address_ = absl::StrCat(o.listen.substr(0, colon), ":", s->port_);
+  s->server_->GetHealthCheckService()->SetServingStatus(true);
+  s->reaper_ = std::thread([raw = s.get()] { raw->ReaperLoop(); });
+  return s;
+}
+
+void CoordinatorServer::ReaperLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.reaper_interval_ms), [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    lifecycle_->ExpireLeases();
+    lock.lock();
+  }
+}
+
+void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    // Calls still running at the deadline (followers of a trial's metrics, slow uploads) are cancelled.
+    server_->Shutdown(std::chrono::system_clock::now() + grace);
+  }
+  if (reaper_.joinable()) reaper_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+  }
+  stop_cv_.notify_all();
+}
+
+void CoordinatorServer::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  stop_cv_.wait(lock, [&] { return stopped_; });
+}
+
+}  // namespace tutti::coord

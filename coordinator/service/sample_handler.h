@@ -1,0 +1,65 @@
+#pragma once
+// SampleHandler: SampleService.Generate as a plain class. Which checkpoint to use and the limits are
+// decided here; making the files (LibTorch) is a SampleBackend's job, so this library stays torch-free and
+// a coordinator built without LibTorch answers UNIMPLEMENTED instead of failing to link.
+//
+// Thread-safety: Generate may be called concurrently when the backend allows it (TorchSampleBackend does).
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/service/checkpoint_registry.h"
+#include "core/base/status.h"
+#include "tutti/v1/sample_service.pb.h"
+
+namespace tutti::coord {
+
+struct SampleFile {
+  std::string name;   // "sample-0.mid", "overview.png", ...
+  std::string bytes;
+};
+
+struct SampleJob {
+  std::string checkpoint_path;  // a verified ckpt-<step>.tutti file (its blob)
+  int64_t n = 1;
+  uint64_t seed = 0;
+  std::string genre;
+  std::optional<double> threshold;
+  std::vector<std::string> formats;  // subset of midi, npz, png, wav (never empty here)
+};
+
+class SampleBackend {
+ public:
+  virtual ~SampleBackend() = default;
+  // The files for `job`, in a stable order. Errors name the checkpoint.
+  virtual StatusOr<std::vector<SampleFile>> Generate(const SampleJob& job) = 0;
+};
+
+struct SampleHandlerOptions {
+  // Largest n per request.
+  int max_samples = 64;
+  // Largest total bytes of one response (the files together).
+  int64_t max_response_bytes = int64_t{256} << 20;
+  // Bytes per streamed message.
+  int64_t chunk_bytes = 1 << 20;
+};
+
+class SampleHandler {
+ public:
+  // `backend` may be null: Generate then answers Unimplemented.
+  SampleHandler(CheckpointRegistry* checkpoints, SampleBackend* backend, SampleHandlerOptions options = {})
+      : checkpoints_(checkpoints), backend_(backend), options_(options) {}
+
+  // Streams the files through `write` (false = the client left: stop quietly).
+  Status Generate(const v1::GenerateRequest& request, const std::function<bool(const v1::GenerateResponse&)>& write);
+
+ private:
+  CheckpointRegistry* const checkpoints_;
+  SampleBackend* const backend_;
+  const SampleHandlerOptions options_;
+};
+
+}  // namespace tutti::coord

@@ -1,0 +1,67 @@
+#include "coordinator/store/row_checks.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tutti::coord::store_internal {
+
+bool IsValidState(ExperimentState state) {
+  int value = static_cast<int>(state);
+  return value >= static_cast<int>(ExperimentState::kActive) && value <= static_cast<int>(ExperimentState::kKilled);
+}
+
+bool IsValidState(TrialState state) {
+  int value = static_cast<int>(state);
+  return value >= static_cast<int>(TrialState::kQueued) && value <= static_cast<int>(TrialState::kKilled);
+}
+
+bool IsValidState(CheckpointState state) {
+  int value = static_cast<int>(state);
+  return value >= static_cast<int>(CheckpointState::kLive) && value <= static_cast<int>(CheckpointState::kDeleting);
+}
+
+Status CheckExperimentRow(const ExperimentRow& row, const std::string& what) {
+  if (!IsValidState(row.state)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": state ", static_cast<int>(row.state),
+                                                   " is not an ExperimentState (expected 1..4)"));
+  }
+  return absl::OkStatus();
+}
+
+Status CheckTrialRow(const TrialRow& row, const std::string& what) {
+  if (!IsValidState(row.state)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": state ", static_cast<int>(row.state), " is not a TrialState (expected 1..5)"));
+  }
+  return absl::OkStatus();
+}
+
+Status CheckCheckpointState(CheckpointState state, const std::string& what) {
+  if (!IsValidState(state)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": state ", static_cast<int>(state), " is not a CheckpointState (expected 1..2)"));
+  }
+  return absl::OkStatus();
+}
+
+Status CheckReadLimit(int limit) {
+  if (limit <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("ReadMetrics: limit must be > 0, got ", limit));
+  }
+  return absl::OkStatus();
+}
+
+Status NotFound(const char* kind, int64_t id) {
+  return absl::NotFoundError(absl::StrCat(kind, " ", id, " not found"));
+}
+
+Status MissingParent(const char* child_kind, const char* parent_kind, int64_t parent_id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(child_kind, " names ", parent_kind, " ", parent_id, ", which does not exist"));
+}
+
+Status CheckpointExists(int64_t trial_id, int64_t step, int64_t existing_id) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("trial ", trial_id, " already has checkpoint ", existing_id, " at step ", step));
+}
+
+}  // namespace tutti::coord::store_internal

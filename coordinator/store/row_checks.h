@@ -1,0 +1,33 @@
+#pragma once
+// Checks and messages shared by every ExperimentStore implementation, so that they fail the same way with
+// the same words (the contract test compares codes and message fragments). Internal to coordinator/store.
+
+#include <cstdint>
+#include <string>
+
+#include "coordinator/store/experiment_store.h"
+#include "core/base/status.h"
+
+namespace tutti::coord::store_internal {
+
+// True when the value is one of the enum's named values.
+bool IsValidState(ExperimentState state);
+bool IsValidState(TrialState state);
+bool IsValidState(CheckpointState state);
+
+// InvalidArgument naming `what` ("experiment 3", "trial 2 of the new experiment") and the bad value.
+Status CheckExperimentRow(const ExperimentRow& row, const std::string& what);
+Status CheckTrialRow(const TrialRow& row, const std::string& what);
+Status CheckCheckpointState(CheckpointState state, const std::string& what);
+// InvalidArgument unless limit > 0.
+Status CheckReadLimit(int limit);
+
+// "experiment 7 not found" / "trial 12 not found" / "checkpoint 3 not found" (NotFound).
+Status NotFound(const char* kind, int64_t id);
+// FailedPrecondition for a row that names a parent which does not exist:
+// "trial names experiment 7, which does not exist".
+Status MissingParent(const char* child_kind, const char* parent_kind, int64_t parent_id);
+// AlreadyExists: "trial 5 already has checkpoint 3 at step 100".
+Status CheckpointExists(int64_t trial_id, int64_t step, int64_t existing_id);
+
+}  // namespace tutti::coord::store_internal
