@@ -79,16 +79,31 @@ uint64_t TrialLifecycle::WaitForChange(uint64_t seen, int64_t timeout_ms) const 
   return version_;
 }
 
-Status TrialLifecycle::WriteTrialLocked(TrialRow row) {
-  row.updated_ms = clock_->NowMs();
-  TUTTI_RETURN_IF_ERROR(store_->UpdateTrial(row));
+TrialRow TrialLifecycle::WithLatestLocked(TrialRow row) const {
+  auto it = latest_.find(row.id);
+  if (it == latest_.end() || it->second.empty()) return row;
+  nlohmann::json merged = nlohmann::json::parse(row.last_metrics_json, nullptr, false);
+  if (!merged.is_object()) merged = nlohmann::json::object();
+  for (const auto& [name, value] : it->second) {
+    merged[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+  }
+  row.last_metrics_json = merged.dump();
+  return row;
+}
+
+Status TrialLifecycle::WriteTrialLocked(TrialRow& row) {
+  TrialRow merged = WithLatestLocked(row);
+  merged.updated_ms = clock_->NowMs();
+  TUTTI_RETURN_IF_ERROR(store_->UpdateTrial(merged));
+  row = std::move(merged);
+  latest_.erase(row.id);
   auto it = trials_.find(row.id);
   if (it != trials_.end() && !it->second.lease_id.empty()) leases_.erase(it->second.lease_id);
   queue_.erase(row.id);
   if (row.state == TrialState::kQueued) queue_.insert(row.id);
   if (row.state == TrialState::kRunning) leases_[row.lease_id] = row.id;
   if (row.state != TrialState::kRunning) checkpoint_requested_.erase(row.id);
-  trials_[row.id] = std::move(row);
+  trials_[row.id] = row;
   BumpLocked();
   return absl::OkStatus();
 }
@@ -121,7 +136,7 @@ StatusOr<TrialRow> TrialLifecycle::GetTrial(int64_t trial_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = trials_.find(trial_id);
   if (it == trials_.end()) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
-  return it->second;
+  return WithLatestLocked(it->second);
 }
 
 StatusOr<std::vector<TrialRow>> TrialLifecycle::TrialsOf(int64_t experiment_id) const {
@@ -130,7 +145,7 @@ StatusOr<std::vector<TrialRow>> TrialLifecycle::TrialsOf(int64_t experiment_id) 
   std::lock_guard<std::mutex> lock(mu_);
   for (TrialRow& row : stored) {
     auto it = trials_.find(row.id);
-    if (it != trials_.end()) row = it->second;
+    if (it != trials_.end()) row = WithLatestLocked(it->second);
   }
   return stored;
 }
@@ -139,7 +154,7 @@ std::vector<TrialRow> TrialLifecycle::AllTrials() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<TrialRow> rows;
   rows.reserve(trials_.size());
-  for (const auto& [id, row] : trials_) rows.push_back(row);
+  for (const auto& [id, row] : trials_) rows.push_back(WithLatestLocked(row));
   return rows;
 }
 
@@ -267,12 +282,8 @@ Status TrialLifecycle::RecordProgress(const std::string& lease_id, int64_t trial
   TrialRow& cached = trials_.at(trial_id);
   cached.step = std::max(row.step, step);
   if (!latest.empty()) {
-    nlohmann::json merged = nlohmann::json::parse(cached.last_metrics_json, nullptr, false);
-    if (!merged.is_object()) merged = nlohmann::json::object();
-    for (const auto& [name, value] : latest) {
-      merged[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
-    }
-    cached.last_metrics_json = merged.dump();
+    std::map<std::string, double>& pending = latest_[trial_id];
+    for (const auto& [name, value] : latest) pending[name] = value;
   }
   BumpLocked();
   return absl::OkStatus();

@@ -132,14 +132,16 @@ class TrialLifecycle {
 
   // The row of a lease-checked trial; callers hold mu_.
   StatusOr<TrialRow> CheckLeaseLocked(const std::string& lease_id, int64_t trial_id) const;
-  // Writes `row` to the store and then the cache (queue and lease index follow the row's state and
-  // lease). Callers hold mu_.
-  Status WriteTrialLocked(TrialRow row);
+  // Writes `row` (with pending metric values merged in, so the caller sees what was stored) to the store
+  // and then the cache (queue and lease index follow the row's state and lease). Callers hold mu_.
+  Status WriteTrialLocked(TrialRow& row);
   // A running trial lost its worker (lease expiry or a retryable failure): re-queue it, or end it.
   TrialRow RequeueOrEnd(TrialRow row, const std::string& why) const;
   // Sets the experiment's final state once all its trials ended. Callers hold mu_.
   Status MaybeFinishExperimentLocked(int64_t experiment_id);
   int ExpireLeasesLocked();
+  // `row` with the values in latest_ merged into last_metrics_json. Callers hold mu_.
+  TrialRow WithLatestLocked(TrialRow row) const;
   void BumpLocked();
   void Log(const std::string& line) const {
     if (log_) log_(line);
@@ -157,6 +159,9 @@ class TrialLifecycle {
   std::set<int64_t> queue_;                       // ids of QUEUED trials
   std::map<std::string, int64_t> leases_;         // lease id -> trial id, for RUNNING trials
   std::set<int64_t> checkpoint_requested_;        // running trials to ask for a checkpoint
+  // Metric values reported since the trial's row was last written (RecordProgress is the hot path of
+  // metric reports: merging into the row's JSON happens only when the row is written or read).
+  std::map<int64_t, std::map<std::string, double>> latest_;
   uint64_t version_ = 0;
   mutable std::condition_variable changed_;
 };
