@@ -218,8 +218,8 @@ TEST(DistributedWorker, TwoRanksEqualOneProcessWithTheGlobalBatch) {
   EXPECT_LE(adam_diff, 2 * 1e-3 * 5);
 }
 
-// Resume under mpirun: every rank loads rank 0's choice of checkpoint ("latest"), so 3 steps + resume to 5
-// end exactly where 5 uninterrupted steps end.
+// Resume under mpirun: rank 0 chooses the checkpoint ("latest"), reads it and broadcasts its bytes; every
+// rank restores from those bytes, so 3 steps + resume to 5 end exactly where 5 uninterrupted steps end.
 TEST(DistributedWorker, ResumedTwoRankRunContinuesExactly) {
   TempDir tmp;
   const std::string yaml = WriteJob(tmp);
@@ -233,6 +233,29 @@ TEST(DistributedWorker, ResumedTwoRankRunContinuesExactly) {
                                     CheckpointPath(tmp / "split/checkpoints", 5));
   std::printf("2 ranks, 5 steps vs 3 steps + resume: %.3g\n", diff);
   EXPECT_EQ(diff, 0);
+}
+
+// Rank 0's control decides for the job: asked to stop once 3 steps are done, every rank stops at step 3 (a
+// rank that went on would wait in step 4's collectives until distributed.timeout_s and fail the job), the
+// final checkpoint is of step 3, and a checkpoint asked for at Poll(1) is of step 2.
+TEST(DistributedWorker, RankZerosControlStopsEveryRankAtTheSameStep) {
+  TempDir tmp;
+  const std::string yaml = WriteJob(tmp);
+  Result r = RunRanks(tmp, 2, yaml,
+                      {"--set", "train.steps=1000", "--set", "output_dir=" + (tmp / "out"), "--set",
+                       "distributed.timeout_s=20", "--set", "distributed.stall_warning_s=10"},
+                      {{"TUTTI_TEST_CONTROL_STOP_STEP", "3"}, {"TUTTI_TEST_CONTROL_CHECKPOINT_STEP", "1"}},
+                      /*limit_s=*/120);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(r.seconds, 60) << r.output;
+  const std::string last = CheckpointPath(tmp / "out/checkpoints", 3);
+  EXPECT_THAT(r.output, HasSubstr("stopped by the coordinator at step 3 (test control); checkpoint: " + last));
+  EXPECT_EQ(ListCheckpoints(tmp / "out/checkpoints").value(),
+            (std::vector<std::string>{CheckpointPath(tmp / "out/checkpoints", 2), last}));
+  // Rank 0 logged every step (log_every 1) and nothing after step 3.
+  const std::string metrics = ReadAll(tmp / "out/metrics.jsonl");
+  EXPECT_THAT(metrics, HasSubstr("\"step\":3"));
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr("\"step\":4")));
 }
 
 // A rank that dies mid-run (like a crash: _exit, no message) brings the whole job down, non-zero, quickly,

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -30,9 +31,16 @@ using ::tutti::testing::WriteAll;
 
 const std::string kWorker = std::string(TUTTI_BIN_DIR) + "/tutti-worker";
 
-// Starts tutti-worker with `args`, stdout and stderr both going to `log`.
-pid_t Start(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> all = {kWorker};
+// Starts tutti-worker with `args` (through `env NAME=value...` when `env` is not empty), stdout and stderr
+// both going to `log`.
+pid_t Start(const std::vector<std::string>& args, const std::string& log,
+            const std::vector<std::string>& env = {}) {
+  std::vector<std::string> all;
+  if (!env.empty()) {
+    all.push_back("env");
+    all.insert(all.end(), env.begin(), env.end());
+  }
+  all.push_back(kWorker);
   all.insert(all.end(), args.begin(), args.end());
   const pid_t pid = tutti::testing::SpawnWithLog(all, log);
   EXPECT_GE(pid, 0) << "cannot start " << kWorker;
@@ -59,9 +67,10 @@ struct Result {
   std::string output;
 };
 
-Result RunWorker(const TempDir& tmp, const std::vector<std::string>& args, double timeout_s = 300) {
+Result RunWorker(const TempDir& tmp, const std::vector<std::string>& args, double timeout_s = 300,
+                 const std::vector<std::string>& env = {}) {
   const std::string log = tmp / "worker.log";
-  pid_t pid = Start(args, log);
+  pid_t pid = Start(args, log, env);
   if (pid < 0) return {-1, ""};
   const int code = Wait(pid, timeout_s);
   return {code, ReadAll(log)};
@@ -104,7 +113,7 @@ TEST(WorkerCliTest, TrainsAndWritesMetricsCheckpointsAndConfig) {
   }
   EXPECT_EQ(loss_steps, (std::vector<int64_t>{2, 4, 6}));
   EXPECT_EQ(eval_steps, (std::vector<int64_t>{3, 6}));
-  std::vector<std::string> checkpoints = ListCheckpoints(tmp / "out/checkpoints");
+  std::vector<std::string> checkpoints = ListCheckpoints(tmp / "out/checkpoints").value();
   ASSERT_EQ(checkpoints.size(), 2u);
   EXPECT_TRUE(ReadCheckpointMeta(checkpoints.back()).ok());
   StatusOr<JobConfig> written = LoadJobConfig(tmp / "out/config.yaml");
@@ -115,7 +124,7 @@ TEST(WorkerCliTest, TrainsAndWritesMetricsCheckpointsAndConfig) {
   r = RunWorker(tmp, {"--config", yaml, "--quiet", "--resume", "latest", "--set", "train.steps=8"});
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("resuming from "), std::string::npos) << r.output;
-  StatusOr<CheckpointMeta> last = ReadCheckpointMeta(ListCheckpoints(tmp / "out/checkpoints").back());
+  StatusOr<CheckpointMeta> last = ReadCheckpointMeta(ListCheckpoints(tmp / "out/checkpoints").value().back());
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ(last->step, 8);
 }
@@ -162,7 +171,7 @@ TEST(WorkerCliTest, CorruptedCheckpointFailsNamingTheFile) {
   config.train.steps = 2;
   const std::string yaml = WriteConfig(tmp, config);
   ASSERT_EQ(RunWorker(tmp, {"--config", yaml, "--quiet"}).code, 0);
-  const std::string checkpoint = ListCheckpoints(tmp / "out/checkpoints").back();
+  const std::string checkpoint = ListCheckpoints(tmp / "out/checkpoints").value().back();
   std::string bytes = ReadAll(checkpoint);
   bytes[bytes.size() - 10] ^= 0x40;
   const std::string damaged = tmp / "damaged.tutti";
@@ -170,6 +179,46 @@ TEST(WorkerCliTest, CorruptedCheckpointFailsNamingTheFile) {
   Result r = RunWorker(tmp, {"--config", yaml, "--set", "output_dir=" + (tmp / "out2"), "--resume", damaged});
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("error: " + damaged + ": corrupted checkpoint"), std::string::npos) << r.output;
+}
+
+// The re-queued trial's worst case: --resume latest with a checkpoint directory that cannot be read must
+// fail naming it, not start again from step 0. (As root, chmod 000 does not stop reading: the directory is
+// a regular file here.)
+TEST(WorkerCliTest, ResumeLatestFailsNamingAnUnreadableCheckpointDirectory) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.train.steps = 2;
+  const std::string yaml = WriteConfig(tmp, config);
+  ASSERT_TRUE(std::filesystem::create_directories(tmp / "out"));
+  WriteAll(tmp / "out/checkpoints", "a file where the checkpoint directory should be");
+  Result r = RunWorker(tmp, {"--config", yaml, "--quiet", "--resume", "latest"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("error: --resume latest: " + (tmp / "out/checkpoints") + ": cannot list the checkpoint "
+                          "directory"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "out/metrics.jsonl")) << "the run must not have started";
+}
+
+// A control's stop (here the TUTTI_TEST_CONTROL_* hook) ends the run at its step with a final checkpoint,
+// exit 0, and the outcome line says why; a checkpoint it asked for on the way is there too.
+TEST(WorkerCliTest, ControlStopEndsTheRunAtItsStep) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.train.steps = 100;
+  config.checkpoint.every = 1000;
+  config.eval.every = 1000;
+  const std::string yaml = WriteConfig(tmp, config);
+  Result r = RunWorker(tmp, {"--config", yaml}, 300,
+                       {"TUTTI_TEST_CONTROL_STOP_STEP=4", "TUTTI_TEST_CONTROL_REASON=pruned",
+                        "TUTTI_TEST_CONTROL_CHECKPOINT_STEP=1"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string last = CheckpointPath(tmp / "out/checkpoints", 4);
+  EXPECT_NE(r.output.find("pruned at step 4 (test control); checkpoint: " + last), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("checkpoint " + CheckpointPath(tmp / "out/checkpoints", 2) + "\n"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(ListCheckpoints(tmp / "out/checkpoints").value(),
+            (std::vector<std::string>{CheckpointPath(tmp / "out/checkpoints", 2), last}));
 }
 
 // Ctrl-C: the worker stops after the current step, writes a final checkpoint, says where, and exits 0.

@@ -1,4 +1,4 @@
-// generate: samples from a checkpoint as MIDI, .npz, PNG and WAV files (checkpoint_sampler.h + sample_writer.h).
+// generate: samples from a checkpoint as MIDI, .npz, PNG and WAV files (core/sample: checkpoint_sampler.h + sample_writer.h).
 
 #include <algorithm>
 #include <cstdio>
@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/cli/cli_status.h"
-#include "coordinator/cli/checkpoint_sampler.h"
 #include "coordinator/cli/commands.h"
-#include "coordinator/cli/sample_writer.h"
+#include "core/sample/checkpoint_sampler.h"
+#include "core/sample/sample_writer.h"
 
 namespace tutti::cli {
 namespace {

@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/cli/cli_status.h"
-#include "coordinator/cli/checkpoint_sampler.h"
 #include "coordinator/cli/commands.h"
 #include "core/data/pack_reader.h"
 #include "core/metrics/metrics.h"
+#include "core/sample/checkpoint_sampler.h"
 
 namespace tutti::cli {
 namespace {

@@ -17,4 +17,17 @@ void RegisterGenerateCommand(CLI::App& app, int* exit_code);
 // metrics --packs DIR [--checkpoint C]: MuseGAN metrics of real (and generated) samples (cmd_metrics.cc).
 void RegisterMetricsCommand(CLI::App& app, int* exit_code);
 
+// Coordinator commands (tutti_cli_remote; gRPC client, torch-free):
+// submit, experiments, trials, describe, logs, kill (cmd_experiments.cc).
+void RegisterExperimentCommands(CLI::App& app, int* exit_code);
+// checkpoints [TRIAL] | checkpoints download ID | checkpoints delete ID (cmd_checkpoints.cc).
+void RegisterCheckpointCommands(CLI::App& app, int* exit_code);
+// agent --np N --slots K (cmd_agent.cc).
+void RegisterAgentCommand(CLI::App& app, int* exit_code);
+// `tutti generate --checkpoint-id ID | --trial ID ...`: samples made by the coordinator (cmd_checkpoints.cc).
+// argv[1] is "generate".
+int RunRemoteGenerate(int argc, char** argv);
+// True when `tutti generate` was given --checkpoint-id or --trial (the coordinator makes the samples).
+bool IsRemoteGenerate(int argc, char** argv);
+
 }  // namespace tutti::cli

@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "coordinator/cli/checkpoint_sampler.h"
-#include "coordinator/cli/test_checkpoint.h"
 #include "core/base/file_util.h"
 #include "core/npz/pianoroll_npz.h"
+#include "core/sample/checkpoint_sampler.h"
+#include "core/sample/sample_test_util.h"
 #include "tests/testing/run_command.h"
 
 namespace tutti::cli {
@@ -37,7 +37,7 @@ class GenerateTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = tutti::testing::FreshTempDir("cli_generate");
-    checkpoint_ = test::MakeCheckpoint(root_ + "/ckpt", test::SmallConfig(false), 2);
+    checkpoint_ = tutti::testing::MakeCheckpoint(root_ + "/ckpt", tutti::testing::SmallSampleConfig(false), 2);
     ASSERT_FALSE(checkpoint_.empty());
   }
   CommandResult Generate(const std::string& args) {
@@ -167,7 +167,7 @@ TEST_F(GenerateTest, UnconditionalModelRefusesAnotherGenre) {
 }
 
 TEST(ResolveGenreTest, ConditionalModelsPickTheirGenreAndListTheKnownOnes) {
-  JobConfig conditional = test::SmallConfig(true);
+  JobConfig conditional = tutti::testing::SmallSampleConfig(true);
   EXPECT_EQ(ResolveGenre(conditional, "").value(), 0);
   EXPECT_EQ(ResolveGenre(conditional, "pop").value(), 1);
   EXPECT_EQ(ResolveGenre(conditional, "", "pop").value(), 1);
@@ -175,7 +175,7 @@ TEST(ResolveGenreTest, ConditionalModelsPickTheirGenreAndListTheKnownOnes) {
   StatusOr<int64_t> jazz = ResolveGenre(conditional, "jazz");
   ASSERT_FALSE(jazz.ok());
   EXPECT_TRUE(Contains(std::string(jazz.status().message()), "rock, pop")) << jazz.status();
-  JobConfig mixed = test::SmallConfig(false);
+  JobConfig mixed = tutti::testing::SmallSampleConfig(false);
   mixed.data.genres = {"rock", "pop"};
   EXPECT_EQ(ResolveGenre(mixed, "").value(), -1);
   EXPECT_FALSE(ResolveGenre(mixed, "rock").ok());
@@ -183,7 +183,7 @@ TEST(ResolveGenreTest, ConditionalModelsPickTheirGenreAndListTheKnownOnes) {
 
 TEST(GenerateConditionalTest, GenreSelectsTheEmbeddingAndUnknownGenresAreListed) {
   const std::string root = tutti::testing::FreshTempDir("cli_generate_conditional");
-  const std::string ckpt = test::MakeCheckpoint(root + "/ckpt", test::SmallConfig(true), 1);
+  const std::string ckpt = tutti::testing::MakeCheckpoint(root + "/ckpt", tutti::testing::SmallSampleConfig(true), 1);
   ASSERT_FALSE(ckpt.empty());
   const std::string base = kTutti + " generate --checkpoint " + ckpt + " -n 2 --no-wav --json --out ";
   CommandResult pop = RunCommand(base + root + "/pop --genre pop");

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "coordinator/cli/test_checkpoint.h"
+#include "core/sample/sample_test_util.h"
 #include "tests/testing/run_command.h"
 
 namespace tutti::cli {
@@ -52,7 +52,7 @@ TEST_F(MetricsCommandTest, PrintsTheTableOfRealSamples) {
 }
 
 TEST_F(MetricsCommandTest, ComparesGeneratedWithHeldOutRealSamples) {
-  const std::string ckpt = test::MakeCheckpoint(root_ + "/ckpt", test::SmallConfig(false), 1);
+  const std::string ckpt = tutti::testing::MakeCheckpoint(root_ + "/ckpt", tutti::testing::SmallSampleConfig(false), 1);
   ASSERT_FALSE(ckpt.empty());
   // A packs folder works too: the unconditional model's single genre picks the pack.
   CommandResult compare = RunCommand(kTutti + " metrics --packs " + root_ + "/packs --checkpoint " + ckpt +

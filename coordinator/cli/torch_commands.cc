@@ -31,7 +31,7 @@ int ExecTorchCommands(int argc, char** argv) {
 
 void RegisterTorchCommandStubs(CLI::App& app) {
   app.add_subcommand("generate",
-                     "Generate samples from a checkpoint: MIDI, npz, PNG, WAV per sample (see `tutti generate --help`)")
+                     "Generate samples from a checkpoint file (--checkpoint) or one the coordinator stores (--checkpoint-id, --trial): MIDI, npz, PNG, WAV")
       ->allow_extras();
   app.add_subcommand("metrics",
                      "MuseGAN objective metrics of a pack, or of a checkpoint's samples beside held-out real ones "

@@ -39,38 +39,31 @@ std::string UtcNow() {
   return buffer;
 }
 
-// Parsed file: metadata and where the payload is.
-struct ParsedCheckpoint {
-  CheckpointMeta meta;
-  std::string bytes;
-  size_t payload_offset = 0;
-};
-
-StatusOr<ParsedCheckpoint> ParseAndVerify(const std::string& path) {
-  ParsedCheckpoint parsed;
-  TUTTI_ASSIGN_OR_RETURN(parsed.bytes, ReadFileToString(path));
-  const std::string& b = parsed.bytes;
+// Verifies a whole checkpoint file held in `b` (named `name` in errors) and returns its metadata, with
+// payload_offset set. Everything is checked before a model is touched: sizes first (so a truncated file
+// says "truncated", not "corrupted"), then the payload's sha256.
+StatusOr<CheckpointMeta> ParseAndVerify(const std::string& b, const std::string& name) {
   if (b.size() < kFixedHeader || std::memcmp(b.data(), kMagic, sizeof kMagic) != 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a Tutti checkpoint (expected the magic \"TUTTICKP\" in the first 8 bytes)"));
+        absl::StrCat(name, ": not a Tutti checkpoint (expected the magic \"TUTTICKP\" in the first 8 bytes)"));
   }
   uint32_t version = static_cast<uint32_t>(GetLe(b, 8, 4));
   if (version != kVersion) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, ": checkpoint format version ", version, ", this build reads version ", kVersion));
+        absl::StrCat(name, ": checkpoint format version ", version, ", this build reads version ", kVersion));
   }
   uint64_t meta_bytes = GetLe(b, 12, 8);
   if (meta_bytes > kMaxMetaBytes || kFixedHeader + meta_bytes > b.size()) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated checkpoint: metadata of ", meta_bytes,
+    return absl::DataLossError(absl::StrCat(name, ": truncated checkpoint: metadata of ", meta_bytes,
                                             " bytes announced, file has ", b.size(), " bytes"));
   }
   nlohmann::json j = nlohmann::json::parse(b.begin() + kFixedHeader, b.begin() + kFixedHeader + meta_bytes,
                                            nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
-    return absl::DataLossError(absl::StrCat(path, ": checkpoint metadata is not valid JSON"));
+    return absl::DataLossError(absl::StrCat(name, ": checkpoint metadata is not valid JSON"));
   }
+  CheckpointMeta m;
   try {
-    CheckpointMeta& m = parsed.meta;
     m.step = j.at("step").get<int64_t>();
     m.loader_epoch = j.at("loader_epoch").get<int64_t>();
     m.loader_batch_in_epoch = j.at("loader_batch_in_epoch").get<int64_t>();
@@ -80,22 +73,33 @@ StatusOr<ParsedCheckpoint> ParseAndVerify(const std::string& path) {
     m.payload_bytes = j.at("payload_bytes").get<uint64_t>();
     m.created_at = j.value("created_at", "");
   } catch (const nlohmann::json::exception& e) {
-    return absl::DataLossError(absl::StrCat(path, ": checkpoint metadata: ", e.what()));
+    return absl::DataLossError(absl::StrCat(name, ": checkpoint metadata: ", e.what()));
   }
-  parsed.payload_offset = kFixedHeader + meta_bytes;
-  uint64_t have = b.size() - parsed.payload_offset;
-  if (have != parsed.meta.payload_bytes) {
-    return absl::DataLossError(absl::StrCat(path, ": truncated or padded checkpoint: payload is ", have,
-                                            " bytes, metadata says ", parsed.meta.payload_bytes));
+  m.payload_offset = kFixedHeader + meta_bytes;
+  uint64_t have = b.size() - m.payload_offset;
+  if (have != m.payload_bytes) {
+    return absl::DataLossError(absl::StrCat(name, ": truncated or padded checkpoint: payload is ", have,
+                                            " bytes, metadata says ", m.payload_bytes));
   }
   Sha256 hash;
-  hash.Update(b.data() + parsed.payload_offset, have);
+  hash.Update(b.data() + m.payload_offset, have);
   std::string actual = hash.FinishHex();
-  if (actual != parsed.meta.payload_sha256) {
-    return absl::DataLossError(absl::StrCat(path, ": corrupted checkpoint: payload sha256 is ", actual,
-                                            ", metadata says ", parsed.meta.payload_sha256));
+  if (actual != m.payload_sha256) {
+    return absl::DataLossError(absl::StrCat(name, ": corrupted checkpoint: payload sha256 is ", actual,
+                                            ", metadata says ", m.payload_sha256));
   }
-  return parsed;
+  return m;
+}
+
+// The canonical code for a failure to list a directory, with the directory named.
+Status ListError(const std::error_code& ec, const std::string& dir) {
+  const std::string message =
+      absl::StrCat(dir, ": cannot list the checkpoint directory: ", ec.message());
+  if (ec == std::errc::not_a_directory) return absl::FailedPreconditionError(message);
+  if (ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted) {
+    return absl::PermissionDeniedError(message);
+  }
+  return absl::InternalError(message);
 }
 
 }  // namespace
@@ -141,43 +145,69 @@ StatusOr<std::string> SaveCheckpoint(const std::string& path, const GanTrainer& 
 }
 
 StatusOr<CheckpointMeta> ReadCheckpointMeta(const std::string& path) {
-  TUTTI_ASSIGN_OR_RETURN(ParsedCheckpoint parsed, ParseAndVerify(path));
-  return parsed.meta;
+  TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  return ParseAndVerify(bytes, path);
+}
+
+StatusOr<CheckpointMeta> ReadCheckpointMetaFromBytes(const std::string& bytes, const std::string& name) {
+  return ParseAndVerify(bytes, name);
 }
 
 StatusOr<CheckpointMeta> LoadCheckpoint(const std::string& path, GanTrainer* trainer) {
-  TUTTI_ASSIGN_OR_RETURN(ParsedCheckpoint parsed, ParseAndVerify(path));
-  try {
-    torch::serialize::InputArchive archive;
-    std::istringstream stream(parsed.bytes.substr(parsed.payload_offset));
-    archive.load_from(stream);
-    Status status = trainer->LoadState(archive);
-    if (!status.ok()) return Annotate(status, path);
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat(path, ": cannot restore the trainer: ", e.what()));
-  }
-  return parsed.meta;
+  TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  return LoadCheckpointFromBytes(bytes, path, trainer);
 }
 
-std::vector<std::string> ListCheckpoints(const std::string& dir) {
+StatusOr<CheckpointMeta> LoadCheckpointFromBytes(const std::string& bytes, const std::string& name,
+                                                 GanTrainer* trainer) {
+  TUTTI_ASSIGN_OR_RETURN(CheckpointMeta meta, ParseAndVerify(bytes, name));
+  try {
+    torch::serialize::InputArchive archive;
+    // Straight from the buffer: no copy of the payload, no temporary file.
+    archive.load_from(bytes.data() + meta.payload_offset, static_cast<size_t>(meta.payload_bytes));
+    Status status = trainer->LoadState(archive);
+    if (!status.ok()) return Annotate(status, name);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(name, ": cannot restore the trainer: ", e.what()));
+  }
+  return meta;
+}
+
+StatusOr<std::vector<std::string>> ListCheckpoints(const std::string& dir) {
   std::vector<std::string> paths;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind("ckpt-", 0) == 0 && entry.path().extension() == ".tutti") paths.push_back(entry.path().string());
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    // Only a missing directory means "no checkpoints yet"; anything else (a file in the way, no
+    // permission, an I/O error) must not: a re-queued trial would silently restart from step 0.
+    if (ec == std::errc::no_such_file_or_directory) return paths;
+    return ListError(ec, dir);
   }
+  while (it != fs::directory_iterator()) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("ckpt-", 0) == 0 && it->path().extension() == ".tutti") paths.push_back(it->path().string());
+    it.increment(ec);
+    if (ec) break;
+  }
+  if (ec) return ListError(ec, dir);  // the iteration itself failed part-way
   std::sort(paths.begin(), paths.end());  // zero-padded steps sort numerically
   return paths;
 }
 
-void PruneCheckpoints(const std::string& dir, int keep) {
-  if (keep <= 0) return;
-  std::vector<std::string> paths = ListCheckpoints(dir);
+Status PruneCheckpoints(const std::string& dir, int keep) {
+  if (keep <= 0) return absl::OkStatus();
+  TUTTI_ASSIGN_OR_RETURN(std::vector<std::string> paths, ListCheckpoints(dir));
+  Status first;
   for (size_t i = 0; i + static_cast<size_t>(keep) < paths.size(); ++i) {
-    std::error_code ec;
-    fs::remove(paths[i], ec);
-    fs::remove(paths[i] + ".sha256", ec);
+    for (const std::string& file : {paths[i], paths[i] + ".sha256"}) {
+      std::error_code ec;
+      fs::remove(file, ec);  // false without error when already gone
+      if (ec && first.ok()) {
+        first = absl::InternalError(absl::StrCat(file, ": cannot remove an old checkpoint: ", ec.message()));
+      }
+    }
   }
+  return first;
 }
 
 }  // namespace tutti

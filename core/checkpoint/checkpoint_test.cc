@@ -111,11 +111,89 @@ TEST_F(CheckpointTest, PruneKeepsTheNewest) {
   for (int64_t step : {100, 200, 300, 400}) {
     ASSERT_TRUE(SaveCheckpoint(CheckpointPath(dir_, step), *trainer, CheckpointMeta{}).ok());
   }
-  PruneCheckpoints(dir_, 2);
-  std::vector<std::string> left = ListCheckpoints(dir_);
-  ASSERT_EQ(left.size(), 2u);
-  EXPECT_NE(left[0].find("ckpt-00000300"), std::string::npos);
+  ASSERT_TRUE(PruneCheckpoints(dir_, 2).ok());
+  StatusOr<std::vector<std::string>> left = ListCheckpoints(dir_);
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_NE((*left)[0].find("ckpt-00000300"), std::string::npos);
   EXPECT_FALSE(fs::exists(CheckpointPath(dir_, 100) + ".sha256"));
+}
+
+// A missing directory holds no checkpoints; one that cannot be read is an error naming it, never "none"
+// (a re-queued trial would otherwise restart from step 0). As root, chmod 000 does not stop reading, so
+// the unreadable directory here is a path whose last component is a regular file (ENOTDIR).
+TEST_F(CheckpointTest, ListingAnUnreadableDirectoryIsAnErrorNamingIt) {
+  StatusOr<std::vector<std::string>> none = ListCheckpoints(dir_ + "/never-created");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  ASSERT_TRUE(CreateDirectories(dir_).ok());
+  const std::string file = dir_ + "/checkpoints";
+  ASSERT_TRUE(WriteFileAtomically(file, "not a directory").ok());
+  for (const std::string& dir : {file, file + "/below"}) {
+    StatusOr<std::vector<std::string>> listed = ListCheckpoints(dir);
+    EXPECT_EQ(listed.status().code(), absl::StatusCode::kFailedPrecondition) << listed.status();
+    EXPECT_NE(std::string(listed.status().message()).find(dir + ": cannot list the checkpoint directory"),
+              std::string::npos)
+        << listed.status();
+    Status pruned = PruneCheckpoints(dir, 1);
+    EXPECT_EQ(pruned.code(), absl::StatusCode::kFailedPrecondition) << pruned;
+  }
+}
+
+// The bytes forms: what a data-parallel rank restores from rank 0's broadcast. Same checks, same messages
+// (with the given name), nothing written.
+TEST_F(CheckpointTest, LoadFromBytesRestoresTheSameStateAndNamesTheSource) {
+  auto trainer = SmallTrainer();
+  ASSERT_TRUE(trainer->Step(RealBatch()).ok());
+  CheckpointMeta meta;
+  meta.step = trainer->step();
+  meta.loader_batch_in_epoch = 3;
+  meta.config_yaml = "name: bytes\n";
+  const std::string path = CheckpointPath(dir_, meta.step);
+  ASSERT_TRUE(SaveCheckpoint(path, *trainer, meta).ok());
+  const std::string bytes = *ReadFileToString(path);
+
+  StatusOr<CheckpointMeta> read = ReadCheckpointMetaFromBytes(bytes, "rank 0's " + path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->step, 1);
+  EXPECT_EQ(read->config_yaml, "name: bytes\n");
+  EXPECT_EQ(read->payload_offset + read->payload_bytes, bytes.size());
+
+  auto from_file = SmallTrainer(128, /*seed=*/41);
+  auto from_bytes = SmallTrainer(128, /*seed=*/42);
+  ASSERT_TRUE(LoadCheckpoint(path, from_file.get()).ok());
+  StatusOr<CheckpointMeta> loaded = LoadCheckpointFromBytes(bytes, path, from_bytes.get());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->loader_batch_in_epoch, 3);
+  EXPECT_EQ(from_bytes->step(), 1);
+  auto a = from_file->generator()->named_parameters(), b = from_bytes->generator()->named_parameters();
+  for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
+  auto da = from_file->discriminator()->named_parameters(), db = from_bytes->discriminator()->named_parameters();
+  for (const auto& item : da) EXPECT_TRUE(torch::equal(item.value(), db[item.key()])) << item.key();
+  // Both continue identically (optimiser state and random stream restored too).
+  StatusOr<StepMetrics> ma = from_file->Step(RealBatch()), mb = from_bytes->Step(RealBatch());
+  ASSERT_TRUE(ma.ok() && mb.ok());
+  EXPECT_EQ(ma->d_loss, mb->d_loss);
+  EXPECT_EQ(ma->g_loss, mb->g_loss);
+
+  std::string corrupt = bytes;
+  corrupt[corrupt.size() - 50] ^= 0x10;
+  StatusOr<CheckpointMeta> bad = LoadCheckpointFromBytes(corrupt, "broadcast of " + path, from_bytes.get());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss) << bad.status();
+  EXPECT_NE(std::string(bad.status().message()).find("broadcast of " + path + ": corrupted checkpoint"),
+            std::string::npos)
+      << bad.status();
+  bad = LoadCheckpointFromBytes(bytes.substr(0, 30), "short", from_bytes.get());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss) << bad.status();
+  auto small = SmallTrainer(64);
+  bad = LoadCheckpointFromBytes(bytes, "foreign.tutti", small.get());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition) << bad.status();
+  EXPECT_NE(std::string(bad.status().message()).find("foreign.tutti: "), std::string::npos) << bad.status();
+  // Nothing was written beside the original.
+  StatusOr<std::vector<std::string>> listed = ListCheckpoints(dir_);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, std::vector<std::string>{path});
 }
 
 }  // namespace

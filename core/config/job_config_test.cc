@@ -293,6 +293,9 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "checkpoint.dir=c",
                                             "checkpoint.every=9",
                                             "checkpoint.keep=9",
+                                            "checkpoint.keep_best=9",
+                                            "checkpoint.best_metric=g_loss",
+                                            "checkpoint.best_mode=max",
                                             "eval.every=9",
                                             "eval.samples=9",
                                             "eval.seed=9",
@@ -333,7 +336,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.train.log_every = 21;
   c.train.metrics_file = "m22";
   c.train.device = "cuda";
-  c.checkpoint = {"d23", 24, 25};
+  c.checkpoint = {"d23", 24, 25, 251, "metric252", "max"};
   c.eval = {26, 27, 28};
   c.distributed = {"mpi", 29, false, 31, 30};
   c.sample = {32, 0.33};
@@ -364,6 +367,9 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"checkpoint.dir", "d23"},
                                                                      {"checkpoint.every", "24"},
                                                                      {"checkpoint.keep", "25"},
+                                                                     {"checkpoint.keep_best", "251"},
+                                                                     {"checkpoint.best_metric", "metric252"},
+                                                                     {"checkpoint.best_mode", "max"},
                                                                      {"eval.every", "26"},
                                                                      {"eval.samples", "27"},
                                                                      {"eval.seed", "28"},

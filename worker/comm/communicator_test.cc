@@ -1,5 +1,6 @@
-// Unit tests without MPI: LocalCommunicator against the shared contract, bucket splitting, and
-// BucketedAllreducer over a wrapping communicator that records calls and can fail the Nth one.
+// Unit tests without MPI: LocalCommunicator against the shared contract, bucket splitting, agreements
+// (agreement.h), and BucketedAllreducer over a wrapping communicator that records calls and can fail the
+// Nth one. The agreements on 2 and 3 real ranks: mpi_test.cc (mode "agreement").
 
 #include "worker/comm/communicator.h"
 
@@ -10,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/comm/agreement.h"
 #include "worker/comm/comm_contract.h"
 #include "worker/comm/comm_factory.h"
 #include "worker/comm/local_communicator.h"
@@ -38,6 +40,8 @@ class RecordingCommunicator final : public Communicator {
     return inner_->Allreduce(data, count, type, op);
   }
   Status Broadcast(void* data, int64_t count, DataType type, int root) override {
+    broadcast_counts.push_back(count);
+    if (++calls == fail_at_) return absl::DeadlineExceededError("injected: peer 1 never arrived");
     return inner_->Broadcast(data, count, type, root);
   }
   Status Barrier() override { return inner_->Barrier(); }
@@ -47,8 +51,9 @@ class RecordingCommunicator final : public Communicator {
     std::abort();  // inner Abort never returns; this tells the compiler so
   }
 
-  std::vector<int64_t> counts;
-  int calls = 0;
+  std::vector<int64_t> counts;            // allreduce element counts, in call order
+  std::vector<int64_t> broadcast_counts;  // broadcast element counts, in call order
+  int calls = 0;                          // collectives of either kind
 
  private:
   Communicator* inner_;
@@ -86,6 +91,62 @@ TEST(LocalCommunicator, BadArgumentsNameWhatWasWrong) {
               HasSubstr("root must be in [0, 1), got 1"));
   EXPECT_THAT(std::string(AllreduceAverage(comm, &x, 1, DataType::kUint8).message()),
               HasSubstr("average needs float32 or float64, got uint8"));
+}
+
+TEST(Agreement, BroadcastStringSendsTheLengthThenTheBytes) {
+  LocalCommunicator local;
+  RecordingCommunicator comm(&local);
+  StatusOr<std::string> got = BroadcastString(comm, std::string("ckpt-00000010.tutti"), 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "ckpt-00000010.tutti");
+  // Binary bytes survive (a checkpoint travels this way), and "" still makes both collectives, so the
+  // number of collectives never depends on the value.
+  const std::string binary("\0\x01\xff\0TUTTICKP", 12);
+  got = BroadcastString(comm, binary, 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, binary);
+  got = BroadcastString(comm, "", 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "");
+  EXPECT_THAT(comm.broadcast_counts, ElementsAre(1, 19, 1, 12, 1, 0));
+}
+
+TEST(Agreement, BroadcastStringRefusesAnOverLongValueAfterTheLength) {
+  LocalCommunicator local;
+  RecordingCommunicator comm(&local);
+  StatusOr<std::string> got = BroadcastString(comm, "0123456789", 0, /*max_bytes=*/4);
+  EXPECT_TRUE(absl::IsResourceExhausted(got.status())) << got.status();
+  EXPECT_THAT(std::string(got.status().message()), HasSubstr("rank 0's value is 10 bytes, more than the limit of 4"));
+  // Only the length went out: every rank learns it and fails the same way, nobody waits for the bytes.
+  EXPECT_THAT(comm.broadcast_counts, ElementsAre(1));
+  EXPECT_TRUE(BroadcastString(comm, "0123", 0, 4).ok());
+}
+
+TEST(Agreement, BadArgumentsStartNoCollective) {
+  LocalCommunicator local;
+  RecordingCommunicator comm(&local);
+  Status status = BroadcastString(comm, "x", 1).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("root must be in [0, 1), got 1"));
+  EXPECT_TRUE(absl::IsInvalidArgument(BroadcastString(comm, "x", 0, -1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(BroadcastInt64(comm, 3, -1).status()));
+  EXPECT_EQ(comm.calls, 0);
+}
+
+TEST(Agreement, IntegersAndFailuresKeepTheCause) {
+  LocalCommunicator local;
+  RecordingCommunicator comm(&local);
+  StatusOr<int64_t> max = AllreduceMax(comm, int64_t{1} << 40);
+  ASSERT_TRUE(max.ok()) << max.status();
+  EXPECT_EQ(*max, int64_t{1} << 40);
+  StatusOr<int64_t> step = BroadcastInt64(comm, -7, 0);
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_EQ(*step, -7);
+
+  RecordingCommunicator failing(&local, /*fail_at=*/2);
+  Status status = BroadcastString(failing, "abc", 0).status();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("BroadcastString bytes: injected: peer 1"));
 }
 
 TEST(SplitIntoBuckets, CoversTheBufferInOrder) {

@@ -6,6 +6,8 @@
 // modes:
 //   contract   the whole Communicator contract (comm_contract.h)
 //   allreduce | broadcast | agree   one part of it
+//   agreement  agreement.h on real ranks: BroadcastString from every root (empty, short, 3 MB), the
+//              over-limit error on every rank, BroadcastInt64, AllreduceMax
 //   kill       rank 1 exits with code 3 just before collective #kill_at; the others keep going
 //   stall      rank stall_rank (1) sleeps stall_s just before collective #3; the others must
 //              time out
@@ -23,6 +25,7 @@
 
 #include <mpi.h>
 
+#include "worker/comm/agreement.h"
 #include "worker/comm/comm_contract.h"
 #include "worker/comm/comm_factory.h"
 #include "worker/comm/communicator.h"
@@ -84,6 +87,46 @@ Status RunNumberedCollectives(Communicator& comm, int collectives, Before before
     }
   }
   return absl::OkStatus();
+}
+
+// agreement.h on every rank: values depend on the rank, so a rank that got its own value back fails.
+Status CheckAgreements(Communicator& comm) {
+  const int n = comm.size(), r = comm.rank();
+  auto value_of = [](int rank, size_t length) {
+    std::string s(length, '\0');
+    for (size_t i = 0; i < length; ++i) s[i] = static_cast<char>((rank * 131 + i * 7) % 251);
+    return s;
+  };
+  for (int root = 0; root < n; ++root) {
+    for (size_t length : {size_t{0}, size_t{17}, size_t{3} << 20}) {
+      StatusOr<std::string> got = BroadcastString(comm, value_of(r, length + r), root);
+      if (!got.ok()) return got.status();
+      if (*got != value_of(root, length + root)) {
+        return absl::InternalError(absl::StrCat("rank ", r, " BroadcastString from ", root, ": expected ",
+                                                length + root, " bytes of root's value, got ", got->size(),
+                                                " bytes that differ"));
+      }
+    }
+  }
+  // Over the limit: every rank fails the same way, and the next collective still lines up.
+  StatusOr<std::string> too_long = BroadcastString(comm, std::string(r == n - 1 ? 10 : 0, 'x'), n - 1, 4);
+  if (too_long.status().code() != absl::StatusCode::kResourceExhausted ||
+      std::string(too_long.status().message()).find("10 bytes, more than the limit of 4") == std::string::npos) {
+    return absl::InternalError(absl::StrCat("rank ", r, " over-limit BroadcastString: expected ResourceExhausted "
+                                            "naming 10 and 4 bytes, got ", too_long.status().ToString()));
+  }
+  StatusOr<int64_t> step = BroadcastInt64(comm, 1000 + r, 0);
+  if (!step.ok()) return step.status();
+  if (*step != 1000) return absl::InternalError(absl::StrCat("rank ", r, " BroadcastInt64: got ", *step));
+  StatusOr<int64_t> max = AllreduceMax(comm, r == 0 ? 7 : -static_cast<int64_t>(r));
+  if (!max.ok()) return max.status();
+  if (*max != 7) return absl::InternalError(absl::StrCat("rank ", r, " AllreduceMax: expected 7, got ", *max));
+  max = AllreduceMax(comm, int64_t{1} << 40 | r);
+  if (!max.ok()) return max.status();
+  if (*max != (int64_t{1} << 40 | (n - 1))) {
+    return absl::InternalError(absl::StrCat("rank ", r, " AllreduceMax of large values: got ", *max));
+  }
+  return comm.Barrier();
 }
 
 #ifdef TUTTI_HAVE_NCCL
@@ -171,7 +214,7 @@ int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
     std::fprintf(stderr,
-                 "usage: tutti_comm_mpi_check contract|allreduce|broadcast|agree|kill|stall|nccl|reuse "
+                 "usage: tutti_comm_mpi_check contract|allreduce|broadcast|agree|agreement|kill|stall|nccl|reuse "
                  "[--backend=mpi] [--timeout_s=S] [--stall_warning_s=S] [--kill_at=K] "
                  "[--stall_s=S] [--stall_rank=R]\n");
     return 2;
@@ -199,6 +242,8 @@ int Main(int argc, char** argv) {
     status = contract::CheckBroadcast(comm);
   } else if (flags.mode == "agree") {
     status = contract::CheckAgreeOnFlag(comm);
+  } else if (flags.mode == "agreement") {
+    status = CheckAgreements(comm);
   } else if (flags.mode == "kill") {
     status = RunNumberedCollectives(comm, flags.kill_at + 5, [&](int k) {
       if (r == 1 && k == flags.kill_at) std::exit(3);

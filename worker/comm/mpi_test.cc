@@ -85,7 +85,7 @@ TEST_P(MpiContract, EveryRankPasses) {
 
 INSTANTIATE_TEST_SUITE_P(Ranks, MpiContract,
                          ::testing::Combine(::testing::Values("allreduce", "broadcast", "agree",
-                                                              "contract"),
+                                                              "agreement", "contract"),
                                             ::testing::Values(2, 3)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_np" +

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "core/train/trainer_from_config.h"
+#include "worker/comm/agreement.h"
 #include "worker/run/run_log.h"
 
 namespace tutti {
@@ -104,29 +105,13 @@ Status DataParallel::BroadcastParameters(GanTrainer& trainer) {
   });
 }
 
-StatusOr<std::string> DataParallel::AgreeOnString(const std::string& value) {
-  comm::Communicator& host = comm_->host();
-  int64_t length = static_cast<int64_t>(value.size());
-  TUTTI_RETURN_IF_ERROR(host.Broadcast(&length, 1, comm::DataType::kInt64, 0));
-  std::vector<uint8_t> bytes(value.begin(), value.end());
-  bytes.resize(static_cast<size_t>(length));
-  TUTTI_RETURN_IF_ERROR(host.Broadcast(bytes.data(), length, comm::DataType::kUint8, 0));
-  return std::string(bytes.begin(), bytes.end());
-}
-
 Status DataParallel::CheckSameStep(int64_t step) {
-  int64_t chief_step = step;
-  TUTTI_RETURN_IF_ERROR(comm_->host().Broadcast(&chief_step, 1, comm::DataType::kInt64, 0));
+  TUTTI_ASSIGN_OR_RETURN(const int64_t chief_step, comm::BroadcastInt64(*comm_, step, 0));
   if (chief_step != step) {
     return absl::FailedPreconditionError(absl::StrCat("this rank is at step ", step, " but rank 0 is at step ",
                                                       chief_step, " (did every rank load the same checkpoint?)"));
   }
   return absl::OkStatus();
-}
-
-StatusOr<int64_t> DataParallel::AgreeOnMax(int64_t proposal) {
-  TUTTI_RETURN_IF_ERROR(comm_->host().Allreduce(&proposal, 1, comm::DataType::kInt64, comm::ReduceOp::kMax));
-  return proposal;
 }
 
 }  // namespace tutti

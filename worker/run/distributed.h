@@ -3,24 +3,34 @@
 // (DESIGN.md section 5). TrainingRun uses it when RunOptions::communicator is set and has more than
 // one rank; tutti-worker's main makes the communicator (CommOptionsFromConfig + CreateCommunicator).
 //
-// The protocol, as every rank runs it (the same collectives in the same order on every rank):
+// The protocol, as every rank runs it (the same collectives in the same order on every rank; the small
+// agreements are worker/comm/agreement.h's, over the communicator's host channel):
 //   Start-up (TrainingRun::Create)
-//     1. rank 0 resolves --resume ("latest" -> a file, or "") and broadcasts the path (AgreeOnString):
-//        every rank then loads that same file (a shared filesystem is assumed), never its own guess;
+//     1. rank 0 resolves --resume ("latest" -> a file, or ""; an unreadable checkpoint directory is an
+//        error there) and broadcasts the path (BroadcastString); the others never list the directory;
 //     2. each rank builds its loader (its rows of every global batch) and its trainer (rank, world_size,
-//        sync_batchnorm) and, when resuming, loads the checkpoint;
+//        sync_batchnorm); when resuming, rank 0 reads the checkpoint file and broadcasts its bytes
+//        (BroadcastString, length first), and every rank restores from those same bytes
+//        (LoadCheckpointFromBytes): no shared filesystem is needed, nothing is written by the others;
 //     3. rank 0 broadcasts its step; a rank whose step differs fails (CheckSameStep);
 //     4. GanTrainer::BroadcastParameters: every parameter and buffer becomes rank 0's.
 //   Each training step (TrainingRun::Run)
-//     5. the stop decision: each rank proposes a StopReason (interrupt on any rank; time limit on rank 0
-//        only), AgreeOnStop takes the maximum, so every rank leaves the loop before the same step;
+//     5. the step decision: each rank proposes one int64, code = StopReason * 2 + checkpoint-now flag
+//        (AllreduceMax takes the largest). Every rank may propose kInterrupted (its own Ctrl-C / SIGTERM);
+//        rank 0 alone proposes kTimeLimit (its clock) and what its RunControl answered (kByCoordinator or
+//        kPruned, or the checkpoint flag). The largest reason wins (kTimeLimit < kInterrupted <
+//        kByCoordinator < kPruned, static_assert in training_run.cc), so every rank leaves the loop before
+//        the same step; with no stop, the flag tells rank 0 to checkpoint after this step (only rank 0
+//        writes checkpoints; the others just carry on);
 //     6. GanTrainer::Step: synchronised BatchNorm sums its statistics (allreduce_sum, on the device), and
 //        after each backward the flat gradients are averaged bucket by bucket (gradient_hook).
 //   End: rank 0 alone writes the final checkpoint, after the agreement of step 5.
 //   Failure: any non-OK status is returned with "[rank r] step s: " in front (AtRankStep); the caller
-//     (tutti-worker) then calls Communicator::Abort, which takes the whole job down with that message.
-//     A failure inside a collective of a rank that waits for a dead or stalled peer names the missing
-//     rank (the communicator's stall inspector) and arrives within distributed.timeout_s.
+//     (tutti-worker) then calls Communicator::Abort, which takes the whole job down with that message. A
+//     rank that fails between collectives (rank 0 unable to read the checkpoint in step 2) leaves the
+//     others waiting in the next collective until that Abort ends them. A failure inside a collective of a
+//     rank that waits for a dead or stalled peer names the missing rank (the communicator's stall
+//     inspector) and arrives within distributed.timeout_s.
 //
 // Thread-compatibility: one thread (the one that drives the trainer) uses a DataParallel; it is not
 // thread-safe, like the Communicator beneath it. Exception, by the trainer's contract: on CUDA the
@@ -64,14 +74,9 @@ class DataParallel {
   // Step 4 of the protocol: rank 0's parameters and buffers on every rank.
   Status BroadcastParameters(GanTrainer& trainer);
 
-  // Step 1: `value` as rank 0 has it, on every rank (host channel).
-  StatusOr<std::string> AgreeOnString(const std::string& value);
-
   // Step 3: FailedPrecondition on a rank whose `step` differs from rank 0's (naming both).
+  // (Steps 1, 2 and 5 use worker/comm/agreement.h on communicator() directly.)
   Status CheckSameStep(int64_t step);
-
-  // Step 5: the largest of the ranks' proposals (host channel).
-  StatusOr<int64_t> AgreeOnMax(int64_t proposal);
 
   // Seconds spent inside gradient averaging and BatchNorm allreduces since Create (includes waiting for
   // slower ranks: that is time this rank did not compute either).

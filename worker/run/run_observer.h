@@ -7,16 +7,22 @@
 //   - Observers are called on rank 0 only (the other ranks of a data-parallel run report nothing), on the
 //     thread that drives the TrainingRun, synchronously: a slow observer slows training, so observers that
 //     talk to the network queue the event and return (the coordinator client does).
-//   - RunControl::Poll is called on rank 0 once before every step. Its answer becomes rank 0's proposal in
-//     the per-step agreement of all ranks (distributed.h, step 5), so every rank stops, or skips to a
-//     checkpoint, at the same step.
+//   - RunControl::Poll is called on rank 0 once before every step that is to run (not once train.steps is
+//     reached). Its answer becomes rank 0's proposal in the per-step agreement of all ranks (distributed.h,
+//     step 5), so every rank stops before the same step, and a requested checkpoint is of one agreed step.
+//   - Installed through RunOptions::observer / RunOptions::control (not owned; ignored on other ranks).
 //
-// Order of events in one Run(): OnResume (when resuming) ... OnStep for every step (OnEvaluation and
-// OnCheckpoint after the step they belong to) ... OnStop exactly once when Run() returns, OK or not.
+// Order of events: OnResume during TrainingRun::Create (when resuming). Then, per Run(): OnStep after every
+// step (after its metrics line is written), OnEvaluation and OnCheckpoint after the OnStep of the step they
+// belong to (evaluation first), then the final checkpoint's OnCheckpoint (unless that step already has
+// one), then OnStop exactly once when Run() returns, OK or not. Checkpoint() called by hand also reports
+// OnCheckpoint. OnNote may come at any point.
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,7 +36,7 @@ enum class StopReason {
   kInterrupted = 3,    // InterruptRequested() (Ctrl-C / SIGTERM) on any rank
   kByCoordinator = 4,  // RunControl asked to stop (a user's kill, a lost lease, a pre-timeout signal)
   kPruned = 5,         // RunControl asked to stop because a searcher pruned the trial
-  kFailed = 6,         // a step, an evaluation or a checkpoint failed (OnStop only; Run() returns the error)
+  kFailed = 6,         // a step, an evaluation, a checkpoint or a collective failed (Run() returns the error)
 };
 // "completed", "time limit", "interrupted", "stopped by the coordinator", "pruned", "failed", "not stopped".
 const char* StopReasonName(StopReason reason);
@@ -63,7 +69,9 @@ struct CheckpointReport {
   std::string path;          // the ckpt-<step>.tutti file (durable when reported)
   std::string sha256;        // of the whole file
   int64_t size_bytes = 0;
-  // The last step metrics and the last evaluation, flattened ("d_loss", "eval.used_pitch_classes.Piano").
+  // The last step's losses and the last evaluation, flattened: "d_loss", "g_loss", "gradient_penalty",
+  // "wasserstein", "d_grad_norm", "g_grad_norm", "elapsed_s", "eval.samples",
+  // "eval.tracks.Piano.used_pitch_classes_true_pc", "eval.tonal_distance.B-G.mean", ... (absent before any).
   std::map<std::string, double> metrics;
 };
 
@@ -75,11 +83,15 @@ struct ResumeReport {
 
 struct StopReport {
   StopReason reason = StopReason::kNotStopped;
-  int64_t step = 0;
-  std::string message;          // the error for kFailed, the control's reason for coordinator stops
+  int64_t step = 0;             // completed steps when Run() returned
+  // The error's message for kFailed ("[rank r] step s: ..." when data-parallel); ControlDecision::message
+  // for kByCoordinator / kPruned; a short explanation for kTimeLimit and kInterrupted; "" for kCompleted.
+  std::string message;
   std::string last_checkpoint;  // newest checkpoint written or resumed from ("" when none)
 };
 
+// Every method has an empty default, so an observer overrides what it needs. Called synchronously on the
+// thread driving the run (see the file comment); implementations must not call back into the TrainingRun.
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
@@ -87,30 +99,72 @@ class RunObserver {
   virtual void OnStep(const StepReport&) {}
   virtual void OnEvaluation(const EvaluationReport&) {}
   virtual void OnCheckpoint(const CheckpointReport&) {}
-  // A note for people that is not an event of its own ("wrote the final checkpoint", warnings).
+  // A note for people that is not an event of its own: warnings such as "old checkpoints in <dir> could
+  // not be removed: ...". One line, no trailing newline.
   virtual void OnNote(const std::string&) {}
   virtual void OnStop(const StopReport&) {}
 };
 
-// What rank 0 is asked to do after the current step.
+// Forwards every event to each of several observers, in the order given (e.g. the console and the
+// coordinator client). The observers are not owned; null entries are skipped.
+class FanOutObserver final : public RunObserver {
+ public:
+  explicit FanOutObserver(std::vector<RunObserver*> observers) : observers_(std::move(observers)) {}
+  void OnResume(const ResumeReport& r) override { ForEach([&](RunObserver& o) { o.OnResume(r); }); }
+  void OnStep(const StepReport& r) override { ForEach([&](RunObserver& o) { o.OnStep(r); }); }
+  void OnEvaluation(const EvaluationReport& r) override { ForEach([&](RunObserver& o) { o.OnEvaluation(r); }); }
+  void OnCheckpoint(const CheckpointReport& r) override { ForEach([&](RunObserver& o) { o.OnCheckpoint(r); }); }
+  void OnNote(const std::string& note) override { ForEach([&](RunObserver& o) { o.OnNote(note); }); }
+  void OnStop(const StopReport& r) override { ForEach([&](RunObserver& o) { o.OnStop(r); }); }
+
+ private:
+  template <typename Fn>
+  void ForEach(Fn&& fn) {
+    for (RunObserver* o : observers_) {
+      if (o != nullptr) fn(*o);
+    }
+  }
+  const std::vector<RunObserver*> observers_;  // constant after construction
+};
+
+// What rank 0 is asked to do, decided before the step about to run (the one after `step` in Poll(step)).
+//   kContinue       nothing.
+//   kStop           no further step runs, on any rank: Run() writes the final checkpoint of `step` (unless
+//                   it has one) and returns OK with stop_reason() == `reason`; OnStop carries `message`.
+//                   When an interrupt or the time limit comes at the same step, the coordinator's reason wins
+//                   (larger StopReason values win the agreement).
+//   kCheckpointNow  the step about to run is checkpointed once it has run (a periodic checkpoint of that
+//                   step counts), and the loop goes on. Poll(k) -> ckpt-<k+1>.
 struct ControlDecision {
   enum class Action { kContinue, kStop, kCheckpointNow };
   Action action = Action::kContinue;
   // For kStop: kByCoordinator or kPruned (others are treated as kByCoordinator).
   StopReason reason = StopReason::kByCoordinator;
   std::string message;  // why (shown in OnStop)
+
+  static ControlDecision Continue() { return {}; }
+  static ControlDecision Stop(StopReason reason, std::string message) {
+    return {Action::kStop, reason, std::move(message)};
+  }
+  static ControlDecision CheckpointNow() { return {Action::kCheckpointNow, StopReason::kByCoordinator, ""}; }
 };
 
 class RunControl {
  public:
   virtual ~RunControl() = default;
-  // Called on rank 0 before each step with the number of completed steps. Must be cheap (no I/O: the
-  // coordinator client answers from the last heartbeat reply).
+  // Called on rank 0 before each step with the number of completed steps (see the file comment). Must be
+  // cheap (no I/O: the coordinator client answers from the last heartbeat reply).
   virtual ControlDecision Poll(int64_t step) = 0;
 };
 
-// Flattens nested JSON objects and arrays into "a.b.c" -> number (arrays by index, booleans as 0/1, null as
-// NaN; strings are skipped). Used for checkpoint metrics and the coordinator's metric points.
+// Flattens nested JSON into "a.b.c" -> number, for checkpoint metrics and the coordinator's metric points:
+//   objects      keys joined with "." (prefix first, when not "");
+//   arrays       of objects that all have a distinct, non-empty string "name" use that name as the key
+//                component (MetricsReport::ToJson's "tracks":[{"name":"Piano","empty_bars":0.2}] ->
+//                "tracks.Piano.empty_bars"); any other array uses the index ("a.0", "a.1");
+//   numbers      as doubles; booleans 0 / 1; null NaN (MetricsReport writes NaN as null);
+//   strings      skipped (so the "name" fields themselves, "definitions" and "caveat" add nothing).
+// A number, boolean or null at the top is stored under `prefix` (nothing when `prefix` is "").
 std::map<std::string, double> FlattenMetrics(const nlohmann::json& value, const std::string& prefix = "");
 
 }  // namespace tutti

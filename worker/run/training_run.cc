@@ -14,7 +14,9 @@
 #include "core/checkpoint/checkpoint.h"
 #include "core/config/job_config_yaml.h"
 #include "core/data/batch_loader.h"
+#include "core/sample/binarize.h"
 #include "core/train/trainer_from_config.h"
+#include "worker/comm/agreement.h"
 #include "worker/comm/communicator.h"
 #include "worker/run/distributed.h"
 #include "worker/run/run_data.h"
@@ -22,9 +24,6 @@
 
 namespace tutti {
 namespace {
-
-// Rows generated per Generate call during evaluation: bounds the activation memory of large evals.
-constexpr int64_t kEvalChunk = 64;
 
 // "section.key: new (checkpoint: old)" for every line that differs between two JobConfigToYaml texts.
 // Both come from the same function, so lines correspond one to one.
@@ -70,17 +69,40 @@ std::string FormatRow(const char* name, const MetricsReport& report, double Trac
   return row;
 }
 
-}  // namespace
-
-const char* StopReasonName(StopReason reason) {
-  switch (reason) {
-    case StopReason::kNotStopped: return "not stopped";
-    case StopReason::kCompleted: return "completed";
-    case StopReason::kTimeLimit: return "time limit";
-    case StopReason::kInterrupted: return "interrupted";
-  }
-  return "?";
+// The six losses and norms of a step, as in the metrics line.
+nlohmann::json StepMetricsJson(const StepMetrics& m) {
+  return {{"d_loss", m.d_loss},
+          {"g_loss", m.g_loss},
+          {"gradient_penalty", m.gradient_penalty},
+          {"wasserstein", m.wasserstein_estimate},
+          {"d_grad_norm", m.d_grad_norm},
+          {"g_grad_norm", m.g_grad_norm}};
 }
+
+// The per-step agreement carries one int64 per rank, reduced with MAX (distributed.h, step 5):
+//   code = stop reason * 2 + checkpoint-now flag.
+// So the largest stop reason wins (an interrupt beats the time limit, the coordinator's stop beats an
+// interrupt, pruning beats a plain stop: the most informative reason is reported), and with no stop anywhere
+// the code is rank 0's checkpoint flag. Only these reasons are ever proposed; kCompleted needs no agreement
+// (every rank is at the same step) and kFailed is never proposed (a failing rank aborts the job).
+static_assert(StopReason::kNotStopped < StopReason::kTimeLimit && StopReason::kTimeLimit < StopReason::kInterrupted &&
+                  StopReason::kInterrupted < StopReason::kByCoordinator &&
+                  StopReason::kByCoordinator < StopReason::kPruned,
+              "the step agreement takes the MAX of the proposals: reasons must be ordered by priority");
+int64_t EncodeStep(StopReason stop, bool checkpoint_now) {
+  return static_cast<int64_t>(stop) * 2 + (checkpoint_now ? 1 : 0);
+}
+StatusOr<std::pair<StopReason, bool>> DecodeStep(int64_t code) {
+  const int64_t reason = code / 2;
+  for (StopReason known : {StopReason::kNotStopped, StopReason::kTimeLimit, StopReason::kInterrupted,
+                           StopReason::kByCoordinator, StopReason::kPruned}) {
+    if (code >= 0 && reason == static_cast<int64_t>(known)) return std::make_pair(known, code % 2 == 1);
+  }
+  return absl::InternalError(absl::StrCat("step agreement: unknown decision code ", code,
+                                          " (are all ranks running the same tutti-worker build?)"));
+}
+
+}  // namespace
 
 TrainingRun::TrainingRun(JobConfig config, RunOptions options)
     : config_(std::move(config)), options_(std::move(options)), started_at_(MonotonicSeconds()) {}
@@ -118,7 +140,7 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
     TUTTI_ASSIGN_OR_RETURN(resume_path, run->ChooseResumePath());
   }
   if (run->data_parallel_) {
-    TUTTI_ASSIGN_OR_RETURN(resume_path, run->data_parallel_->AgreeOnString(resume_path));
+    TUTTI_ASSIGN_OR_RETURN(resume_path, comm::BroadcastString(run->data_parallel_->communicator(), resume_path, 0));
   }
 
   TUTTI_ASSIGN_OR_RETURN(run->loader_, OpenTrainingLoader(c, o.rank, o.world_size));
@@ -137,7 +159,19 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
                             .remainder(static_cast<int64_t>(c.data.genres.size()));
   }
 
-  if (!resume_path.empty()) TUTTI_RETURN_IF_ERROR(run->Resume(resume_path));
+  if (!resume_path.empty()) {
+    // Rank 0 reads the file and sends its bytes, so every rank restores from the same bytes and only
+    // rank 0 needs to see the checkpoint directory (protocol step 2). A read error on rank 0 returns
+    // here; the caller aborts the job, which frees the ranks waiting in the broadcast.
+    std::string bytes;
+    if (run->is_chief() || !run->data_parallel_) {
+      TUTTI_ASSIGN_OR_RETURN(bytes, ReadFileToString(resume_path));
+    }
+    if (run->data_parallel_) {
+      TUTTI_ASSIGN_OR_RETURN(bytes, comm::BroadcastString(run->data_parallel_->communicator(), bytes, 0));
+    }
+    TUTTI_RETURN_IF_ERROR(run->Resume(resume_path, bytes));
+  }
   if (run->data_parallel_) {  // protocol steps 3 and 4
     TUTTI_RETURN_IF_ERROR(run->data_parallel_->CheckSameStep(run->step()));
     TUTTI_RETURN_IF_ERROR(run->data_parallel_->BroadcastParameters(*run->trainer_));
@@ -155,16 +189,22 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
 }
 
 StatusOr<std::string> TrainingRun::ChooseResumePath() const {
-  const std::vector<std::string> existing = ListCheckpoints(checkpoint_dir_);
-  if (options_.resume == "latest") {
-    return existing.empty() ? std::string() : existing.back();
-  }
-  if (!options_.resume.empty()) {
+  if (!options_.resume.empty() && options_.resume != "latest") {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(options_.resume, ec)) {
       return absl::NotFoundError(absl::StrCat(options_.resume, ": no such checkpoint file (--resume)"));
     }
     return options_.resume;
+  }
+  // A missing directory lists as empty; an unreadable one is an error (never "no checkpoint": a re-queued
+  // trial would restart from step 0 and, worse, later prune its own good checkpoints away).
+  StatusOr<std::vector<std::string>> listed = ListCheckpoints(checkpoint_dir_);
+  if (!listed.ok()) {
+    return Annotate(listed.status(), options_.resume == "latest" ? "--resume latest" : "checking for earlier checkpoints");
+  }
+  const std::vector<std::string>& existing = *listed;
+  if (options_.resume == "latest") {
+    return existing.empty() ? std::string() : existing.back();
   }
   if (!existing.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -174,8 +214,8 @@ StatusOr<std::string> TrainingRun::ChooseResumePath() const {
   return std::string();
 }
 
-Status TrainingRun::Resume(const std::string& path) {
-  TUTTI_ASSIGN_OR_RETURN(CheckpointMeta meta, LoadCheckpoint(path, trainer_.get()));
+Status TrainingRun::Resume(const std::string& path, const std::string& bytes) {
+  TUTTI_ASSIGN_OR_RETURN(CheckpointMeta meta, LoadCheckpointFromBytes(bytes, path, trainer_.get()));
   Status seek = loader_->Seek({meta.loader_epoch, meta.loader_batch_in_epoch});
   if (!seek.ok()) {
     return Annotate(seek, absl::StrCat(path, ": the stored data position does not fit this run's data (another "
@@ -184,10 +224,12 @@ Status TrainingRun::Resume(const std::string& path) {
   elapsed_before_ = meta.extra.value("elapsed_s", 0.0);
   last_checkpoint_ = path;
   if (path == CheckpointPath(checkpoint_dir_, meta.step)) last_checkpoint_step_ = meta.step;
-  if (is_chief()) {
-    const std::string diff = ConfigDifferences(meta.config_yaml, JobConfigToYaml(config_));
-    std::fprintf(stderr, "resuming from %s at step %lld\n", path.c_str(), static_cast<long long>(meta.step));
-    if (!diff.empty()) std::fprintf(stderr, "note: settings changed since the checkpoint: %s\n", diff.c_str());
+  if (RunObserver* o = observer()) {
+    ResumeReport report;
+    report.step = meta.step;
+    report.path = path;
+    report.config_changes = ConfigDifferences(meta.config_yaml, JobConfigToYaml(config_));
+    o->OnResume(report);
   }
   return absl::OkStatus();
 }
@@ -227,15 +269,14 @@ StatusOr<MetricsReport> TrainingRun::Evaluate() {
   const SampleShape shape = ModelSampleShape(config_.model);
   const int64_t n = eval_latents_.size(0);
   std::vector<uint8_t> cells(static_cast<size_t>(n * shape.cells()));
-  for (int64_t start = 0; start < n; start += kEvalChunk) {
-    const int64_t count = std::min(kEvalChunk, n - start);
-    TUTTI_ASSIGN_OR_RETURN(torch::Tensor out,
-                           trainer_->Generate(eval_latents_.narrow(0, start, count),
-                                              eval_genres_.defined() ? eval_genres_.narrow(0, start, count)
-                                                                     : torch::Tensor()));
-    torch::Tensor binary = out.gt(config_.sample.threshold).to(torch::kCPU, torch::kUInt8).contiguous();
-    std::memcpy(cells.data() + start * shape.cells(), binary.data_ptr<uint8_t>(), static_cast<size_t>(binary.numel()));
-  }
+  // The chunked generate-and-threshold path of `tutti generate` and the sample service (core/sample), on
+  // the live trainer's generator.
+  GenerateFn generate = [this](const at::Tensor& latents, const at::Tensor& genre_ids) {
+    return trainer_->Generate(latents, genre_ids);
+  };
+  TUTTI_RETURN_IF_ERROR(GenerateBinary(generate, eval_latents_, eval_genres_, shape.cells(), config_.sample.threshold,
+                                       cells.data(), "evaluation")
+                            .status());
   PianorollDims dims{shape.tracks, shape.steps, shape.pitches};
   TUTTI_ASSIGN_OR_RETURN(MetricsReport report,
                          ComputeMetrics(cells.data(), n, dims, MetricsOptionsFor(config_.model)));
@@ -265,70 +306,127 @@ StatusOr<std::string> TrainingRun::Checkpoint() {
                                   {"wasserstein", last_step_->wasserstein_estimate}};
   }
   const std::string path = CheckpointPath(checkpoint_dir_, meta.step);
-  TUTTI_RETURN_IF_ERROR(SaveCheckpoint(path, *trainer_, meta).status());
-  PruneCheckpoints(checkpoint_dir_, config_.checkpoint.keep);
+  TUTTI_ASSIGN_OR_RETURN(const std::string sha256, SaveCheckpoint(path, *trainer_, meta));
   last_checkpoint_ = path;
   last_checkpoint_step_ = meta.step;
+  RunObserver* o = observer();
+  if (o != nullptr) {
+    CheckpointReport report;
+    report.step = meta.step;
+    report.path = path;
+    report.sha256 = sha256;
+    const StatusOr<uint64_t> size = FileSize(path);
+    report.size_bytes = size.ok() ? static_cast<int64_t>(*size) : -1;  // -1: could not stat a file just written
+    if (last_step_) report.metrics = FlattenMetrics(StepMetricsJson(*last_step_));
+    report.metrics["elapsed_s"] = meta.extra["elapsed_s"].get<double>();
+    if (last_metrics_) {
+      for (const auto& [key, value] : FlattenMetrics(last_metrics_->ToJson(), "eval")) report.metrics[key] = value;
+    }
+    o->OnCheckpoint(report);
+  }
+  // Pruning comes after the report (an observer that uploads checkpoints sees each one while it exists;
+  // it must copy or link what it needs before returning). Failing to remove old files loses nothing.
+  Status pruned = PruneCheckpoints(checkpoint_dir_, config_.checkpoint.keep);
+  if (!pruned.ok() && o != nullptr) {
+    o->OnNote(absl::StrCat("warning: old checkpoints were not pruned (checkpoint.keep ", config_.checkpoint.keep,
+                           "): ", std::string(pruned.message())));
+  }
   return path;
 }
 
-Status TrainingRun::LogStep(const StepMetrics& m, double steps_per_s, double step_seconds, double comm_seconds) {
-  nlohmann::json line = {{"step", step()},
-                         {"d_loss", m.d_loss},
-                         {"g_loss", m.g_loss},
-                         {"gradient_penalty", m.gradient_penalty},
-                         {"wasserstein", m.wasserstein_estimate},
-                         {"d_grad_norm", m.d_grad_norm},
-                         {"g_grad_norm", m.g_grad_norm},
-                         {"steps_per_s", steps_per_s},
-                         {"elapsed_s", ElapsedSeconds()}};
-  if (data_parallel_) {
-    line["comm_s"] = comm_seconds;
-    line["comm_share"] = step_seconds > 0 ? comm_seconds / step_seconds : 0.0;
-  }
-  return metrics_log_->Append(line);
-}
-
-StatusOr<StopReason> TrainingRun::DecideStop(double loop_start) {
+StatusOr<TrainingRun::StepDecision> TrainingRun::DecideStep(double loop_start) {
+  StepDecision decision;
   // Completion needs no agreement: every rank is at the same step (checked at Create, kept by lockstep).
-  if (step() >= config_.train.steps) return StopReason::kCompleted;
-  StopReason reason = StopReason::kNotStopped;
-  if (InterruptRequested()) {
-    reason = StopReason::kInterrupted;
-  } else if ((is_chief() || !data_parallel_) && options_.max_seconds > 0 && MonotonicSeconds() - loop_start >= options_.max_seconds) {
-    // Rank 0's clock alone decides: ranks started at different times would otherwise stop apart.
-    reason = StopReason::kTimeLimit;
+  if (step() >= config_.train.steps) {
+    decision.stop = StopReason::kCompleted;
+    return decision;
   }
-  if (!data_parallel_) return reason;
-  // The largest proposal wins; the enum order makes an interrupt beat the time limit.
-  static_assert(StopReason::kInterrupted > StopReason::kTimeLimit && StopReason::kTimeLimit > StopReason::kNotStopped);
-  TUTTI_ASSIGN_OR_RETURN(int64_t agreed, data_parallel_->AgreeOnMax(static_cast<int64_t>(reason)));
-  return static_cast<StopReason>(agreed);
+  StopReason proposal = StopReason::kNotStopped;
+  bool checkpoint_now = false;
+  std::string control_message;
+  if (InterruptRequested()) {
+    proposal = StopReason::kInterrupted;
+  } else if ((is_chief() || !data_parallel_) && options_.max_seconds > 0 &&
+             MonotonicSeconds() - loop_start >= options_.max_seconds) {
+    // Rank 0's clock alone decides: ranks started at different times would otherwise stop apart.
+    proposal = StopReason::kTimeLimit;
+  }
+  if (is_chief() && options_.control != nullptr) {
+    const ControlDecision asked = options_.control->Poll(step());
+    if (asked.action == ControlDecision::Action::kStop) {
+      // kByCoordinator and kPruned are above every local reason, so the control's stop is the proposal.
+      proposal = asked.reason == StopReason::kPruned ? StopReason::kPruned : StopReason::kByCoordinator;
+      control_message = asked.message;
+    } else if (asked.action == ControlDecision::Action::kCheckpointNow) {
+      checkpoint_now = true;
+    }
+  }
+  int64_t agreed = EncodeStep(proposal, checkpoint_now);
+  if (data_parallel_) {
+    TUTTI_ASSIGN_OR_RETURN(agreed, comm::AllreduceMax(data_parallel_->communicator(), agreed));
+  }
+  TUTTI_ASSIGN_OR_RETURN(const auto decoded, DecodeStep(agreed));
+  decision.stop = decoded.first;
+  decision.checkpoint_now = decoded.second;
+  switch (decision.stop) {
+    case StopReason::kTimeLimit:
+      decision.message = absl::StrCat("the time budget of ", options_.max_seconds, " s is spent");
+      break;
+    case StopReason::kInterrupted:
+      decision.message = data_parallel_ ? "Ctrl-C or SIGTERM on a rank" : "Ctrl-C or SIGTERM";
+      break;
+    case StopReason::kByCoordinator:
+    case StopReason::kPruned:
+      decision.message = control_message;  // only rank 0 proposes these, and only rank 0 reports
+      break;
+    default:
+      break;
+  }
+  return decision;
 }
 
-// The loop. Step time (RunStep only) drives steps_per_s in the metrics lines and the progress line, so the
+Status TrainingRun::Run() {
+  Status status = RunLoop();
+  if (!status.ok()) {
+    stop_reason_ = StopReason::kFailed;
+    stop_message_ = std::string(status.message());
+  }
+  if (RunObserver* o = observer()) {
+    StopReport report;
+    report.reason = stop_reason_;
+    report.step = step();
+    report.message = stop_message_;
+    report.last_checkpoint = last_checkpoint_;
+    o->OnStop(report);
+  }
+  return status;
+}
+
+// The loop. Step time (RunStep only) drives steps_per_s in the metrics lines and the step reports, so the
 // rate is training throughput; evaluations and checkpoints show up in elapsed_s and in the wall clock
 // budget instead. Data-parallel: errors carry "[rank r] step s: " (s = the step in progress: step() + 1
-// inside RunStep and the stop agreement, step() after it), for the caller's Communicator::Abort.
-Status TrainingRun::Run() {
+// inside RunStep and the step agreement, step() after it), for the caller's Communicator::Abort.
+Status TrainingRun::RunLoop() {
   if (!failure_.ok()) return failure_;
   const JobConfig& c = config_;
   const double start = MonotonicSeconds();
-  StatusLine line(c.train.steps, options_.show_progress && is_chief());
   double step_seconds = 0;     // RunStep time since the last metrics line
   double comm_at_window = comm_seconds();
   int64_t steps_in_window = 0;
   double recent_rate = 0;      // steps/s over the last metrics window (or so far)
   auto fail = [&](const Status& status, int64_t at_step) {
-    line.Finish();
     return data_parallel_ ? AtRankStep(status, options_.rank, at_step) : status;
   };
   stop_reason_ = StopReason::kNotStopped;
+  stop_message_.clear();
   while (true) {
-    StatusOr<StopReason> stop = DecideStop(start);
-    if (!stop.ok()) return fail(stop.status(), step() + 1);
-    stop_reason_ = *stop;
-    if (stop_reason_ != StopReason::kNotStopped) break;
+    StatusOr<StepDecision> decision = DecideStep(start);
+    if (!decision.ok()) return fail(decision.status(), step() + 1);
+    if (decision->stop != StopReason::kNotStopped) {
+      stop_reason_ = decision->stop;
+      stop_message_ = decision->message;
+      break;
+    }
 
     if (options_.before_step) options_.before_step(step() + 1);
     const double t0 = MonotonicSeconds();
@@ -336,34 +434,57 @@ Status TrainingRun::Run() {
     if (!status.ok()) return fail(status, step() + 1);
     step_seconds += MonotonicSeconds() - t0;
     ++steps_in_window;
-    const double window_rate = step_seconds > 0 ? steps_in_window / step_seconds : 0;
+    if (!is_chief()) continue;  // the other ranks log, evaluate and checkpoint nothing
     const int64_t k = step();
-    line.Update(k, steps_in_window >= 5 || recent_rate == 0 ? window_rate : recent_rate, last_step_->d_loss,
-                last_step_->g_loss);
-    if (!is_chief()) continue;
-    if (k % c.train.log_every == 0) {
-      recent_rate = window_rate;
-      status = LogStep(*last_step_, window_rate, step_seconds, comm_seconds() - comm_at_window);
+    const double window_rate = step_seconds > 0 ? steps_in_window / step_seconds : 0;
+    StepReport report;
+    report.step = k;
+    report.total_steps = c.train.steps;
+    report.logged = k % c.train.log_every == 0;
+    report.d_loss = last_step_->d_loss;
+    report.g_loss = last_step_->g_loss;
+    report.gradient_penalty = last_step_->gradient_penalty;
+    report.wasserstein = last_step_->wasserstein_estimate;
+    report.d_grad_norm = last_step_->d_grad_norm;
+    report.g_grad_norm = last_step_->g_grad_norm;
+    // Logged steps carry the window's own rate (the metrics line's); in between, a window of fewer than
+    // 5 steps is too noisy, so the last logged window's rate stands in.
+    report.steps_per_s = report.logged || steps_in_window >= 5 || recent_rate == 0 ? window_rate : recent_rate;
+    report.elapsed_s = ElapsedSeconds();
+    report.data_parallel = data_parallel_ != nullptr;
+    report.comm_s = comm_seconds() - comm_at_window;
+    report.comm_share = step_seconds > 0 ? report.comm_s / step_seconds : 0.0;
+    if (report.logged) {
+      // The metrics line is the report itself, so the file and the observer cannot disagree.
+      status = metrics_log_->Append(report.ToJson());
       if (!status.ok()) return fail(status, k);
+      recent_rate = window_rate;
       step_seconds = 0;
       steps_in_window = 0;
       comm_at_window = comm_seconds();
     }
+    if (RunObserver* o = observer()) o->OnStep(report);
     if (k % c.eval.every == 0) {
-      StatusOr<MetricsReport> report = Evaluate();
-      if (report.ok()) status = metrics_log_->Append({{"step", k}, {"eval", report->ToJson()}});
-      if (!report.ok() || !status.ok()) return fail(report.ok() ? status : report.status(), k);
-      line.Print(absl::StrCat("eval at step ", k, " (", report->samples, " samples): ",
-                              FormatRow("empty_bars", *report, &TrackMetrics::empty_bars), " | ",
-                              FormatRow("used_pitch_classes", *report, &TrackMetrics::used_pitch_classes)));
+      StatusOr<MetricsReport> metrics = Evaluate();
+      if (!metrics.ok()) return fail(metrics.status(), k);
+      EvaluationReport evaluation;
+      evaluation.step = k;
+      evaluation.samples = static_cast<int>(metrics->samples);
+      evaluation.metrics = metrics->ToJson();
+      status = metrics_log_->Append({{"step", k}, {"eval", evaluation.metrics}});
+      if (!status.ok()) return fail(status, k);
+      if (RunObserver* o = observer()) {
+        evaluation.summary = absl::StrCat(FormatRow("empty_bars", *metrics, &TrackMetrics::empty_bars), " | ",
+                                          FormatRow("used_pitch_classes", *metrics, &TrackMetrics::used_pitch_classes));
+        o->OnEvaluation(evaluation);
+      }
     }
-    if (k % c.checkpoint.every == 0) {
+    // The control's "checkpoint now" was agreed before this step: this step is the one checkpointed.
+    if (k % c.checkpoint.every == 0 || decision->checkpoint_now) {
       StatusOr<std::string> path = Checkpoint();
       if (!path.ok()) return fail(path.status(), k);
-      line.Print("checkpoint " + *path);
     }
   }
-  line.Finish();
   // The final checkpoint: whatever stopped the loop (agreed by all ranks), the step reached is saved
   // (unless it already is). Rank 0 only; the others may already be leaving.
   if (is_chief() && last_checkpoint_step_ != step()) {

@@ -12,31 +12,40 @@
 // latents from eval.seed; applies options.resume; and, on rank 0, writes the resolved config to
 // <output_dir>/config.yaml.
 //
-// Resume ("latest" or a path): LoadCheckpoint restores both networks, both optimisers, the step and the
-// random stream, then the loader is Seek()ed to the stored position, so a resumed run continues
-// bit-for-bit on CPU. Errors name the file: DataLoss for a truncated or corrupted checkpoint,
-// FailedPrecondition for one written by a model with other options, InvalidArgument when the stored loader
-// position does not fit this data (another batch size or pack). "latest" with no checkpoint in the
-// checkpoint directory starts from scratch (so a re-queued trial can always pass it). A fresh run (no
-// resume) refuses a checkpoint directory that already holds checkpoints (FailedPrecondition): writing
-// ckpt-200 beside an older run's ckpt-600 would let pruning delete the new one.
+// Resume ("latest" or a path): the checkpoint file's bytes are read (by rank 0 alone when data-parallel,
+// which broadcasts them: no shared filesystem needed) and LoadCheckpointFromBytes restores both networks,
+// both optimisers, the step and the random stream; then the loader is Seek()ed to the stored position, so
+// a resumed run continues bit-for-bit on CPU. Errors name the file: DataLoss for a truncated or corrupted
+// checkpoint, FailedPrecondition for one written by a model with other options, InvalidArgument when the
+// stored loader position does not fit this data (another batch size or pack). "latest" with no checkpoint
+// directory, or an empty one, starts from scratch (so a re-queued trial can always pass it); a checkpoint
+// directory that cannot be read (a file in the way, no permission) is an error naming it, never "no
+// checkpoint" (a re-queued trial must not silently restart from step 0). A fresh run (no resume) refuses a
+// checkpoint directory that already holds checkpoints (FailedPrecondition): writing ckpt-200 beside an
+// older run's ckpt-600 would let pruning delete the new one.
 //
 // Outputs (rank 0 only; other ranks train and write nothing):
 //   <output_dir>/config.yaml                     the resolved config, written at Create
-//   ResolveUnderOutputDir(train.metrics_file)    JSON lines: every train.log_every steps
+//   ResolveUnderOutputDir(train.metrics_file)    JSON lines: every train.log_every steps StepReport::ToJson()
 //       {"step","d_loss","g_loss","gradient_penalty","wasserstein","d_grad_norm","g_grad_norm",
 //        "steps_per_s","elapsed_s"}, and every eval.every steps {"step","eval":{MetricsReport::ToJson()}}.
 //       On resume, lines for steps after the checkpoint's are dropped first.
-//   ResolveUnderOutputDir(checkpoint.dir)/ckpt-<step>.tutti   every checkpoint.every steps and at the end;
-//       the newest checkpoint.keep are kept.
+//   ResolveUnderOutputDir(checkpoint.dir)/ckpt-<step>.tutti   every checkpoint.every steps, when the control
+//       asks, and at the end; the newest checkpoint.keep are kept.
+//   RunOptions::observer                         every event (run_observer.h): resume, each step, each
+//       evaluation, each checkpoint with its sha256, notes, the stop and its reason. The library prints
+//       nothing itself; tutti-worker installs a ConsoleObserver (console_observer.h).
+// Requests come in through RunOptions::control, polled on rank 0 before every step (stop with a reason,
+// checkpoint now; run_observer.h says exactly when each takes effect).
 //
 // Data parallelism (RunOptions::communicator with more than one rank; protocol in distributed.h): Create
-// agrees on rank 0's resume path, checks that every rank is at rank 0's step and broadcasts rank 0's
-// parameters; every step averages gradients and synchronises BatchNorm statistics across ranks; Run()
-// agrees on the stop decision every step (interrupt on any rank, time limit on rank 0) so no rank waits in
-// a collective the others never enter. Errors of Run() then carry "[rank r] step s: " (s = the step being
-// run); the caller should Communicator::Abort with them. Metrics lines gain "comm_s" (seconds in gradient
-// averaging and BatchNorm allreduces over the window) and "comm_share" (comm_s / step time of the window).
+// agrees on rank 0's resume path and checkpoint bytes, checks that every rank is at rank 0's step and
+// broadcasts rank 0's parameters; every step averages gradients and synchronises BatchNorm statistics
+// across ranks; Run() agrees on the step decision every step (interrupt on any rank; time limit and the
+// control's requests on rank 0) so every rank stops before the same step and no rank waits in a collective
+// the others never enter. Errors of Run() then carry "[rank r] step s: " (s = the step being run); the
+// caller should Communicator::Abort with them. Metrics lines gain "comm_s" (seconds in gradient averaging
+// and BatchNorm allreduces over the window) and "comm_share" (comm_s / step time of the window).
 //
 // Failure safety: a step that fails (a non-finite loss, a gradient hook error) stops Run() with that
 // status and poisons the run: RunStep and Checkpoint refuse from then on (FailedPrecondition), so a
@@ -55,6 +64,7 @@
 #include "core/config/job_config.h"
 #include "core/metrics/metrics.h"
 #include "core/train/gan_trainer.h"
+#include "worker/run/run_observer.h"
 
 namespace tutti {
 namespace comm {
@@ -67,13 +77,18 @@ class MetricsLog;
 
 struct RunOptions {
   // "" = start from scratch; a checkpoint file path; or "latest" = the newest checkpoint in the job's
-  // checkpoint directory (from scratch when there is none).
+  // checkpoint directory (from scratch when there is none; an error when the directory cannot be read).
   std::string resume;
   // Wall-clock budget of Run() in seconds (0 = none). When it is spent Run() stops after the current step
   // and writes a final checkpoint.
   double max_seconds = 0;
-  // Draw the progress line on stderr (rank 0 only).
-  bool show_progress = true;
+  // Receives every event of the run (run_observer.h), on rank 0 only (ignored on other ranks). Not owned;
+  // must outlive the run. Null = none: the library reports only through its files and return values.
+  RunObserver* observer = nullptr;
+  // Asked before every step what to do (continue, stop with a reason, checkpoint now), on rank 0 only
+  // (ignored on other ranks; its answer reaches them through the per-step agreement). Not owned; must
+  // outlive the run. Null = always continue.
+  RunControl* control = nullptr;
   // Data-parallel position of this process. Each rank loads its own rows of every global batch (see
   // batch_loader.h); only rank 0 logs, evaluates and checkpoints. The collective itself is installed
   // through `gradient_hook`.
@@ -94,15 +109,6 @@ struct RunOptions {
   std::function<void(int64_t step)> before_step;
 };
 
-// Why Run() returned OK.
-enum class StopReason {
-  kNotStopped,   // Run() has not finished
-  kCompleted,    // train.steps reached
-  kTimeLimit,    // RunOptions::max_seconds spent
-  kInterrupted,  // InterruptRequested() (Ctrl-C / SIGTERM)
-};
-const char* StopReasonName(StopReason reason);
-
 class TrainingRun {
  public:
   // See the file comment. `config` is validated (ValidateJobConfig) here.
@@ -121,22 +127,28 @@ class TrainingRun {
   // Remembered as last_metrics(); does not write anything (Run() logs it). Any rank may call it.
   StatusOr<MetricsReport> Evaluate();
 
-  // Writes ckpt-<step>.tutti (trainer, loader position, resolved config, last metrics, elapsed time) and
-  // prunes old ones. Returns its path; "" on ranks other than 0, which write nothing. FailedPrecondition
-  // once a step has failed.
+  // Writes ckpt-<step>.tutti (trainer, loader position, resolved config, last metrics, elapsed time),
+  // reports it (OnCheckpoint: path, sha256, size, flattened metrics) and prunes old ones (a failure to
+  // prune is an OnNote warning, not an error: the new checkpoint is durable). Returns its path; "" on
+  // ranks other than 0, which write nothing. FailedPrecondition once a step has failed.
   StatusOr<std::string> Checkpoint();
 
-  // The loop: RunStep until train.steps, max_seconds or InterruptRequested(); logs every log_every,
-  // evaluates every eval.every, checkpoints every checkpoint.every and always at the end (also when
-  // stopped by time or interrupt). Returns OK for any of those stops (see stop_reason()) and the first
-  // error otherwise, in which case no checkpoint is written after the failure.
-  // With a multi-rank communicator the ranks agree on every stop (see the file comment); without one,
+  // The loop: RunStep until train.steps, max_seconds, InterruptRequested() or the control's stop; logs
+  // every log_every, evaluates every eval.every, checkpoints every checkpoint.every, when the control asks,
+  // and always at the end (also when stopped early). Returns OK for any of those stops (see stop_reason())
+  // and the first error otherwise, in which case no checkpoint is written after the failure. Reports every
+  // event to the observer and ends with exactly one OnStop, OK or not (kFailed with the error's message).
+  // With a multi-rank communicator the ranks agree on every decision (see the file comment); without one,
   // each process decides on its own.
   Status Run();
 
   // Completed generator steps (resumed runs count from the checkpoint's step).
   int64_t step() const;
+  // Why the last Run() returned: kNotStopped before, a stop reason after an OK return, kFailed after an
+  // error.
   StopReason stop_reason() const { return stop_reason_; }
+  // StopReport::message of the last Run() (the control's message, the error's, ...; "" when none).
+  const std::string& stop_message() const { return stop_message_; }
   // Path of the newest checkpoint written or resumed from ("" when none).
   const std::string& last_checkpoint() const { return last_checkpoint_; }
   const std::optional<MetricsReport>& last_metrics() const { return last_metrics_; }
@@ -154,14 +166,25 @@ class TrainingRun {
   GanTrainer& trainer() { return *trainer_; }
 
  private:
+  // What every rank does before the next step (the agreed result of DecideStep).
+  struct StepDecision {
+    StopReason stop = StopReason::kNotStopped;  // kNotStopped: run the step
+    bool checkpoint_now = false;                // checkpoint after the step (rank 0 writes it)
+    std::string message;                        // for OnStop (rank 0)
+  };
+
   TrainingRun(JobConfig config, RunOptions options);
-  Status Resume(const std::string& path);
+  // Restores the checkpoint `bytes` (read from `path`, which names it in errors) and reports OnResume.
+  Status Resume(const std::string& path, const std::string& bytes);
   // options_.resume as a file path ("" = from scratch); errors as described in the file comment.
   StatusOr<std::string> ChooseResumePath() const;
-  Status LogStep(const StepMetrics& m, double steps_per_s, double step_seconds, double comm_seconds);
-  // The stop reason for the next step: local checks, then (data-parallel) the agreement of all ranks.
-  StatusOr<StopReason> DecideStop(double loop_start);
+  // The body of Run(); Run() adds the OnStop.
+  Status RunLoop();
+  // Local checks and rank 0's control, then (data-parallel) the agreement of all ranks.
+  StatusOr<StepDecision> DecideStep(double loop_start);
   bool is_chief() const { return options_.rank == 0; }
+  // The observer when this rank reports (rank 0), else null.
+  RunObserver* observer() const { return is_chief() ? options_.observer : nullptr; }
   double ElapsedSeconds() const;
 
   // Constant after Create.
@@ -176,6 +199,7 @@ class TrainingRun {
   // State of the loop.
   Status failure_;                        // first failed step; non-OK poisons the run
   StopReason stop_reason_ = StopReason::kNotStopped;
+  std::string stop_message_;              // StopReport::message of an OK stop
   std::string last_checkpoint_;
   int64_t last_checkpoint_step_ = -1;
   std::optional<MetricsReport> last_metrics_;

@@ -1,9 +1,12 @@
-// TrainingRun on real (synthetic LPD-5) packs: bit-exact resume, checkpoint safety, clear errors.
+// TrainingRun on real (synthetic LPD-5) packs: bit-exact resume, checkpoint safety, clear errors, and the
+// run-control seam (observer events, control requests).
 
 #include "worker/run/training_run.h"
 
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -22,7 +25,6 @@ using ::tutti::testing::TempDir;
 using ::tutti::testing::WriteAll;
 
 std::unique_ptr<TrainingRun> MustCreate(const JobConfig& config, RunOptions options = {}) {
-  options.show_progress = false;
   StatusOr<std::unique_ptr<TrainingRun>> run = TrainingRun::Create(config, options);
   EXPECT_TRUE(run.ok()) << run.status();
   return run.ok() ? std::move(run).value() : nullptr;
@@ -43,6 +45,81 @@ void ExpectModulesIdentical(const torch::nn::Module& a, const torch::nn::Module&
     ASSERT_TRUE(bb.contains(item.key())) << what << " " << item.key();
     EXPECT_TRUE(torch::equal(item.value(), bb[item.key()])) << what << " buffer " << item.key();
   }
+}
+
+// Records every event, and checks each checkpoint against the file while it exists (pruning may remove
+// it later).
+class RecordingObserver : public RunObserver {
+ public:
+  void OnResume(const ResumeReport& r) override {
+    events.push_back("resume");
+    resumes.push_back(r);
+  }
+  void OnStep(const StepReport& r) override {
+    events.push_back("step");
+    steps.push_back(r);
+  }
+  void OnEvaluation(const EvaluationReport& r) override {
+    events.push_back("eval");
+    evaluations.push_back(r);
+  }
+  void OnCheckpoint(const CheckpointReport& r) override {
+    events.push_back("checkpoint");
+    checkpoints.push_back(r);
+    file_sha256.push_back(::tutti::testing::FileSha256(r.path));
+    file_size.push_back(static_cast<int64_t>(std::filesystem::file_size(r.path)));
+  }
+  void OnNote(const std::string& note) override {
+    events.push_back("note");
+    notes.push_back(note);
+  }
+  void OnStop(const StopReport& r) override {
+    events.push_back("stop");
+    stops.push_back(r);
+  }
+  // Events in order, runs of steps compressed: "step x3 eval checkpoint stop".
+  std::string Events() const {
+    std::string out;
+    for (size_t i = 0; i < events.size();) {
+      size_t j = i;
+      while (j < events.size() && events[j] == events[i]) ++j;
+      out += (out.empty() ? "" : " ") + events[i] + (j - i > 1 ? " x" + std::to_string(j - i) : "");
+      i = j;
+    }
+    return out;
+  }
+
+  std::vector<std::string> events;
+  std::vector<ResumeReport> resumes;
+  std::vector<StepReport> steps;
+  std::vector<EvaluationReport> evaluations;
+  std::vector<CheckpointReport> checkpoints;
+  std::vector<std::string> file_sha256;
+  std::vector<int64_t> file_size;
+  std::vector<std::string> notes;
+  std::vector<StopReport> stops;
+};
+
+// Answers Poll(step) from a script (continue where the script says nothing) and records every poll.
+class ScriptedControl : public RunControl {
+ public:
+  explicit ScriptedControl(std::map<int64_t, ControlDecision> script) : script_(std::move(script)) {}
+  ControlDecision Poll(int64_t step) override {
+    polled.push_back(step);
+    auto it = script_.find(step);
+    return it == script_.end() ? ControlDecision::Continue() : it->second;
+  }
+  std::vector<int64_t> polled;
+
+ private:
+  std::map<int64_t, ControlDecision> script_;
+};
+
+std::vector<int64_t> CheckpointSteps(const std::string& dir) {
+  std::vector<int64_t> steps;
+  const std::vector<std::string> paths = ListCheckpoints(dir).value();  // not in the range-for: a temporary
+  for (const std::string& path : paths) steps.push_back(ReadCheckpointMeta(path)->step);
+  return steps;
 }
 
 // THE resume test: 10 steps + checkpoint + a fresh TrainingRun resuming + 10 steps == 20 steps straight.
@@ -110,7 +187,7 @@ TEST(TrainingRunTest, WritesConfigMetricsAndCheckpoints) {
   EXPECT_EQ(loss_steps, (std::vector<int64_t>{5, 10, 15, 20}));
   EXPECT_EQ(eval_steps, (std::vector<int64_t>{10, 20}));
 
-  std::vector<std::string> checkpoints = ListCheckpoints(tmp / "out/checkpoints");
+  std::vector<std::string> checkpoints = ListCheckpoints(tmp / "out/checkpoints").value();
   ASSERT_EQ(checkpoints.size(), 2u);
   StatusOr<CheckpointMeta> meta = ReadCheckpointMeta(checkpoints.back());
   ASSERT_TRUE(meta.ok()) << meta.status();
@@ -212,21 +289,33 @@ TEST(TrainingRunTest, FailedStepNeverOverwritesTheLastGoodCheckpoint) {
   EXPECT_EQ(run->Checkpoint().status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(run->RunStep().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(run->Run().code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(ListCheckpoints(tmp / "out/checkpoints"), std::vector<std::string>{*good});
+  EXPECT_EQ(ListCheckpoints(tmp / "out/checkpoints").value(), std::vector<std::string>{*good});
   EXPECT_EQ(FileSha256(*good), before);
   EXPECT_EQ(run->last_checkpoint(), *good);
 }
 
 TEST(TrainingRunTest, HookErrorsStopTheRun) {
   TempDir tmp;
-  std::unique_ptr<TrainingRun> run = MustCreate(SmallJobConfig(tmp / "out"));
+  RecordingObserver observer;
+  RunOptions options;
+  options.observer = &observer;
+  std::unique_ptr<TrainingRun> run = MustCreate(SmallJobConfig(tmp / "out"), options);
   ASSERT_NE(run, nullptr);
   run->set_gradient_hook([](Network, torch::nn::Module&, torch::Tensor&) -> Status {
     return absl::UnavailableError("rank 1 went away");
   });
   Status status = run->Run();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
-  EXPECT_TRUE(ListCheckpoints(tmp / "out/checkpoints").empty());
+  EXPECT_TRUE(ListCheckpoints(tmp / "out/checkpoints").value().empty());
+  // The observer hears of the failure exactly once, with the error, and of nothing else.
+  EXPECT_EQ(run->stop_reason(), StopReason::kFailed);
+  EXPECT_EQ(observer.Events(), "stop");
+  ASSERT_EQ(observer.stops.size(), 1u);
+  EXPECT_EQ(observer.stops[0].reason, StopReason::kFailed);
+  EXPECT_EQ(observer.stops[0].step, 0);
+  EXPECT_EQ(observer.stops[0].message, std::string(status.message()));
+  EXPECT_NE(observer.stops[0].message.find("rank 1 went away"), std::string::npos) << observer.stops[0].message;
+  EXPECT_EQ(observer.stops[0].last_checkpoint, "");
 }
 
 TEST(TrainingRunTest, MissingPackNamesThePathAndTuttiPack) {
@@ -262,14 +351,174 @@ TEST(TrainingRunTest, RanksOtherThanZeroWriteNothing) {
   RunOptions options;
   options.rank = 1;
   options.world_size = 2;
+  // Observers and controls are rank 0's: here they are neither called nor obeyed.
+  RecordingObserver observer;
+  ScriptedControl control({{0, ControlDecision::Stop(StopReason::kPruned, "")}});
+  options.observer = &observer;
+  options.control = &control;
   std::unique_ptr<TrainingRun> run = MustCreate(config, options);
   ASSERT_NE(run, nullptr);
   ASSERT_TRUE(run->Run().ok());
   EXPECT_EQ(run->step(), 2);
+  EXPECT_TRUE(observer.events.empty());
+  EXPECT_TRUE(control.polled.empty());
   EXPECT_FALSE(std::filesystem::exists(tmp / "out"));
   StatusOr<std::string> path = run->Checkpoint();
   ASSERT_TRUE(path.ok());
   EXPECT_EQ(*path, "");
+}
+
+// Every event, in order, with the numbers the files hold: steps 1..20 (metrics lines every 5 are the logged
+// reports), evaluations at 10 and 20, checkpoints at 10 and 20 whose sha256 and size are the files', one
+// OnStop. Then a resumed run reports where it resumed from and what changed.
+TEST(TrainingRunTest, ObserverSeesEveryEventInOrder) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  RecordingObserver observer;
+  RunOptions options;
+  options.observer = &observer;
+  std::unique_ptr<TrainingRun> run = MustCreate(config, options);
+  ASSERT_NE(run, nullptr);
+  ASSERT_TRUE(run->Run().ok());
+  EXPECT_EQ(observer.Events(), "step x10 eval checkpoint step x10 eval checkpoint stop");
+
+  ASSERT_EQ(observer.steps.size(), 20u);
+  std::vector<nlohmann::json> logged;
+  for (size_t i = 0; i < observer.steps.size(); ++i) {
+    const StepReport& r = observer.steps[i];
+    EXPECT_EQ(r.step, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(r.total_steps, 20);
+    EXPECT_EQ(r.logged, r.step % 5 == 0) << r.step;
+    EXPECT_GT(r.steps_per_s, 0) << r.step;
+    EXPECT_FALSE(r.data_parallel);
+    if (r.logged) logged.push_back(r.ToJson());
+  }
+  EXPECT_EQ(observer.steps.back().d_loss, run->last_step_metrics()->d_loss);
+  // The metrics file's loss lines are exactly the logged reports.
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(ReadAll(tmp / "out/metrics.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.contains("eval")) lines.push_back(j);
+  }
+  EXPECT_EQ(lines, logged);
+
+  ASSERT_EQ(observer.evaluations.size(), 2u);
+  EXPECT_EQ(observer.evaluations[1].step, 20);
+  EXPECT_EQ(observer.evaluations[1].samples, 8);
+  EXPECT_EQ(observer.evaluations[1].metrics.dump(), run->last_metrics()->ToJson().dump());
+  EXPECT_NE(observer.evaluations[1].summary.find("empty_bars "), std::string::npos) << observer.evaluations[1].summary;
+  EXPECT_NE(observer.evaluations[1].summary.find(" | used_pitch_classes "), std::string::npos);
+
+  ASSERT_EQ(observer.checkpoints.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const CheckpointReport& c = observer.checkpoints[i];
+    EXPECT_EQ(c.step, 10 * static_cast<int64_t>(i + 1));
+    EXPECT_EQ(c.path, CheckpointPath(tmp / "out/checkpoints", c.step));
+    EXPECT_EQ(c.sha256, observer.file_sha256[i]);
+    EXPECT_EQ(c.size_bytes, observer.file_size[i]);
+    EXPECT_EQ(c.metrics.count("d_loss"), 1u);
+    EXPECT_EQ(c.metrics.count("elapsed_s"), 1u);
+    EXPECT_EQ(c.metrics.count("eval.tracks.Piano.used_pitch_classes_true_pc"), 1u);
+    EXPECT_EQ(c.metrics.at("eval.samples"), 8);
+  }
+  EXPECT_EQ(observer.checkpoints[1].metrics.at("d_loss"), run->last_step_metrics()->d_loss);
+
+  ASSERT_EQ(observer.stops.size(), 1u);
+  EXPECT_EQ(observer.stops[0].reason, StopReason::kCompleted);
+  EXPECT_EQ(observer.stops[0].step, 20);
+  EXPECT_EQ(observer.stops[0].last_checkpoint, CheckpointPath(tmp / "out/checkpoints", 20));
+  EXPECT_TRUE(observer.notes.empty());
+
+  // Resumed with a changed setting: OnResume at Create, before any step.
+  JobConfig more = config;
+  more.train.steps = 22;
+  more.train.g_lr = 0.0005;
+  RecordingObserver resumed;
+  options.observer = &resumed;
+  options.resume = "latest";
+  std::unique_ptr<TrainingRun> again = MustCreate(more, options);
+  ASSERT_NE(again, nullptr);
+  ASSERT_EQ(resumed.resumes.size(), 1u);
+  EXPECT_EQ(resumed.resumes[0].step, 20);
+  EXPECT_EQ(resumed.resumes[0].path, CheckpointPath(tmp / "out/checkpoints", 20));
+  EXPECT_NE(resumed.resumes[0].config_changes.find("train.g_lr: "), std::string::npos)
+      << resumed.resumes[0].config_changes;
+  EXPECT_NE(resumed.resumes[0].config_changes.find("train.steps: 22 (checkpoint: 20)"), std::string::npos)
+      << resumed.resumes[0].config_changes;
+  ASSERT_TRUE(again->Run().ok());
+  EXPECT_EQ(resumed.Events(), "resume step x2 checkpoint stop");
+  EXPECT_EQ(resumed.steps.front().step, 21);
+}
+
+// The control stops the run before the step after the one it was polled at, with its reason and message;
+// the step reached is checkpointed as at any stop.
+TEST(TrainingRunTest, ControlStopsTheRunWithItsReason) {
+  for (StopReason reason : {StopReason::kByCoordinator, StopReason::kPruned}) {
+    TempDir tmp;
+    JobConfig config = SmallJobConfig(tmp / "out");
+    RecordingObserver observer;
+    ScriptedControl control({{3, ControlDecision::Stop(reason, "asked at step 3")}});
+    RunOptions options;
+    options.observer = &observer;
+    options.control = &control;
+    std::unique_ptr<TrainingRun> run = MustCreate(config, options);
+    ASSERT_NE(run, nullptr);
+    ASSERT_TRUE(run->Run().ok());
+    EXPECT_EQ(run->step(), 3);
+    EXPECT_EQ(run->stop_reason(), reason);
+    EXPECT_EQ(control.polled, (std::vector<int64_t>{0, 1, 2, 3}));
+    EXPECT_EQ(observer.Events(), "step x3 checkpoint stop");
+    ASSERT_EQ(observer.stops.size(), 1u);
+    EXPECT_EQ(observer.stops[0].reason, reason);
+    EXPECT_EQ(observer.stops[0].message, "asked at step 3");
+    EXPECT_EQ(observer.stops[0].step, 3);
+    EXPECT_EQ(observer.stops[0].last_checkpoint, CheckpointPath(tmp / "out/checkpoints", 3));
+    EXPECT_EQ(CheckpointSteps(tmp / "out/checkpoints"), std::vector<int64_t>{3});
+  }
+}
+
+// "Checkpoint now" at Poll(4) checkpoints step 5 and the run goes on; a request on a step that gets a
+// periodic checkpoint anyway writes it once; the control is not polled once train.steps is reached.
+TEST(TrainingRunTest, ControlCheckpointNowCheckpointsTheNextStepAndGoesOn) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.train.steps = 8;
+  config.checkpoint.every = 6;
+  config.eval.every = 1000;
+  RecordingObserver observer;
+  ScriptedControl control({{4, ControlDecision::CheckpointNow()}, {5, ControlDecision::CheckpointNow()}});
+  RunOptions options;
+  options.observer = &observer;
+  options.control = &control;
+  std::unique_ptr<TrainingRun> run = MustCreate(config, options);
+  ASSERT_NE(run, nullptr);
+  ASSERT_TRUE(run->Run().ok());
+  EXPECT_EQ(run->stop_reason(), StopReason::kCompleted);
+  EXPECT_EQ(control.polled, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(CheckpointSteps(tmp / "out/checkpoints"), (std::vector<int64_t>{5, 6, 8}));
+  EXPECT_EQ(observer.Events(), "step x5 checkpoint step checkpoint step x2 checkpoint stop");
+}
+
+// --resume latest when the checkpoint directory cannot be read must fail naming it, not restart from
+// step 0. (Root ignores chmod 000, so the directory is a regular file here: ENOTDIR.)
+TEST(TrainingRunTest, ResumeLatestFailsWhenTheCheckpointDirectoryCannotBeRead) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  ASSERT_TRUE(std::filesystem::create_directories(tmp / "out"));
+  const std::string dir = tmp / "out/checkpoints";
+  WriteAll(dir, "not a directory");
+  RunOptions options;
+  options.resume = "latest";
+  StatusOr<std::unique_ptr<TrainingRun>> run = TrainingRun::Create(config, options);
+  ASSERT_EQ(run.status().code(), absl::StatusCode::kFailedPrecondition) << run.status();
+  const std::string message(run.status().message());
+  EXPECT_NE(message.find("--resume latest: " + dir + ": cannot list the checkpoint directory"), std::string::npos)
+      << message;
+  // A fresh run cannot check for an earlier run's checkpoints either.
+  run = TrainingRun::Create(config, {});
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kFailedPrecondition) << run.status();
+  EXPECT_NE(std::string(run.status().message()).find(dir), std::string::npos) << run.status();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "coordinator/cli/sample_writer.h"
+#include "core/sample/sample_writer.h"
 
 #include <filesystem>
 #include <random>
@@ -9,7 +9,7 @@
 #include "core/npz/pianoroll_npz.h"
 #include "core/render/wav.h"
 
-namespace tutti::cli {
+namespace tutti {
 namespace {
 
 namespace fs = std::filesystem;
@@ -149,4 +149,4 @@ TEST(WriteSampleFiles, NamesTheFileThatCannotBeWritten) {
 }
 
 }  // namespace
-}  // namespace tutti::cli
+}  // namespace tutti

@@ -1,6 +1,7 @@
 #pragma once
-// Test helper: a real checkpoint written the way tutti-worker writes one (CreateTrainerFromConfig, a few
-// Steps on random 0/1 batches, SaveCheckpoint with the resolved config inside). Small and CPU-only.
+// Test helper (core/sample and the CLI's generate / metrics tests): a real checkpoint written the way
+// tutti-worker writes one (CreateTrainerFromConfig, a few Steps on random 0/1 batches, SaveCheckpoint with
+// the resolved config inside). Small and CPU-only.
 
 #include <string>
 
@@ -12,9 +13,9 @@
 #include "core/config/job_config_yaml.h"
 #include "core/train/trainer_from_config.h"
 
-namespace tutti::cli::test {
+namespace tutti::testing {
 
-inline JobConfig SmallConfig(bool conditional) {
+inline JobConfig SmallSampleConfig(bool conditional) {
   JobConfig config;
   config.name = "cli-test";
   config.train.batch_size = 4;
@@ -49,4 +50,4 @@ inline std::string MakeCheckpoint(const std::string& dir, const JobConfig& confi
   return saved.ok() ? path : "";
 }
 
-}  // namespace tutti::cli::test
+}  // namespace tutti::testing

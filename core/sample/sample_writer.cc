@@ -1,4 +1,4 @@
-#include "coordinator/cli/sample_writer.h"
+#include "core/sample/sample_writer.h"
 
 #include <algorithm>
 
@@ -7,7 +7,7 @@
 #include "core/npz/pianoroll_npz.h"
 #include "core/render/wav.h"
 
-namespace tutti::cli {
+namespace tutti {
 namespace {
 
 std::string ShapeText(const SampleShape& shape) { return shape.ToString(); }
@@ -161,4 +161,4 @@ StatusOr<SampleFilesReport> WriteSampleFiles(const uint8_t* samples, int64_t n, 
   return report;
 }
 
-}  // namespace tutti::cli
+}  // namespace tutti

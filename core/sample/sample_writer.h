@@ -1,6 +1,7 @@
 #pragma once
 // Generated samples -> files a person can open: MIDI, pypianoroll .npz, pianoroll PNG, WAV, and an overview
-// grid. Torch-free, so `tutti generate` and (later) the coordinator's sample service share it.
+// grid. Torch-free, so `tutti generate` and the coordinator's sample service share it (the samples
+// themselves come from checkpoint_sampler.h).
 //
 // Input: `n` dense binary samples stored contiguously, each (tracks, steps, pitches) row-major, index
 // ((track * steps) + step) * pitches + pitch, any non-zero byte active (already thresholded: see
@@ -34,7 +35,7 @@
 #include "core/music/multitrack.h"
 #include "core/render/pianoroll_png.h"
 
-namespace tutti::cli {
+namespace tutti {
 
 struct SampleFileOptions {
   // MIDI pitch of pitch row 0 (LPD-5 samples keep MIDI 24..95).
@@ -93,4 +94,4 @@ StatusOr<SampleFilesReport> WriteSampleFiles(const uint8_t* samples, int64_t n, 
 // command can fail before expensive work).
 Status ValidateSampleFileOptions(const SampleFileOptions& options, const SampleShape& shape);
 
-}  // namespace tutti::cli
+}  // namespace tutti
