@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# The main job end to end: install, build, synthesise an LPD-5-shaped corpus, pack two genres into training
-# packs, verify them, train a small GAN on the rock pack for a few hundred steps (checkpoints, metrics), and
-# write samples (MIDI, npz, PNG, WAV when FluidSynth is installed) to $TUTTI_DEMO_DIR/samples/rock.
-# Everything goes to ${TUTTI_DEMO_DIR:-./demo-out}.
+# The main job end to end, as a team runs it: install, build, synthesise an LPD-5-shaped corpus, pack two
+# genres into training packs and verify them; start a coordinator and an agent (2 ranks) on loopback,
+# submit the demo job (configs/demo.yaml), follow it to completion, list the trial and its checkpoints,
+# download the best checkpoint, write samples from it (MIDI, npz, PNG; WAV when FluidSynth is installed),
+# and stop both processes cleanly. Everything goes to ${TUTTI_DEMO_DIR:-./demo-out}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${TUTTI_DEMO_DIR:-./demo-out}
 scripts/install-deps.sh
 scripts/build.sh
-tutti=$PWD/build/bin/tutti
-worker=$PWD/build/bin/tutti-worker
+bin=$PWD/build/bin
+tutti=$bin/tutti
 configs=$PWD/configs
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+
+coordinator_pid=""
+agent_pid=""
+# Whatever happens, the processes this script started are stopped by their own pids.
+cleanup() {
+  [[ -n $agent_pid ]] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
+  [[ -n $coordinator_pid ]] && kill -TERM "$coordinator_pid" 2>/dev/null && wait "$coordinator_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 echo "== 1. synthesise a small corpus in the LPD-5 cleansed layout"
 $tutti synth-lpd --out "$out/lpd5-synth" --songs 200 --seed 1
@@ -25,22 +35,46 @@ $tutti pack-verify "$out/packs/rock"
 $tutti pack-verify "$out/packs/pop"
 $tutti pack-info "$out/packs/rock"
 
-echo "== 4. train a small model on the synthetic rock pack (configs/demo.yaml: 300 steps, checkpoints, metrics)"
-rm -rf "$out/run"
-(cd "$out" && "$worker" --config "$configs/demo.yaml")
-latest=$(ls "$out/run/checkpoints"/ckpt-*.tutti | sort | tail -n 1)
-echo "latest checkpoint: $latest"
-tail -n 2 "$out/run/metrics.jsonl"
+echo "== 4. start a coordinator (state in $out/coordinator) and an agent with 2 ranks, on loopback"
+rm -rf "$out/coordinator" "$out/coordinator.addr"
+"$bin/tutti-coordinator" --home "$out/coordinator" --listen 127.0.0.1:0 --address-file "$out/coordinator.addr" \
+  2>"$out/coordinator.log" &
+coordinator_pid=$!
+for _ in $(seq 100); do [[ -s $out/coordinator.addr ]] && break; sleep 0.1; done
+export TUTTI_COORDINATOR=$(cat "$out/coordinator.addr")
+echo "coordinator on $TUTTI_COORDINATOR (pid $coordinator_pid, log $out/coordinator.log)"
+$tutti agent --np 2 --work-dir "$out/agent" 2>"$out/agent.log" &
+agent_pid=$!
+echo "agent pid $agent_pid (log $out/agent.log)"
 
-echo "== 5. write samples from the latest checkpoint"
-"$tutti" generate --checkpoint "$latest" -n 4 --seed 1 --out "$out/samples/rock"
+echo "== 5. submit the demo job (configs/demo.yaml: 300 steps, checkpoints every 100) and follow it"
+submitted=$(cd "$out" && $tutti submit "$configs/demo.yaml" --json)
+experiment=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["experiment"]["id"])' <<<"$submitted")
+trial=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["trials"][0]["id"])' <<<"$submitted")
+echo "experiment $experiment, trial $trial"
+$tutti logs "$trial" --follow
+
+echo "== 6. the experiment, its trial and its checkpoints"
+$tutti experiments
+$tutti trials "$experiment"
+$tutti checkpoints "$trial"
+
+echo "== 7. download the trial's best checkpoint (checkpoint.best_metric; the newest when unset), sha256 checked,"
+echo "      and write samples from it"
+$tutti checkpoints download --trial "$trial" --out "$out/best.tutti"
+"$tutti" generate --checkpoint "$out/best.tutti" -n 4 --seed 1 --out "$out/samples/rock"
+
+echo "== 8. stop the agent and the coordinator"
+kill -INT "$agent_pid"; wait "$agent_pid" || true; agent_pid=""
+kill -TERM "$coordinator_pid"; wait "$coordinator_pid"; coordinator_pid=""
+tail -n 2 "$out/coordinator.log"
 
 if [ -d ../shared/lpd5-real ]; then
-  echo "== 6. pack the real LPD-5 slice (../shared/lpd5-real): rock, pop, jazz"
+  echo "== 9. pack the real LPD-5 slice (../shared/lpd5-real): rock, pop, jazz"
   $tutti pack --lpd ../shared/lpd5-real --genres rock,pop,jazz --out "$out/packs-real"
 fi
 
 echo "== demo finished; it wrote under $out:"
-(cd "$out" && find . -name manifest.json -o -name '*.tutti' -o -name metrics.jsonl -o -path './samples/*' -type f |
+(cd "$out" && find . -name manifest.json -o -name 'best.tutti' -o -name tutti.db -o -path './samples/*' -type f |
   sort | sed 's/^\.\//  /')
 du -sh "$out"/* | sed 's/^/  /'

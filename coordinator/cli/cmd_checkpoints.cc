@@ -13,6 +13,7 @@
 #include "core/base/file_util.h"
 #include "core/base/sha256.h"
 #include "tutti/v1/checkpoint_service.grpc.pb.h"
+#include "tutti/v1/experiment_service.grpc.pb.h"
 #include "tutti/v1/sample_service.grpc.pb.h"
 
 namespace tutti::cli {
@@ -62,9 +63,24 @@ int RunList(const CheckpointArgs& a) {
   return 0;
 }
 
-int RunDownload(const CheckpointArgs& a) {
+int RunDownload(CheckpointArgs a) {
   auto connection = Connect(a.remote);
   if (!connection.ok()) return ReportFailure(connection.status());
+  if (a.trial != 0) {
+    // The trial's best checkpoint, as the coordinator ranks them (checkpoint.best_metric, else the newest).
+    auto experiments = v1::ExperimentService::NewStub((*connection)->channel());
+    v1::GetTrialRequest get;
+    get.set_trial_id(a.trial);
+    v1::GetTrialResponse trial;
+    std::unique_ptr<grpc::ClientContext> context = (*connection)->NewContext(CallTimeout(a.remote));
+    Status s = (*connection)->FromGrpc(experiments->GetTrial(context.get(), get, &trial),
+                                       absl::StrCat("looking up trial ", a.trial));
+    if (!s.ok()) return ReportFailure(s);
+    if (trial.trial().best_checkpoint_id() == 0) {
+      return ReportFailure(absl::FailedPreconditionError(absl::StrCat("trial ", a.trial, " has no checkpoint yet")));
+    }
+    a.id = trial.trial().best_checkpoint_id();
+  }
   auto stub = v1::CheckpointService::NewStub((*connection)->channel());
   v1::DownloadCheckpointRequest request;
   request.set_checkpoint_id(a.id);
@@ -137,7 +153,11 @@ void RegisterCheckpointCommands(CLI::App& app, int* exit_code) {
   auto download_args = std::make_shared<CheckpointArgs>();
   CLI::App* download = checkpoints->add_subcommand(
       "download", "Download a checkpoint, check its sha256 and write it (and FILE.sha256) atomically");
-  download->add_option("id", download_args->id, "Checkpoint id")->required();
+  auto* which = download->add_option_group("which");
+  which->add_option("id", download_args->id, "Checkpoint id");
+  which->add_option("--trial", download_args->trial,
+                    "Instead of an id: this trial's best checkpoint (checkpoint.best_metric, else its newest)");
+  which->require_option(1);
   download->add_option("--out,-o", download_args->out, "File to write (default ckpt-<step>.tutti)");
   AddRemoteFlags(download, &download_args->remote);
   download->callback([download_args, exit_code] { *exit_code = RunDownload(*download_args); });

@@ -163,11 +163,12 @@ int RunTrials(const IdArgs& a) {
     std::cout << ToJson(response) << "\n";
     return 0;
   }
-  TextTable table({"TRIAL", "STATE", "STEP", "RESTARTS", "WORKER", "CHECKPOINT", "STOP REASON", "MESSAGE"});
+  TextTable table({"TRIAL", "STATE", "STEP", "RESTARTS", "WORKER", "NEWEST", "BEST", "STOP REASON", "MESSAGE"});
   for (const v1::Trial& t : response.trials()) {
     table.AddRow({TrialRow(t), StateName(t.state()), absl::StrCat(t.step(), "/", t.target_steps()),
                   std::to_string(t.restarts()), t.worker().empty() ? "-" : t.worker(),
                   t.latest_checkpoint_id() == 0 ? "-" : std::to_string(t.latest_checkpoint_id()),
+                  t.best_checkpoint_id() == 0 ? "-" : std::to_string(t.best_checkpoint_id()),
                   t.stop_reason().empty() ? "-" : t.stop_reason(), Truncate(t.message(), 70)});
   }
   std::cout << table.ToString();

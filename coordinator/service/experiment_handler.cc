@@ -11,7 +11,8 @@ namespace tutti::coord {
 
 Status ExperimentHandler::FillTrial(const TrialRow& row, bool with_config, v1::Trial* out) {
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
-  ToProto(row, latest ? latest->id : 0, with_config, out);
+  TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> best, checkpoints_->Best(row.id));
+  ToProto(row, latest ? latest->id : 0, with_config, out, best ? best->id : 0);
   return absl::OkStatus();
 }
 

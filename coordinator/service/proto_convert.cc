@@ -47,7 +47,8 @@ void ToProto(const ExperimentRow& row, const std::map<std::string, int64_t>& tri
   if (with_config) out->set_config_yaml(row.config_yaml);
 }
 
-void ToProto(const TrialRow& row, int64_t latest_checkpoint_id, bool with_config, v1::Trial* out) {
+void ToProto(const TrialRow& row, int64_t latest_checkpoint_id, bool with_config, v1::Trial* out,
+             int64_t best_checkpoint_id) {
   out->set_id(row.id);
   out->set_experiment_id(row.experiment_id);
   out->set_state(ToProto(row.state));
@@ -64,6 +65,7 @@ void ToProto(const TrialRow& row, int64_t latest_checkpoint_id, bool with_config
   out->set_started_ms(row.started_ms);
   out->set_ended_ms(row.ended_ms);
   out->set_latest_checkpoint_id(latest_checkpoint_id);
+  out->set_best_checkpoint_id(best_checkpoint_id);
   FromMap(MetricsFromJson(row.last_metrics_json), out->mutable_last_metrics());
   if (with_config) out->set_config_yaml(row.config_yaml);
 }

@@ -13,8 +13,9 @@ namespace tutti::coord {
 // `trial_counts` by state name ("QUEUED", ...). The config is included only when `with_config`.
 void ToProto(const ExperimentRow& row, const std::map<std::string, int64_t>& trial_counts, bool with_config,
              v1::Experiment* out);
-// `latest_checkpoint_id` 0 = none.
-void ToProto(const TrialRow& row, int64_t latest_checkpoint_id, bool with_config, v1::Trial* out);
+// `latest_checkpoint_id` / `best_checkpoint_id`: 0 = none.
+void ToProto(const TrialRow& row, int64_t latest_checkpoint_id, bool with_config, v1::Trial* out,
+             int64_t best_checkpoint_id = 0);
 void ToProto(const CheckpointRow& row, int64_t experiment_id, v1::Checkpoint* out);
 
 v1::TrialState ToProto(TrialState state);

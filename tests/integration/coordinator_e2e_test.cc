@@ -160,6 +160,64 @@ TEST_F(E2E, ARankKilledMidTrialCostsARestartNotTheTrial) {
   EXPECT_EQ(train_steps, expected);
 }
 
+TEST_F(E2E, ACoordinatorThatCrashesAndComesBackCostsNoTraining) {
+  const std::string& address = coordinator->address();
+  Client client(address);
+  const int64_t trial = client.Submit(SmallJobYaml(/*steps=*/80, /*checkpoint_every=*/10));
+  const pid_t agent = SpawnWithLog({Bin("tutti"), "agent", "--np", "2", "--exit-when-idle", "--poll", "0.5",
+                                    "--coordinator", address, "--work-dir", dir + "/agent"},
+                                   dir + "/agent.log");
+  ASSERT_GT(agent, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+  while (std::chrono::steady_clock::now() < deadline && client.List(trial).size() < 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GE(client.List(trial).size(), 2u) << ReadAll(dir + "/agent.log");
+  // The coordinator dies mid-trial and is back 3 s later on the same address (its lease TTL is 20 s):
+  // the worker keeps training, queues its reports meanwhile and sends them when it can.
+  coordinator->Kill();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_TRUE(coordinator->Start(std::chrono::seconds(60), /*same_address=*/true)) << coordinator->error();
+  ASSERT_EQ(coordinator->address(), address);
+  const int code = WaitForExit(agent, std::chrono::seconds(300));
+  const std::string log = ReadAll(dir + "/agent.log");
+  ASSERT_EQ(code, 0) << log;
+  Client again(address);
+  const v1::Trial done = again.Trial(trial);
+  EXPECT_EQ(done.state(), v1::TRIAL_COMPLETED) << done.message();
+  EXPECT_EQ(done.step(), 80);
+  EXPECT_EQ(done.restarts(), 0) << "the outage cost a restart:\n" << log;
+  std::vector<int64_t> steps;
+  for (const v1::Checkpoint& c : again.List(trial)) steps.push_back(c.step());
+  EXPECT_EQ(steps, (std::vector<int64_t>{10, 20, 30, 40, 50, 60, 70, 80})) << log;
+}
+
+TEST_F(E2E, CtrlCOnTheAgentHandsTheTrialBackAfterACheckpoint) {
+  const std::string& address = coordinator->address();
+  Client client(address);
+  const int64_t trial = client.Submit(SmallJobYaml(/*steps=*/2000, /*checkpoint_every=*/1000));
+  const pid_t agent = SpawnWithLog({Bin("tutti"), "agent", "--np", "2", "--poll", "0.5", "--coordinator", address,
+                                    "--work-dir", dir + "/agent"},
+                                   dir + "/agent.log");
+  ASSERT_GT(agent, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline && client.Trial(trial).step() < 15) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GE(client.Trial(trial).step(), 15) << ReadAll(dir + "/agent.log");
+  ASSERT_EQ(::kill(agent, SIGINT), 0);
+  EXPECT_EQ(WaitForExit(agent, std::chrono::seconds(120)), 130) << ReadAll(dir + "/agent.log");
+  const v1::Trial t = client.Trial(trial);
+  EXPECT_EQ(t.state(), v1::TRIAL_QUEUED) << t.message();
+  EXPECT_EQ(t.restarts(), 0);
+  EXPECT_THAT(t.message(), HasSubstr("interrupted"));
+  // Its final checkpoint is stored: the next lease resumes where it stopped.
+  const std::vector<v1::Checkpoint> stored = client.List(trial);
+  ASSERT_FALSE(stored.empty());
+  EXPECT_EQ(stored.back().step(), t.step());
+  EXPECT_GE(t.step(), 15);
+}
+
 TEST_F(E2E, AWorkerWithNothingToDoSaysSoAndExitsFour) {
   CommandResult r = RunCommand(Bin("tutti-worker") + " --coordinator " + coordinator->address() + " --work-dir " + dir + "/w");
   EXPECT_EQ(r.exit_code, 4) << r.err;

@@ -185,6 +185,22 @@ TEST(CoordinatorProcessTest, WithATokenEveryCallNeedsItButHealthChecks) {
   EXPECT_EQ(coordinator.Stop(), 0);
 }
 
+TEST(CoordinatorProcessTest, ServesTlsWithAGivenCertificate) {
+  const std::string dir = TestDir();
+  CommandResult made = RunCommand("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+                                  "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " + dir + "/key.pem -out " + dir +
+                                  "/cert.pem");
+  if (made.exit_code != 0) GTEST_SKIP() << "no openssl command to make a test certificate: " << made.err;
+  CoordinatorProcess coordinator(dir + "/home", {"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem", "-q"});
+  ASSERT_TRUE(coordinator.Start()) << coordinator.error();
+  CommandResult ok = Tutti(coordinator.address(), "experiments --tls-ca " + dir + "/cert.pem");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  // A plaintext client cannot talk to it.
+  CommandResult plain = Tutti(coordinator.address(), "experiments --timeout 3");
+  EXPECT_EQ(plain.exit_code, 1);
+  EXPECT_EQ(coordinator.Stop(), 0);
+}
+
 TEST(CoordinatorProcessTest, BadInputGetsOneClearErrorAndChangesNothing) {
   const std::string dir = TestDir();
   CoordinatorProcess coordinator(dir + "/home", {"-q"});

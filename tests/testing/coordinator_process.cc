@@ -27,13 +27,14 @@ std::string CoordinatorProcess::log() const {
   return ss.str();
 }
 
-bool CoordinatorProcess::Start(std::chrono::seconds timeout) {
+bool CoordinatorProcess::Start(std::chrono::seconds timeout, bool same_address) {
   std::filesystem::create_directories(home_);
   const std::string address_file = home_ + ".addr";
   std::filesystem::remove(address_file);
   log_ = home_ + ".log." + std::to_string(starts_++);
+  const std::string listen = same_address && !address_.empty() ? address_ : "127.0.0.1:0";
   std::vector<std::string> args = {std::string(TUTTI_BIN_DIR) + "/tutti-coordinator", "--home", home_, "--listen",
-                                   "127.0.0.1:0", "--address-file", address_file, "--grace", "2"};
+                                   listen, "--address-file", address_file, "--grace", "2"};
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = SpawnWithLog(args, log_);
   if (pid_ < 0) {

@@ -18,7 +18,9 @@ class CoordinatorProcess {
   ~CoordinatorProcess();  // SIGKILL if still running
 
   // Starts it and waits (up to `timeout`) until it serves. False with the log in error() otherwise.
-  bool Start(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // `same_address`: listen on the address of the previous start (a restart clients can find again)
+  // instead of a fresh port 0.
+  bool Start(std::chrono::seconds timeout = std::chrono::seconds(60), bool same_address = false);
   // SIGTERM, then waits for the exit code (SIGKILL after `timeout`). Returns the exit code.
   int Stop(std::chrono::seconds timeout = std::chrono::seconds(30));
   // SIGKILL and reap: a crash at an arbitrary instant.
