@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config ccache
   libtorch-dev libopenblas0-openmp
   libopenmpi-dev openmpi-bin
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libyaml-cpp-dev libsqlite3-dev
   libzip-dev zipcmp zipmerge ziptool zlib1g-dev libdeflate-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev

@@ -52,6 +52,7 @@ std::string DescribeExit(int wait_status) {
 
 struct Agent::Slot {
   int index = 0;
+  int ranks = 0;   // ranks the running trial trains with
   pid_t pid = -1;  // mpirun; also its process group
   std::string lease_id;
   int64_t trial_id = 0;
@@ -70,9 +71,16 @@ Agent::~Agent() {
 }
 
 StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options, std::function<void(const std::string&)> log) {
-  if (options.np < 1 || options.slots < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--np and --slots must be >= 1, got ", options.np, " and ", options.slots));
+  if (options.np < 1 || options.slots < 0 || options.ranks < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--np must be >= 1 and --slots, --ranks >= 0, got ", options.np,
+                                                   ", ", options.slots, " and ", options.ranks));
   }
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  if (options.ranks == 0) options.ranks = std::max(cores, options.np);
+  if (options.np > options.ranks) {
+    return absl::InvalidArgumentError(absl::StrCat("--np ", options.np, " is more than the agent's --ranks ", options.ranks));
+  }
+  if (options.slots == 0) options.slots = options.ranks;
   if (options.worker_binary.empty()) {
     std::error_code ec;
     std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -88,10 +96,8 @@ StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options, std::functi
   TUTTI_RETURN_IF_ERROR(CreateDirectories(options.work_dir));
   std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(log)));
   TUTTI_ASSIGN_OR_RETURN(agent->connection_, rpc::Connection::Create(agent->options_.connection));
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  agent->threads_per_rank_ = agent->options_.threads_per_rank > 0
-                                 ? agent->options_.threads_per_rank
-                                 : std::max(1, cores / (agent->options_.slots * agent->options_.np));
+  agent->threads_per_rank_ = agent->options_.threads_per_rank > 0 ? agent->options_.threads_per_rank
+                                                                   : std::max(1, cores / agent->options_.ranks);
   for (int i = 0; i < agent->options_.slots; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->index = i + 1;
@@ -104,9 +110,9 @@ std::vector<std::string> Agent::WorkerCommand(const Slot& slot) const {
   std::vector<std::string> args = {options_.mpirun};
   if (::geteuid() == 0) args.push_back("--allow-run-as-root");
   const int cores = std::max(1u, std::thread::hardware_concurrency());
-  if (options_.np > cores) args.push_back("--oversubscribe");
+  if (options_.ranks > cores) args.push_back("--oversubscribe");
   // Each rank sets its own thread count; binding ranks to single cores would squeeze those threads.
-  args.insert(args.end(), {"--bind-to", "none", "-np", std::to_string(options_.np)});
+  args.insert(args.end(), {"--bind-to", "none", "-np", std::to_string(slot.ranks)});
   args.insert(args.end(), options_.mpirun_args.begin(), options_.mpirun_args.end());
   args.insert(args.end(), {options_.worker_binary, "--coordinator", options_.connection.address, "--lease",
                            slot.lease_id, "--work-dir", slot.dir, "--threads-per-rank",
@@ -116,17 +122,36 @@ std::vector<std::string> Agent::WorkerCommand(const Slot& slot) const {
   return args;
 }
 
-Status Agent::StartTrial(Slot& slot) {
+int Agent::UsedRanks() const {
+  int used = 0;
+  for (const auto& slot : slots_) {
+    if (slot->pid > 0) used += slot->ranks;
+  }
+  return used;
+}
+
+Status Agent::StartTrial(Slot& slot, int free_ranks) {
   auto stub = v1::WorkerService::NewStub(connection_->channel());
   v1::LeaseTrialRequest request;
   request.set_worker(absl::StrCat("agent ", Hostname(), ":", ::getpid(), " slot ", slot.index));
-  request.set_ranks(options_.np);
+  request.set_ranks(free_ranks);
+  request.set_default_ranks(options_.np);
+  request.set_max_ranks(options_.ranks);
   v1::LeaseTrialResponse response;
   std::unique_ptr<grpc::ClientContext> context = connection_->NewContext(std::chrono::seconds(10));
   TUTTI_RETURN_IF_ERROR(connection_->FromGrpc(stub->LeaseTrial(context.get(), request, &response), "leasing a trial"));
-  if (!response.leased()) return absl::NotFoundError("no trial queued");
+  if (!response.leased()) {
+    if (response.unfit_trial_id() != 0 && response.unfit_trial_id() != unfit_reported_) {
+      unfit_reported_ = response.unfit_trial_id();
+      log_(absl::StrCat("agent: trial ", response.unfit_trial_id(), " needs ", response.unfit_ranks(),
+                        " ranks, more than this agent gives (--ranks ", options_.ranks,
+                        "); it is left queued for a bigger agent"));
+    }
+    return absl::NotFoundError("no trial queued that fits");
+  }
   slot.lease_id = response.lease_id();
   slot.trial_id = response.trial().id();
+  slot.ranks = response.trial().ranks() > 0 ? response.trial().ranks() : options_.np;
   slot.dir = absl::StrCat(options_.work_dir, "/slot-", slot.index);
   TUTTI_RETURN_IF_ERROR(CreateDirectories(slot.dir));
 
@@ -232,8 +257,9 @@ Status Agent::Run() {
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
-  log_(absl::StrCat("agent: ", options_.slots, " slot(s) x ", options_.np, " rank(s), ", threads_per_rank_,
-                    " thread(s) per rank, coordinator ", connection_->address(), ", work dir ", options_.work_dir));
+  log_(absl::StrCat("agent: ", options_.ranks, " rank(s) to give (", options_.np, " per trial unless it says), ",
+                    threads_per_rank_, " thread(s) per rank, coordinator ", connection_->address(), ", work dir ",
+                    options_.work_dir));
   bool stop_sent = false;
   int64_t next_lease_ms = 0;
   int64_t idle_since_ms = 0;
@@ -280,7 +306,9 @@ Status Agent::Run() {
     if (!stop_sent && NowMs() >= next_lease_ms) {
       for (auto& slot : slots_) {
         if (slot->pid > 0) continue;
-        Status s = StartTrial(*slot);
+        const int free_ranks = options_.ranks - UsedRanks();
+        if (free_ranks <= 0) break;
+        Status s = StartTrial(*slot, free_ranks);
         if (s.ok()) {
           ++running;
           warned_unreachable = false;

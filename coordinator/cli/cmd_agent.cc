@@ -43,10 +43,19 @@ void RegisterAgentCommand(CLI::App& app, int* exit_code) {
   CLI::App* agent = app.add_subcommand(
       "agent",
       "Run trials on this machine: lease them from the coordinator and start each with\n"
-      "`mpirun -np N tutti-worker --coordinator ...` (K at once, the cores divided between them).\n"
+      "`mpirun -np R tutti-worker --coordinator ...`, R = the trial's resources.ranks (or --np), packing\n"
+      "trials onto --ranks ranks (default: the cores) and dividing the cores between the ranks.\n"
       "Ctrl-C: the workers checkpoint, upload and hand their trials back; a second Ctrl-C terminates them.");
-  agent->add_option("--np", args->options.np, "Ranks per trial")->default_val(1)->check(CLI::PositiveNumber);
-  agent->add_option("--slots", args->options.slots, "Trials run at once")->default_val(1)->check(CLI::PositiveNumber);
+  agent->add_option("--np", args->options.np, "Ranks for trials whose experiment names none (resources.ranks 0)")
+      ->default_val(1)
+      ->check(CLI::PositiveNumber);
+  agent->add_option("--ranks", args->options.ranks,
+                    "Ranks this agent gives out at once; trials are packed onto them (0 = the machine's cores)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
+  agent->add_option("--slots", args->options.slots, "Trials run at once at most (0 = as many as the ranks allow)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
   agent->add_option("--threads-per-rank", args->options.threads_per_rank,
                     "LibTorch threads per rank (0 = cores / (slots x np))")
       ->default_val(0);

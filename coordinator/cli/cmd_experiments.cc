@@ -4,9 +4,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -130,10 +132,12 @@ int RunExperiments(const RemoteFlags& flags) {
     std::cout << "no experiments yet (tutti submit JOB.yaml)\n";
     return 0;
   }
-  TextTable table({"ID", "NAME", "STATE", "TRIALS", "SUBMITTED", "DURATION", "MESSAGE"});
+  TextTable table({"ID", "NAME", "STATE", "SEARCHER", "PROGRESS", "TRIALS", "SUBMITTED", "DURATION", "MESSAGE"});
   for (const v1::Experiment& e : response.experiments()) {
-    table.AddRow({std::to_string(e.id()), e.name(), StateName(e.state()), Counts(e), FormatTime(e.created_ms()),
-                  FormatDuration(e.created_ms(), e.ended_ms() > 0 ? e.ended_ms() : 0), Truncate(e.message(), 60)});
+    table.AddRow({std::to_string(e.id()), e.name(), StateName(e.state()), e.searcher().empty() ? "-" : e.searcher(),
+                  absl::StrCat(static_cast<int>(std::lround(e.progress() * 100)), "%"), Counts(e),
+                  FormatTime(e.created_ms()), FormatDuration(e.created_ms(), e.ended_ms() > 0 ? e.ended_ms() : 0),
+                  Truncate(e.message(), 60)});
   }
   std::cout << table.ToString();
   return 0;
@@ -145,7 +149,22 @@ struct IdArgs {
   bool trial = false;    // kill: --trial
   bool follow = false;   // logs: -f
   int64_t after = -1;    // logs: --after-step
+  std::string sort = "id";  // trials: id or objective
 };
+
+// "g_lr=0.0012 genres=[pop]": the hyperparameters by their last key component, sorted.
+std::string Hparams(const v1::Trial& t) {
+  std::map<std::string, std::string> sorted(t.hparams().begin(), t.hparams().end());
+  std::string out;
+  for (const auto& [path, value] : sorted) {
+    std::string shown = value;
+    char* end = nullptr;
+    const double number = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() && *end == '\0' && value.find('.') != std::string::npos) shown = FormatValue(number);
+    out += absl::StrCat(out.empty() ? "" : " ", path.substr(path.rfind('.') + 1), "=", shown);
+  }
+  return out.empty() ? "-" : out;
+}
 
 std::string TrialRow(const v1::Trial& t) { return std::to_string(t.id()); }
 
@@ -163,13 +182,33 @@ int RunTrials(const IdArgs& a) {
     std::cout << ToJson(response) << "\n";
     return 0;
   }
-  TextTable table({"TRIAL", "STATE", "STEP", "RESTARTS", "WORKER", "NEWEST", "BEST", "STOP REASON", "MESSAGE"});
-  for (const v1::Trial& t : response.trials()) {
+  std::vector<v1::Trial> trials(response.trials().begin(), response.trials().end());
+  if (a.sort == "objective") {
+    // The leaderboard: best objective first (the experiment says which direction is better), trials
+    // without one last.
+    v1::GetExperimentRequest get;
+    get.set_experiment_id(a.id);
+    v1::GetExperimentResponse experiment;
+    Status e = Unary(**connection, a.remote, absl::StrCat("reading experiment ", a.id),
+                     [&](grpc::ClientContext* c) { return stub->GetExperiment(c, get, &experiment); });
+    if (!e.ok()) return ReportFailure(e);
+    const bool smaller = experiment.experiment().smaller_is_better();
+    std::stable_sort(trials.begin(), trials.end(), [&](const v1::Trial& x, const v1::Trial& y) {
+      if (x.has_objective() != y.has_objective()) return x.has_objective();
+      if (!x.has_objective()) return false;
+      return smaller ? x.objective() < y.objective() : x.objective() > y.objective();
+    });
+    std::cout << "experiment " << a.id << " (" << experiment.experiment().name() << "): trials by "
+              << experiment.experiment().metric() << " (" << (smaller ? "smaller" : "larger") << " is better)\n";
+  }
+  TextTable table({"TRIAL", "STATE", "STEP", "OBJECTIVE", "HYPERPARAMETERS", "RESTARTS", "PARENT", "BEST CKPT",
+                   "STOP REASON", "MESSAGE"});
+  for (const v1::Trial& t : trials) {
     table.AddRow({TrialRow(t), StateName(t.state()), absl::StrCat(t.step(), "/", t.target_steps()),
-                  std::to_string(t.restarts()), t.worker().empty() ? "-" : t.worker(),
-                  t.latest_checkpoint_id() == 0 ? "-" : std::to_string(t.latest_checkpoint_id()),
+                  t.has_objective() ? FormatValue(t.objective()) : "-", Hparams(t), std::to_string(t.restarts()),
+                  t.parent_trial_id() == 0 ? "-" : std::to_string(t.parent_trial_id()),
                   t.best_checkpoint_id() == 0 ? "-" : std::to_string(t.best_checkpoint_id()),
-                  t.stop_reason().empty() ? "-" : t.stop_reason(), Truncate(t.message(), 70)});
+                  t.stop_reason().empty() ? "-" : t.stop_reason(), Truncate(t.message(), 60)});
   }
   std::cout << table.ToString();
   return 0;
@@ -197,8 +236,27 @@ int RunDescribe(const IdArgs& a) {
     return 0;
   }
   const v1::Trial& t = trial.trial();
+  // The lineage: parent, grandparent, ... (forks).
+  std::string lineage;
+  for (int64_t parent = t.parent_trial_id(), hops = 0; parent != 0 && hops < 32; ++hops) {
+    v1::GetTrialRequest up;
+    up.set_trial_id(parent);
+    v1::GetTrialResponse got;
+    std::unique_ptr<grpc::ClientContext> c = (*connection)->NewContext(CallTimeout(a.remote));
+    if (!experiments->GetTrial(c.get(), up, &got).ok()) {
+      lineage += absl::StrCat(" <- ", parent, " (gone)");
+      break;
+    }
+    lineage += absl::StrCat(" <- ", parent, " (", Hparams(got.trial()), ")");
+    parent = got.trial().parent_trial_id();
+  }
   std::cout << "trial " << t.id() << " of experiment " << t.experiment_id() << "\n"
             << "  state        " << StateName(t.state()) << (t.stop_reason().empty() ? "" : " (" + t.stop_reason() + ")")
+            << "\n"
+            << "  lineage      " << (lineage.empty() ? "-" : absl::StrCat(t.id(), lineage)) << "\n"
+            << "  hparams      " << Hparams(t) << "\n"
+            << "  objective    " << (t.has_objective() ? FormatValue(t.objective()) : "-") << "\n"
+            << "  ranks        " << (t.ranks() == 0 ? std::string("(the agent's default)") : std::to_string(t.ranks()))
             << "\n"
             << "  step         " << t.step() << " of " << t.target_steps() << "\n"
             << "  restarts     " << t.restarts() << "\n"
@@ -361,8 +419,12 @@ void RegisterExperimentCommands(CLI::App& app, int* exit_code) {
   experiments->callback([list_flags, exit_code] { *exit_code = RunExperiments(*list_flags); });
 
   auto trials_args = std::make_shared<IdArgs>();
-  CLI::App* trials = app.add_subcommand("trials", "List an experiment's trials: state, step, restarts, stop reason");
+  CLI::App* trials = app.add_subcommand(
+      "trials", "An experiment's trials: state, step, objective, hyperparameters, parent, stop reason");
   trials->add_option("experiment", trials_args->id, "Experiment id")->required();
+  trials->add_option("--sort", trials_args->sort, "id, or objective: the leaderboard, best first")
+      ->check(CLI::IsMember({"id", "objective"}))
+      ->default_val("id");
   AddRemoteFlags(trials, &trials_args->remote);
   trials->callback([trials_args, exit_code] { *exit_code = RunTrials(*trials_args); });
 

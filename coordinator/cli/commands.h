@@ -22,6 +22,8 @@ void RegisterMetricsCommand(CLI::App& app, int* exit_code);
 void RegisterExperimentCommands(CLI::App& app, int* exit_code);
 // checkpoints [TRIAL] | checkpoints download ID | checkpoints delete ID (cmd_checkpoints.cc).
 void RegisterCheckpointCommands(CLI::App& app, int* exit_code);
+// validate, pause, resume, extend, fork, best (cmd_sweeps.cc).
+void RegisterSweepCommands(CLI::App& app, int* exit_code);
 // agent --np N --slots K (cmd_agent.cc).
 void RegisterAgentCommand(CLI::App& app, int* exit_code);
 // `tutti generate --checkpoint-id ID | --trial ID ...`: samples made by the coordinator (cmd_checkpoints.cc).

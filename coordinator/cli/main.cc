@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   tutti::cli::RegisterInspectCommand(app, &exit_code);
   tutti::cli::RegisterExperimentCommands(app, &exit_code);
   tutti::cli::RegisterCheckpointCommands(app, &exit_code);
+  tutti::cli::RegisterSweepCommands(app, &exit_code);
   tutti::cli::RegisterAgentCommand(app, &exit_code);
   tutti::cli::RegisterTorchCommandStubs(app);
   tutti::InstallInterruptHandler();

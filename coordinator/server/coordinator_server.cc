@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "coordinator/store/sqlite_store.h"
@@ -68,15 +67,26 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
                      " unrecorded blob(s) removed"));
   }
 
-  s->experiment_handler_ = std::make_unique<ExperimentHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get());
-  s->worker_handler_ =
-      std::make_unique<WorkerHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get(), &s->clock_);
-  s->checkpoint_handler_ = std::make_unique<CheckpointHandler>(s->lifecycle_.get(), s->registry_.get());
+  // Searchers after the registry: a recovered sweep may look at checkpoints; before serving.
+  TUTTI_ASSIGN_OR_RETURN(s->manager_, ExperimentManager::Create(s->store_.get(), s->lifecycle_.get(), &s->clock_));
+  s->experiment_handler_ = std::make_unique<ExperimentHandler>(s->store_.get(), s->lifecycle_.get(),
+                                                               s->registry_.get(), s->manager_.get());
+  s->worker_handler_ = std::make_unique<WorkerHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get(),
+                                                       s->manager_.get(), &s->clock_);
+  s->checkpoint_handler_ =
+      std::make_unique<CheckpointHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get());
   s->sample_handler_ = std::make_unique<SampleHandler>(s->registry_.get(), o.samples);
   s->experiment_service_ = std::make_unique<ExperimentServiceImpl>(s->experiment_handler_.get(), s->auth_.get());
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->worker_handler_.get(), s->auth_.get());
   s->checkpoint_service_ = std::make_unique<CheckpointServiceImpl>(s->checkpoint_handler_.get(), s->auth_.get());
   s->sample_service_ = std::make_unique<SampleServiceImpl>(s->sample_handler_.get(), s->auth_.get());
+  // Reflection behind the token too (gRPC's reflection plugin would answer anyone); it lists every service
+  // registered below, the health service included.
+  s->reflection_service_ = std::make_unique<ReflectionService>(
+      s->auth_.get(), std::vector<std::string>{v1::ExperimentService::service_full_name(),
+                                               v1::WorkerService::service_full_name(),
+                                               v1::CheckpointService::service_full_name(),
+                                               v1::SampleService::service_full_name(), "grpc.health.v1.Health"});
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (o.tls_cert_file.empty()) {
@@ -89,7 +99,6 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
     credentials = grpc::SslServerCredentials(ssl);
   }
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(o.listen, credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(o.max_message_bytes);
@@ -101,6 +110,8 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
   builder.RegisterService(s->worker_service_.get());
   builder.RegisterService(s->checkpoint_service_.get());
   builder.RegisterService(s->sample_service_.get());
+  builder.RegisterService(s->reflection_service_->v1alpha());
+  builder.RegisterService(s->reflection_service_->v1());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen,
@@ -114,12 +125,19 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
 }
 
 void CoordinatorServer::ReaperLoop() {
+  int64_t ticks = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.reaper_interval_ms), [&] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    lifecycle_->ExpireLeases();
+    // Expired leases may end trials (too many restarts): the searchers hear of it. A full pass every few
+    // seconds catches anything else (it is cheap: only unfinished experiments are looked at).
+    const bool expired = lifecycle_->ExpireLeases() > 0;
+    if (expired || ++ticks % 20 == 0) {
+      Status s = manager_->ReconcileAll();
+      if (!s.ok() && options_.log) options_.log(absl::StrCat("reconciling the searchers: ", std::string(s.message())));
+    }
     lock.lock();
   }
 }

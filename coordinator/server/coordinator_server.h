@@ -27,7 +27,9 @@
 #include "coordinator/blob/blob_store.h"
 #include "coordinator/server/auth.h"
 #include "coordinator/server/grpc_services.h"
+#include "coordinator/server/reflection/reflection_service.h"
 #include "coordinator/service/checkpoint_registry.h"
+#include "coordinator/service/experiment_manager.h"
 #include "coordinator/service/clock.h"
 #include "coordinator/service/trial_lifecycle.h"
 #include "coordinator/store/experiment_store.h"
@@ -94,6 +96,7 @@ class CoordinatorServer {
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<TrialLifecycle> lifecycle_;
   std::unique_ptr<CheckpointRegistry> registry_;
+  std::unique_ptr<ExperimentManager> manager_;
   std::unique_ptr<ExperimentHandler> experiment_handler_;
   std::unique_ptr<WorkerHandler> worker_handler_;
   std::unique_ptr<CheckpointHandler> checkpoint_handler_;
@@ -102,6 +105,7 @@ class CoordinatorServer {
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<CheckpointServiceImpl> checkpoint_service_;
   std::unique_ptr<SampleServiceImpl> sample_service_;
+  std::unique_ptr<ReflectionService> reflection_service_;  // ours: checks the token (gRPC's plugin cannot)
   std::unique_ptr<grpc::Server> server_;
 
   std::mutex mu_;

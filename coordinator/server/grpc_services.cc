@@ -55,6 +55,23 @@ grpc::Status ExperimentServiceImpl::StreamTrialMetrics(grpc::ServerContext* c,
   });
 }
 
+grpc::Status ExperimentServiceImpl::PauseExperiment(grpc::ServerContext* c, const v1::PauseExperimentRequest* q,
+                                                    v1::PauseExperimentResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->Pause(*q, r); });
+}
+grpc::Status ExperimentServiceImpl::ResumeExperiment(grpc::ServerContext* c, const v1::ResumeExperimentRequest* q,
+                                                     v1::ResumeExperimentResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->Resume(*q, r); });
+}
+grpc::Status ExperimentServiceImpl::ExtendExperiment(grpc::ServerContext* c, const v1::ExtendExperimentRequest* q,
+                                                     v1::ExtendExperimentResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->Extend(*q, r); });
+}
+grpc::Status ExperimentServiceImpl::ForkTrial(grpc::ServerContext* c, const v1::ForkTrialRequest* q,
+                                              v1::ForkTrialResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->Fork(*q, r); });
+}
+
 // --- WorkerService ---
 
 grpc::Status WorkerServiceImpl::LeaseTrial(grpc::ServerContext* c, const v1::LeaseTrialRequest* q,
@@ -129,6 +146,11 @@ grpc::Status CheckpointServiceImpl::DownloadCheckpoint(grpc::ServerContext* c,
 grpc::Status CheckpointServiceImpl::DeleteCheckpoint(grpc::ServerContext* c, const v1::DeleteCheckpointRequest* q,
                                                      v1::DeleteCheckpointResponse* r) {
   return Serve(auth_, c, [&] { return handler_->Delete(*q, r); });
+}
+
+grpc::Status CheckpointServiceImpl::BestCheckpoint(grpc::ServerContext* c, const v1::BestCheckpointRequest* q,
+                                                   v1::BestCheckpointResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->Best(*q, r); });
 }
 
 // --- SampleService ---

@@ -36,6 +36,13 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   grpc::Status KillTrial(grpc::ServerContext*, const v1::KillTrialRequest*, v1::KillTrialResponse*) override;
   grpc::Status StreamTrialMetrics(grpc::ServerContext*, const v1::StreamTrialMetricsRequest*,
                                   grpc::ServerWriter<v1::StreamTrialMetricsResponse>*) override;
+  grpc::Status PauseExperiment(grpc::ServerContext*, const v1::PauseExperimentRequest*,
+                               v1::PauseExperimentResponse*) override;
+  grpc::Status ResumeExperiment(grpc::ServerContext*, const v1::ResumeExperimentRequest*,
+                                v1::ResumeExperimentResponse*) override;
+  grpc::Status ExtendExperiment(grpc::ServerContext*, const v1::ExtendExperimentRequest*,
+                                v1::ExtendExperimentResponse*) override;
+  grpc::Status ForkTrial(grpc::ServerContext*, const v1::ForkTrialRequest*, v1::ForkTrialResponse*) override;
 
  private:
   ExperimentHandler* const handler_;
@@ -74,6 +81,8 @@ class CheckpointServiceImpl final : public v1::CheckpointService::Service {
                                   grpc::ServerWriter<v1::DownloadCheckpointResponse>*) override;
   grpc::Status DeleteCheckpoint(grpc::ServerContext*, const v1::DeleteCheckpointRequest*,
                                 v1::DeleteCheckpointResponse*) override;
+  grpc::Status BestCheckpoint(grpc::ServerContext*, const v1::BestCheckpointRequest*,
+                              v1::BestCheckpointResponse*) override;
 
  private:
   CheckpointHandler* const handler_;

@@ -16,8 +16,8 @@ namespace tutti::coord {
 
 class CheckpointHandler {
  public:
-  CheckpointHandler(TrialLifecycle* lifecycle, CheckpointRegistry* checkpoints)
-      : lifecycle_(lifecycle), checkpoints_(checkpoints) {}
+  CheckpointHandler(ExperimentStore* store, TrialLifecycle* lifecycle, CheckpointRegistry* checkpoints)
+      : store_(store), lifecycle_(lifecycle), checkpoints_(checkpoints) {}
 
   Status List(const v1::ListCheckpointsRequest& request, v1::ListCheckpointsResponse* response);
   Status Get(const v1::GetCheckpointRequest& request, v1::GetCheckpointResponse* response);
@@ -28,10 +28,13 @@ class CheckpointHandler {
   };
   StatusOr<Download> OpenDownload(const v1::DownloadCheckpointRequest& request);
   Status Delete(const v1::DeleteCheckpointRequest& request, v1::DeleteCheckpointResponse* response);
+  // The best checkpoint for a genre across experiments (see the proto).
+  Status Best(const v1::BestCheckpointRequest& request, v1::BestCheckpointResponse* response);
 
  private:
   StatusOr<int64_t> ExperimentOf(int64_t trial_id);
 
+  ExperimentStore* const store_;
   TrialLifecycle* const lifecycle_;
   CheckpointRegistry* const checkpoints_;
 };

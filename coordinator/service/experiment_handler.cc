@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/service/proto_convert.h"
+#include "core/config/experiment_config_yaml.h"
 #include "core/config/job_config_yaml.h"
 
 namespace tutti::coord {
@@ -13,6 +14,35 @@ Status ExperimentHandler::FillTrial(const TrialRow& row, bool with_config, v1::T
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> best, checkpoints_->Best(row.id));
   ToProto(row, latest ? latest->id : 0, with_config, out, best ? best->id : 0);
+  out->set_parent_trial_id(row.parent_trial_id);
+  out->set_ranks(row.ranks);
+  nlohmann::json hparams = nlohmann::json::parse(row.hparams_json, nullptr, false);
+  if (hparams.is_object()) {
+    for (auto it = hparams.begin(); it != hparams.end(); ++it) {
+      (*out->mutable_hparams())[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+    }
+  }
+  StatusOr<ExperimentConfig> config = manager_->Config(row.experiment_id);
+  if (config.ok()) {
+    auto value = out->last_metrics().find(config->searcher.metric);
+    if (value != out->last_metrics().end()) out->set_objective(value->second);
+  }
+  return absl::OkStatus();
+}
+
+Status ExperimentHandler::FillExperiment(const ExperimentRow& row, const std::vector<TrialRow>& trials, bool with_config,
+                                         v1::Experiment* out) {
+  ToProto(row, CountsOf(row.id, trials), with_config, out);
+  StatusOr<ExperimentConfig> config = manager_->Config(row.id);
+  if (config.ok()) {
+    out->set_description(config->description);
+    for (const std::string& label : config->labels) out->add_labels(label);
+    out->set_searcher(config->searcher.name);
+    out->set_metric(config->searcher.metric);
+    out->set_smaller_is_better(config->searcher.smaller_is_better);
+    out->set_max_trials(config->searcher.max_trials);
+  }
+  out->set_progress(manager_->Progress(row.id));
   return absl::OkStatus();
 }
 
@@ -32,52 +62,77 @@ Status ExperimentHandler::Submit(const v1::SubmitExperimentRequest& request, v1:
                                                    " bytes; the coordinator accepts at most ", options_.max_config_bytes));
   }
   std::vector<std::string> overrides(request.overrides().begin(), request.overrides().end());
-  TUTTI_ASSIGN_OR_RETURN(JobConfig config, ParseJobConfig(request.config_yaml(), source, overrides));
+  TUTTI_ASSIGN_OR_RETURN(ExperimentConfig config, ParseExperimentConfig(request.config_yaml(), source, overrides));
   // A relative packs_dir means "beside where I ran `tutti submit`", as it would for a local tutti-worker.
-  if (!request.working_directory().empty() && std::filesystem::path(config.data.packs_dir).is_relative()) {
-    config.data.packs_dir =
-        (std::filesystem::path(request.working_directory()) / config.data.packs_dir).lexically_normal().string();
+  std::string& packs = config.job.data.packs_dir;
+  if (!request.working_directory().empty() && std::filesystem::path(packs).is_relative()) {
+    packs = (std::filesystem::path(request.working_directory()) / packs).lexically_normal().string();
   }
-  TUTTI_RETURN_IF_ERROR(ValidateJobConfig(config));
-
-  ExperimentRow experiment;
-  experiment.name = config.name;
-  experiment.source_name = source;
-  experiment.config_yaml = JobConfigToYaml(config);
-  experiment.submitted_yaml = request.config_yaml();
-  experiment.overrides_json = nlohmann::json(overrides).dump();
-  TrialRow trial;
-  trial.config_yaml = experiment.config_yaml;
-  trial.target_steps = config.train.steps;
   std::vector<TrialRow> created;
-  TUTTI_ASSIGN_OR_RETURN(ExperimentRow stored, lifecycle_->Submit(experiment, {trial}, &created));
-  ToProto(stored, {{StateName(TrialState::kQueued), static_cast<int64_t>(created.size())}}, true,
-          response->mutable_experiment());
-  for (const TrialRow& t : created) ToProto(t, 0, false, response->add_trials());
+  TUTTI_ASSIGN_OR_RETURN(ExperimentRow stored,
+                         manager_->Submit(config, source, request.config_yaml(), overrides, &created));
+  TUTTI_RETURN_IF_ERROR(FillExperiment(stored, created, true, response->mutable_experiment()));
+  for (const TrialRow& t : created) TUTTI_RETURN_IF_ERROR(FillTrial(t, false, response->add_trials()));
   return absl::OkStatus();
 }
 
 Status ExperimentHandler::List(const v1::ListExperimentsRequest&, v1::ListExperimentsResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(std::vector<ExperimentRow> rows, store_->ListExperiments());
   const std::vector<TrialRow> trials = lifecycle_->AllTrials();
-  for (const ExperimentRow& row : rows) ToProto(row, CountsOf(row.id, trials), false, response->add_experiments());
+  for (const ExperimentRow& row : rows) TUTTI_RETURN_IF_ERROR(FillExperiment(row, trials, false, response->add_experiments()));
   return absl::OkStatus();
 }
 
 Status ExperimentHandler::Get(const v1::GetExperimentRequest& request, v1::GetExperimentResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(ExperimentRow row, store_->GetExperiment(request.experiment_id()));
   TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> trials, lifecycle_->TrialsOf(row.id));
-  ToProto(row, CountsOf(row.id, trials), true, response->mutable_experiment());
+  TUTTI_RETURN_IF_ERROR(FillExperiment(row, trials, true, response->mutable_experiment()));
   for (const TrialRow& t : trials) TUTTI_RETURN_IF_ERROR(FillTrial(t, false, response->add_trials()));
   return absl::OkStatus();
 }
 
 Status ExperimentHandler::Kill(const v1::KillExperimentRequest& request, v1::KillExperimentResponse* response) {
   TUTTI_RETURN_IF_ERROR(lifecycle_->KillExperiment(request.experiment_id()));
+  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(request.experiment_id()));
   TUTTI_ASSIGN_OR_RETURN(ExperimentRow row, store_->GetExperiment(request.experiment_id()));
   TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> trials, lifecycle_->TrialsOf(row.id));
-  ToProto(row, CountsOf(row.id, trials), false, response->mutable_experiment());
-  return absl::OkStatus();
+  return FillExperiment(row, trials, false, response->mutable_experiment());
+}
+
+Status ExperimentHandler::Pause(const v1::PauseExperimentRequest& request, v1::PauseExperimentResponse* response) {
+  TUTTI_RETURN_IF_ERROR(lifecycle_->PauseExperiment(request.experiment_id()));
+  TUTTI_ASSIGN_OR_RETURN(ExperimentRow row, store_->GetExperiment(request.experiment_id()));
+  TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> trials, lifecycle_->TrialsOf(row.id));
+  return FillExperiment(row, trials, false, response->mutable_experiment());
+}
+
+Status ExperimentHandler::Resume(const v1::ResumeExperimentRequest& request, v1::ResumeExperimentResponse* response) {
+  TUTTI_RETURN_IF_ERROR(lifecycle_->ResumeExperiment(request.experiment_id()));
+  TUTTI_ASSIGN_OR_RETURN(ExperimentRow row, store_->GetExperiment(request.experiment_id()));
+  TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> trials, lifecycle_->TrialsOf(row.id));
+  return FillExperiment(row, trials, false, response->mutable_experiment());
+}
+
+Status ExperimentHandler::Extend(const v1::ExtendExperimentRequest& request, v1::ExtendExperimentResponse* response) {
+  TUTTI_RETURN_IF_ERROR(manager_->SetMaxTrials(request.experiment_id(), request.max_trials()));
+  TUTTI_ASSIGN_OR_RETURN(ExperimentRow row, store_->GetExperiment(request.experiment_id()));
+  TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> trials, lifecycle_->TrialsOf(row.id));
+  return FillExperiment(row, trials, false, response->mutable_experiment());
+}
+
+Status ExperimentHandler::Fork(const v1::ForkTrialRequest& request, v1::ForkTrialResponse* response) {
+  TUTTI_ASSIGN_OR_RETURN(TrialRow parent, lifecycle_->GetTrial(request.trial_id()));
+  if (request.checkpoint_id() != 0) {
+    TUTTI_ASSIGN_OR_RETURN(CheckpointRow c, checkpoints_->Get(request.checkpoint_id()));
+    if (c.trial_id != parent.id) {
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint ", c.id, " belongs to trial ", c.trial_id,
+                                                     ", not to trial ", parent.id, " (tutti checkpoints ", parent.id, ")"));
+    }
+  }
+  TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> newest, checkpoints_->Latest(parent.id));
+  std::vector<std::string> overrides(request.overrides().begin(), request.overrides().end());
+  TUTTI_ASSIGN_OR_RETURN(TrialRow child, manager_->Fork(parent.id, request.checkpoint_id(), newest ? newest->id : 0, overrides));
+  return FillTrial(child, false, response->mutable_trial());
 }
 
 Status ExperimentHandler::ListTrials(const v1::ListTrialsRequest& request, v1::ListTrialsResponse* response) {
@@ -94,6 +149,7 @@ Status ExperimentHandler::GetTrial(const v1::GetTrialRequest& request, v1::GetTr
 Status ExperimentHandler::KillTrial(const v1::KillTrialRequest& request, v1::KillTrialResponse* response) {
   TUTTI_RETURN_IF_ERROR(lifecycle_->KillTrial(request.trial_id()));
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, lifecycle_->GetTrial(request.trial_id()));
+  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(row.experiment_id));
   return FillTrial(row, false, response->mutable_trial());
 }
 

@@ -15,10 +15,10 @@ using testing::Fixture;
 
 struct Handlers {
   Fixture f;
-  ExperimentHandler experiments{f.store.get(), f.lifecycle.get(), f.registry.get()};
-  WorkerHandler workers{f.store.get(), f.lifecycle.get(), f.registry.get(), &f.clock};
-  CheckpointHandler checkpoints{f.lifecycle.get(), f.registry.get()};
-  explicit Handlers(const std::string& name) : f(name) {}
+  ExperimentHandler experiments{f.store.get(), f.lifecycle.get(), f.registry.get(), f.manager.get()};
+  WorkerHandler workers{f.store.get(), f.lifecycle.get(), f.registry.get(), f.manager.get(), &f.clock};
+  CheckpointHandler checkpoints{f.store.get(), f.lifecycle.get(), f.registry.get()};
+  explicit Handlers(const std::string& name) : f(name, {}, /*with_manager=*/true) {}
 
   v1::SubmitExperimentResponse Submit(const std::string& yaml = testing::JobYaml()) {
     v1::SubmitExperimentRequest request;

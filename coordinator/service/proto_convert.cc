@@ -11,6 +11,7 @@ v1::TrialState ToProto(TrialState state) {
     case TrialState::kCompleted: return v1::TRIAL_COMPLETED;
     case TrialState::kFailed: return v1::TRIAL_FAILED;
     case TrialState::kKilled: return v1::TRIAL_KILLED;
+    case TrialState::kPaused: return v1::TRIAL_PAUSED;
   }
   return v1::TRIAL_STATE_UNSPECIFIED;
 }
@@ -21,6 +22,7 @@ v1::ExperimentState ToProto(ExperimentState state) {
     case ExperimentState::kCompleted: return v1::EXPERIMENT_COMPLETED;
     case ExperimentState::kFailed: return v1::EXPERIMENT_FAILED;
     case ExperimentState::kKilled: return v1::EXPERIMENT_KILLED;
+    case ExperimentState::kPaused: return v1::EXPERIMENT_PAUSED;
   }
   return v1::EXPERIMENT_STATE_UNSPECIFIED;
 }

@@ -12,6 +12,7 @@
 #include "coordinator/blob/blob_store.h"
 #include "coordinator/service/checkpoint_registry.h"
 #include "coordinator/service/clock.h"
+#include "coordinator/service/experiment_manager.h"
 #include "coordinator/service/trial_lifecycle.h"
 #include "coordinator/store/memory_store.h"
 #include "core/base/sha256.h"
@@ -30,9 +31,13 @@ struct Fixture {
   std::unique_ptr<BlobStore> blobs;
   std::unique_ptr<TrialLifecycle> lifecycle;
   std::unique_ptr<CheckpointRegistry> registry;
+  std::unique_ptr<ExperimentManager> manager;
   LifecycleOptions options;
 
-  explicit Fixture(const std::string& name, LifecycleOptions o = {}) : options(o) {
+  // `with_manager`: also an ExperimentManager (it then decides when experiments end: only for tests that
+  // submit through it).
+  explicit Fixture(const std::string& name, LifecycleOptions o = {}, bool with_manager = false)
+      : options(o), with_manager_(with_manager) {
     dir = (std::filesystem::temp_directory_path() / ("tutti-service-" + name + "-" + std::to_string(::getpid())))
               .string();
     std::filesystem::remove_all(dir);
@@ -43,6 +48,7 @@ struct Fixture {
 
   // New lifecycle, blob store and registry over the same store and directory (a coordinator restart).
   void Restart() {
+    manager.reset();
     registry.reset();
     lifecycle.reset();
     blobs.reset();
@@ -55,7 +61,13 @@ struct Fixture {
     auto r = CheckpointRegistry::Create(store.get(), blobs.get(), lifecycle.get(), &clock);
     EXPECT_TRUE(r.ok()) << r.status();
     registry = *std::move(r);
+    if (with_manager_) {
+      auto m = ExperimentManager::Create(store.get(), lifecycle.get(), &clock);
+      EXPECT_TRUE(m.ok()) << m.status();
+      manager = *std::move(m);
+    }
   }
+  bool with_manager_ = false;
 
   // Submits an experiment with `trials` trials of JobYaml(extra); returns their ids.
   std::vector<int64_t> Submit(int trials = 1, const std::string& extra = "") {
@@ -68,6 +80,7 @@ struct Fixture {
     for (TrialRow& t : rows) {
       t.config_yaml = JobYaml(extra);
       t.target_steps = 100;
+      t.max_restarts = options.max_restarts;
     }
     std::vector<TrialRow> created;
     auto stored = lifecycle->Submit(e, rows, &created);

@@ -49,6 +49,10 @@ StatusOr<std::unique_ptr<TrialLifecycle>> TrialLifecycle::Create(ExperimentStore
   TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> rows, store->ListAllTrials());
   std::lock_guard<std::mutex> lock(lifecycle->mu_);
   std::set<int64_t> experiments;
+  TUTTI_ASSIGN_OR_RETURN(std::vector<ExperimentRow> stored_experiments, store->ListExperiments());
+  for (const ExperimentRow& e : stored_experiments) {
+    if (e.state == ExperimentState::kPaused) lifecycle->paused_experiments_.insert(e.id);
+  }
   for (TrialRow& row : rows) {
     experiments.insert(row.experiment_id);
     const int64_t id = row.id;
@@ -163,8 +167,8 @@ Status TrialLifecycle::KillTrial(int64_t trial_id) {
   auto it = trials_.find(trial_id);
   if (it == trials_.end()) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
   TrialRow row = it->second;
-  if (IsTerminal(row.state) || row.kill_requested) return absl::OkStatus();
-  if (row.state == TrialState::kQueued) {
+  if (IsTerminal(row.state) || row.stop_request == "kill") return absl::OkStatus();
+  if (row.state != TrialState::kRunning) {  // queued or waiting (PAUSED): nobody to tell
     row.state = TrialState::kKilled;
     row.stop_reason = kReasonKilled;
     row.message = "killed by a user before it ran to its end";
@@ -173,7 +177,7 @@ Status TrialLifecycle::KillTrial(int64_t trial_id) {
     Log(absl::StrCat("trial ", row.id, " KILLED before it ran"));
     return MaybeFinishExperimentLocked(row.experiment_id);
   }
-  row.kill_requested = true;  // the next heartbeat tells the worker
+  row.stop_request = "kill";  // the next heartbeat tells the worker
   Log(absl::StrCat("trial ", row.id, ": kill requested; its worker stops at its next heartbeat"));
   return WriteTrialLocked(row);
 }
@@ -210,20 +214,46 @@ Status TrialLifecycle::RequestCheckpoint(int64_t trial_id) {
 }
 
 StatusOr<std::optional<LeaseGrant>> TrialLifecycle::LeaseNext(const std::string& worker, int ranks) {
-  (void)ranks;  // every queued trial fits any world size until trials declare their ranks (sweeps)
+  LeaseAsk ask;
+  ask.worker = worker;
+  ask.free_ranks = 0;
+  ask.default_ranks = std::max(1, ranks);
+  TUTTI_ASSIGN_OR_RETURN(LeaseResult result, LeaseNext(ask));
+  return result.grant;
+}
+
+StatusOr<TrialLifecycle::LeaseResult> TrialLifecycle::LeaseNext(const LeaseAsk& ask) {
   std::lock_guard<std::mutex> lock(mu_);
   ExpireLeasesLocked();
-  if (queue_.empty()) return std::optional<LeaseGrant>();
-  TrialRow row = trials_.at(*queue_.begin());
-  const int64_t now = clock_->NowMs();
-  row.state = TrialState::kRunning;
-  row.lease_id = NewLeaseId();
-  row.lease_worker = worker;
-  row.lease_expires_ms = now + options_.lease_ttl_ms;
-  if (row.started_ms == 0) row.started_ms = now;
-  TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
-  Log(absl::StrCat("trial ", row.id, " (experiment ", row.experiment_id, ") leased to ", worker, " at step ", row.step));
-  return std::optional<LeaseGrant>(LeaseGrant{row.lease_id, row});
+  LeaseResult result;
+  const int most = ask.max_ranks > 0 ? ask.max_ranks : ask.free_ranks;
+  for (int64_t id : queue_) {
+    const TrialRow& candidate = trials_.at(id);
+    if (paused_experiments_.count(candidate.experiment_id) != 0) continue;
+    const int needs = candidate.ranks > 0 ? candidate.ranks : std::max(1, ask.default_ranks);
+    const bool fits = ask.free_ranks <= 0 || (ask.exact ? needs == ask.free_ranks : needs <= ask.free_ranks);
+    if (!fits) {
+      if (most > 0 && needs > most && result.unfit_trial_id == 0) {
+        result.unfit_trial_id = id;
+        result.unfit_ranks = needs;
+      }
+      continue;
+    }
+    TrialRow row = candidate;
+    const int64_t now = clock_->NowMs();
+    row.state = TrialState::kRunning;
+    row.ranks = needs;
+    row.lease_id = NewLeaseId();
+    row.lease_worker = ask.worker;
+    row.lease_expires_ms = now + options_.lease_ttl_ms;
+    if (row.started_ms == 0) row.started_ms = now;
+    TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
+    Log(absl::StrCat("trial ", row.id, " (experiment ", row.experiment_id, ") leased to ", ask.worker, " with ", needs,
+                     " rank(s) at step ", row.step));
+    result.grant = LeaseGrant{row.lease_id, row};
+    return result;
+  }
+  return result;
 }
 
 StatusOr<LeaseGrant> TrialLifecycle::Adopt(const std::string& lease_id, const std::string& worker) {
@@ -265,9 +295,11 @@ StatusOr<HeartbeatReply> TrialLifecycle::Heartbeat(const std::string& lease_id, 
   row.step = std::max(row.step, step);
   TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
   HeartbeatReply reply;
-  if (row.kill_requested) {
+  if (!row.stop_request.empty()) {
     reply.control = HeartbeatReply::Control::kStop;
-    reply.reason = "killed by a user";
+    reply.reason = row.stop_request == "kill"    ? std::string("killed by a user")
+                   : row.stop_request == "pause" ? std::string("its experiment was paused")
+                                                 : absl::StrCat("early stop: ", row.stop_detail);
   } else if (checkpoint_requested_.erase(trial_id) > 0) {
     reply.control = HeartbeatReply::Control::kCheckpointNow;
     reply.reason = "the coordinator asked for a checkpoint";
@@ -299,18 +331,7 @@ StatusOr<TrialRow> TrialLifecycle::Complete(const std::string& lease_id, int64_t
   std::lock_guard<std::mutex> lock(mu_);
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, CheckLeaseLocked(lease_id, trial_id));
   row.step = std::max(row.step, step);
-  row.ended_ms = clock_->NowMs();
-  row.lease_id.clear();
-  row.lease_expires_ms = 0;
-  if (row.kill_requested) {
-    row.state = TrialState::kKilled;
-    row.stop_reason = kReasonKilled;
-    row.message = absl::StrCat("killed by a user; stopped at step ", row.step);
-  } else {
-    row.state = TrialState::kCompleted;
-    row.stop_reason = stop_reason;
-    row.message = message;
-  }
+  ApplyStopRequestLocked(&row, stop_reason, message);
   TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
   Log(absl::StrCat("trial ", row.id, " ", StateName(row.state), " at step ", row.step, " (", row.stop_reason, ")"));
   TUTTI_RETURN_IF_ERROR(MaybeFinishExperimentLocked(row.experiment_id));
@@ -322,18 +343,15 @@ StatusOr<TrialRow> TrialLifecycle::Release(const std::string& lease_id, int64_t 
   std::lock_guard<std::mutex> lock(mu_);
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, CheckLeaseLocked(lease_id, trial_id));
   row.step = std::max(row.step, step);
-  row.lease_id.clear();
-  row.lease_expires_ms = 0;
-  if (row.kill_requested) {
-    row.state = TrialState::kKilled;
-    row.stop_reason = kReasonKilled;
-    row.message = absl::StrCat("killed by a user; handed back at step ", row.step);
-    row.ended_ms = clock_->NowMs();
+  if (!row.stop_request.empty()) {
+    ApplyStopRequestLocked(&row, kReasonByCoordinator, reason);
   } else {
+    row.lease_id.clear();
+    row.lease_expires_ms = 0;
     row.state = TrialState::kQueued;
     row.message = absl::StrCat("handed back by ", row.lease_worker, " at step ", row.step, ": ", reason);
+    row.lease_worker.clear();
   }
-  row.lease_worker.clear();
   TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
   Log(absl::StrCat("trial ", row.id, " ", StateName(row.state), ": ", row.message));
   TUTTI_RETURN_IF_ERROR(MaybeFinishExperimentLocked(row.experiment_id));
@@ -345,28 +363,35 @@ TrialRow TrialLifecycle::RequeueOrEnd(TrialRow row, const std::string& why) cons
   row.lease_id.clear();
   row.lease_expires_ms = 0;
   row.lease_worker.clear();
-  if (row.kill_requested) {
+  if (row.stop_request == "kill") {
     row.state = TrialState::kKilled;
     row.stop_reason = kReasonKilled;
     row.message = absl::StrCat("killed by a user; ", why);
     row.ended_ms = now;
-  } else if (row.restarts >= options_.max_restarts) {
+  } else if (row.stop_request == "early") {
+    row.state = TrialState::kCompleted;
+    row.stop_reason = row.stop_detail.substr(0, row.stop_detail.find(':'));
+    row.message = absl::StrCat("early stop: ", row.stop_detail, "; ", why);
+    row.ended_ms = now;
+  } else if (row.restarts >= row.max_restarts) {
     row.state = TrialState::kFailed;
     row.stop_reason = kReasonTooManyRestarts;
-    row.message = absl::StrCat("gave up after ", row.restarts, " restart(s) (limit ", options_.max_restarts,
+    row.message = absl::StrCat("gave up after ", row.restarts, " restart(s) (limit ", row.max_restarts,
                                "); last: ", why);
     row.ended_ms = now;
   } else {
-    row.restarts += 1;
+    // A pause that could not be delivered (the worker died) just leaves the trial queued.
+    if (row.stop_request != "pause") row.restarts += 1;
     row.state = TrialState::kQueued;
-    row.message = absl::StrCat(why, "; queued again (restart ", row.restarts, " of at most ",
-                               options_.max_restarts, "), it resumes from its latest checkpoint");
+    row.stop_request.clear();
+    row.message = absl::StrCat(why, "; queued again (restart ", row.restarts, " of at most ", row.max_restarts,
+                               "), it resumes from its latest checkpoint");
   }
   return row;
 }
 
 StatusOr<TrialRow> TrialLifecycle::Fail(const std::string& lease_id, int64_t trial_id, int64_t step,
-                                        const std::string& message, bool retryable) {
+                                        const std::string& message, bool retryable, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, CheckLeaseLocked(lease_id, trial_id));
   row.step = std::max(row.step, step);
@@ -376,8 +401,8 @@ StatusOr<TrialRow> TrialLifecycle::Fail(const std::string& lease_id, int64_t tri
     row.lease_id.clear();
     row.lease_expires_ms = 0;
     row.lease_worker.clear();
-    row.state = row.kill_requested ? TrialState::kKilled : TrialState::kFailed;
-    row.stop_reason = row.kill_requested ? kReasonKilled : kReasonFailed;
+    row.state = row.stop_request == "kill" ? TrialState::kKilled : TrialState::kFailed;
+    row.stop_reason = row.stop_request == "kill" ? kReasonKilled : reason.empty() ? kReasonFailed : reason;
     row.message = absl::StrCat("failed at step ", row.step, ": ", message);
     row.ended_ms = clock_->NowMs();
   }
@@ -413,7 +438,13 @@ int TrialLifecycle::ExpireLeasesLocked() {
   return count;
 }
 
+Status TrialLifecycle::MaybeFinishExperiment(int64_t experiment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return MaybeFinishExperimentLocked(experiment_id);
+}
+
 Status TrialLifecycle::MaybeFinishExperimentLocked(int64_t experiment_id) {
+  if (can_finish_ && !can_finish_(experiment_id)) return absl::OkStatus();
   int completed = 0, total = 0;
   std::map<std::string, int> reasons;
   for (const auto& [id, row] : trials_) {
@@ -444,6 +475,173 @@ Status TrialLifecycle::MaybeFinishExperimentLocked(int64_t experiment_id) {
   TUTTI_RETURN_IF_ERROR(store_->UpdateExperiment(experiment));
   Log(absl::StrCat("experiment ", experiment.id, " ", StateName(experiment.state), ": ", experiment.message));
   return absl::OkStatus();
+}
+
+void TrialLifecycle::ApplyStopRequestLocked(TrialRow* row, const std::string& default_reason,
+                                            const std::string& message) {
+  const int64_t now = clock_->NowMs();
+  row->lease_id.clear();
+  row->lease_expires_ms = 0;
+  row->lease_worker.clear();
+  if (row->stop_request == "kill") {
+    row->state = TrialState::kKilled;
+    row->stop_reason = kReasonKilled;
+    row->message = absl::StrCat("killed by a user; stopped at step ", row->step);
+    row->ended_ms = now;
+  } else if (row->stop_request == "pause") {
+    row->state = TrialState::kQueued;  // not a restart: its experiment was paused
+    row->message = absl::StrCat("paused at step ", row->step, " with its experiment");
+  } else if (row->stop_request == "early") {
+    row->state = TrialState::kCompleted;
+    row->stop_reason = row->stop_detail.substr(0, row->stop_detail.find(':'));
+    row->message = absl::StrCat("early stop at step ", row->step, ": ", row->stop_detail);
+    row->ended_ms = now;
+  } else {
+    row->state = TrialState::kCompleted;
+    row->stop_reason = default_reason;
+    row->message = message;
+    row->ended_ms = now;
+  }
+  if (row->state == TrialState::kQueued || IsTerminal(row->state)) row->stop_request.clear();
+}
+
+Status TrialLifecycle::PauseExperiment(int64_t experiment_id) {
+  TUTTI_ASSIGN_OR_RETURN(ExperimentRow experiment, store_->GetExperiment(experiment_id));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (experiment.state == ExperimentState::kPaused) return absl::OkStatus();
+  if (IsTerminal(experiment.state)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", experiment_id, " is ", StateName(experiment.state), ": nothing to pause"));
+  }
+  experiment.state = ExperimentState::kPaused;
+  experiment.updated_ms = clock_->NowMs();
+  TUTTI_RETURN_IF_ERROR(store_->UpdateExperiment(experiment));
+  paused_experiments_.insert(experiment_id);
+  for (auto& [id, cached] : trials_) {
+    if (cached.experiment_id != experiment_id || cached.state != TrialState::kRunning || !cached.stop_request.empty()) {
+      continue;
+    }
+    TrialRow row = cached;
+    row.stop_request = "pause";
+    TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
+  }
+  Log(absl::StrCat("experiment ", experiment_id, " PAUSED: running trials stop after a checkpoint"));
+  BumpLocked();
+  return absl::OkStatus();
+}
+
+Status TrialLifecycle::ResumeExperiment(int64_t experiment_id) {
+  TUTTI_ASSIGN_OR_RETURN(ExperimentRow experiment, store_->GetExperiment(experiment_id));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (experiment.state != ExperimentState::kPaused) {
+    if (experiment.state == ExperimentState::kActive) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", experiment_id, " is ", StateName(experiment.state), ", not PAUSED"));
+  }
+  experiment.state = ExperimentState::kActive;
+  experiment.updated_ms = clock_->NowMs();
+  TUTTI_RETURN_IF_ERROR(store_->UpdateExperiment(experiment));
+  paused_experiments_.erase(experiment_id);
+  for (auto& [id, cached] : trials_) {
+    if (cached.experiment_id != experiment_id || cached.stop_request != "pause") continue;
+    TrialRow row = cached;  // still running toward its pause: let it go on
+    row.stop_request.clear();
+    TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
+  }
+  Log(absl::StrCat("experiment ", experiment_id, " resumed"));
+  BumpLocked();
+  return absl::OkStatus();
+}
+
+Status TrialLifecycle::RequestEarlyStop(int64_t trial_id, const std::string& code, const std::string& detail) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
+  TrialRow row = it->second;
+  if (IsTerminal(row.state) || !row.stop_request.empty()) return absl::OkStatus();
+  row.stop_request = "early";
+  row.stop_detail = absl::StrCat(code, ": ", detail);
+  if (row.state != TrialState::kRunning) {
+    ApplyStopRequestLocked(&row, code, detail);
+    TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
+    return MaybeFinishExperimentLocked(row.experiment_id);
+  }
+  Log(absl::StrCat("trial ", trial_id, ": early stop (", code, "): ", detail));
+  return WriteTrialLocked(row);
+}
+
+StatusOr<TrialRow> TrialLifecycle::AddTrial(TrialRow row) {
+  TUTTI_ASSIGN_OR_RETURN(ExperimentRow experiment, store_->GetExperiment(row.experiment_id));
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_->NowMs();
+  row.state = TrialState::kQueued;
+  row.created_ms = row.updated_ms = now;
+  TUTTI_ASSIGN_OR_RETURN(row.id, store_->AddTrial(row));
+  trials_[row.id] = row;
+  queue_.insert(row.id);
+  if (IsTerminal(experiment.state) && experiment.state != ExperimentState::kKilled) {
+    experiment.state = ExperimentState::kActive;  // a fork of a finished experiment
+    experiment.ended_ms = 0;
+    experiment.message.clear();
+    experiment.updated_ms = now;
+    TUTTI_RETURN_IF_ERROR(store_->UpdateExperiment(experiment));
+  }
+  BumpLocked();
+  return row;
+}
+
+StatusOr<TrialRow> TrialLifecycle::Continue(int64_t trial_id, int64_t target_steps, const std::string& config_yaml,
+                                            const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
+  TrialRow row = it->second;
+  if (row.state != TrialState::kCompleted && row.state != TrialState::kPaused) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trial ", trial_id, " is ", StateName(row.state), ": only a finished or waiting trial continues"));
+  }
+  row.state = TrialState::kQueued;
+  row.target_steps = target_steps;
+  row.config_yaml = config_yaml;
+  row.stop_reason.clear();
+  row.ended_ms = 0;
+  row.message = message;
+  TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
+  Log(absl::StrCat("trial ", trial_id, " continues to step ", target_steps, ": ", message));
+  return row;
+}
+
+StatusOr<TrialRow> TrialLifecycle::Park(int64_t trial_id, const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
+  TrialRow row = it->second;
+  if (row.state != TrialState::kCompleted && row.state != TrialState::kPaused) {
+    return absl::FailedPreconditionError(absl::StrCat("trial ", trial_id, " is ", StateName(row.state)));
+  }
+  row.state = TrialState::kPaused;
+  row.stop_reason.clear();
+  row.ended_ms = 0;
+  row.message = message;
+  TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
+  return row;
+}
+
+StatusOr<TrialRow> TrialLifecycle::Close(int64_t trial_id, const std::string& stop_reason, const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trials_.find(trial_id);
+  if (it == trials_.end()) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
+  TrialRow row = it->second;
+  if (row.state != TrialState::kCompleted && row.state != TrialState::kPaused) {
+    return absl::FailedPreconditionError(absl::StrCat("trial ", trial_id, " is ", StateName(row.state)));
+  }
+  row.state = TrialState::kCompleted;
+  row.stop_reason = stop_reason;
+  row.message = message;
+  if (row.ended_ms == 0) row.ended_ms = clock_->NowMs();
+  TUTTI_RETURN_IF_ERROR(WriteTrialLocked(row));
+  TUTTI_RETURN_IF_ERROR(MaybeFinishExperimentLocked(row.experiment_id));
+  return row;
 }
 
 }  // namespace tutti::coord

@@ -6,9 +6,15 @@
 //                ▲                     │ ├─Fail(not retryable)─► FAILED
 //                │                     │ ├─Release (Ctrl-C, pre-timeout) ─► QUEUED (not a restart)
 //                └── restarts + 1 ◄────┘ └─lease expired / Fail(retryable) ─► QUEUED, or FAILED after
-//                                                                             options.max_restarts
-//   KillTrial: QUEUED ─► KILLED at once; RUNNING: the next heartbeat answers STOP, the worker stops,
-//   uploads its final checkpoint and completes (KILLED); an expired lease of a killed trial ends KILLED.
+//                                                                             the trial's max_restarts
+//   Stop requests, delivered as STOP by the next heartbeat (the worker stops, uploads its final checkpoint
+//   and completes; the request decides where the trial goes):
+//     kill   (KillTrial)        QUEUED ─► KILLED at once; RUNNING ─► KILLED
+//     pause  (PauseExperiment)  RUNNING ─► QUEUED (its experiment's trials are not leased until resumed)
+//     early  (RequestEarlyStop) QUEUED ─► COMPLETED at once; RUNNING ─► COMPLETED, stop_reason = the code
+//   A searcher (experiment_manager.h) moves finished trials on: Continue (COMPLETED/PAUSED ─► QUEUED with a
+//   longer target: an ASHA promotion), Park (COMPLETED ─► PAUSED: waiting for one), Close (PAUSED ─►
+//   COMPLETED with its reason). AddTrial queues a new trial of an existing experiment.
 //
 // Leases. LeaseNext hands out the queued trial with the smallest id and a random lease id; the lease runs
 // for lease_ttl_ms after the grant and after every heartbeat. Every worker call names its lease; a lease
@@ -53,7 +59,8 @@ struct LifecycleOptions {
   int max_restarts = 5;
 };
 
-// Stop reasons a trial ends with (TrialRow::stop_reason).
+// Stop reasons a trial ends with (TrialRow::stop_reason). Early stops use their own codes
+// (core/sweep/early_stopping.h: "critic diverged", ...).
 inline constexpr char kReasonCompleted[] = "completed";
 inline constexpr char kReasonKilled[] = "killed";
 inline constexpr char kReasonByCoordinator[] = "stopped by the coordinator";
@@ -82,6 +89,12 @@ class TrialLifecycle {
   // lock: keep it fast (the coordinator prints it). Set before serving.
   void set_event_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
 
+  // Decides whether an experiment whose trials all ended is finished (its searcher has nothing more to
+  // run). Empty = always. Called under the lifecycle's lock: must not call back into the lifecycle.
+  void set_experiment_can_finish(std::function<bool(int64_t experiment_id)> can_finish) {
+    can_finish_ = std::move(can_finish);
+  }
+
   // --- experiments and trials (users) ---
   // Stores the experiment and its trials (QUEUED) and returns the stored experiment; `created` receives
   // the stored trials.
@@ -90,6 +103,22 @@ class TrialLifecycle {
   // See the file comment. Idempotent; NotFound naming the id.
   Status KillExperiment(int64_t experiment_id);
   Status KillTrial(int64_t trial_id);
+  // Pause: running trials checkpoint and go back to the queue, no trial of the experiment is leased until
+  // Resume. Idempotent; FailedPrecondition for an experiment that ended.
+  Status PauseExperiment(int64_t experiment_id);
+  Status ResumeExperiment(int64_t experiment_id);
+  // Early stop with a reason code and detail (see the file comment). No-op for a trial that ended.
+  Status RequestEarlyStop(int64_t trial_id, const std::string& code, const std::string& detail);
+  // Queues a new trial of an existing experiment (a searcher's or a fork); an experiment that had ended
+  // becomes active again. Returns the stored row.
+  StatusOr<TrialRow> AddTrial(TrialRow row);
+  // Searcher moves (see the file comment). FailedPrecondition when the trial is in another state.
+  StatusOr<TrialRow> Continue(int64_t trial_id, int64_t target_steps, const std::string& config_yaml,
+                              const std::string& message);
+  StatusOr<TrialRow> Park(int64_t trial_id, const std::string& message);
+  StatusOr<TrialRow> Close(int64_t trial_id, const std::string& stop_reason, const std::string& message);
+  // Sets the final state of an experiment whose trials all ended (when can_finish allows).
+  Status MaybeFinishExperiment(int64_t experiment_id);
   // Asks the worker of a running trial to write a checkpoint now (delivered by the next heartbeat).
   // FailedPrecondition when the trial is not running.
   Status RequestCheckpoint(int64_t trial_id);
@@ -99,7 +128,25 @@ class TrialLifecycle {
   std::vector<TrialRow> AllTrials() const;
 
   // --- the worker protocol ---
-  // The queued trial with the smallest id, now RUNNING under a new lease; nullopt when none is queued.
+  // What a worker can take: up to `free_ranks` ranks (exactly that many when `exact`: a launched job's
+  // world size), `default_ranks` for trials that name none.
+  struct LeaseAsk {
+    std::string worker;
+    int free_ranks = 0;        // 0 = any
+    int default_ranks = 1;
+    bool exact = false;
+    int max_ranks = 0;         // the most this worker could ever give (0 = free_ranks); for `unfit`
+  };
+  struct LeaseResult {
+    std::optional<LeaseGrant> grant;
+    // When nothing was leased but a queued trial needs more ranks than max_ranks: its id and ranks.
+    int64_t unfit_trial_id = 0;
+    int unfit_ranks = 0;
+  };
+  // The queued trial with the smallest id that fits (and whose experiment is not paused), now RUNNING
+  // under a new lease, its `ranks` set to what it trains with.
+  StatusOr<LeaseResult> LeaseNext(const LeaseAsk& ask);
+  // LeaseNext for one rank-agnostic worker (tests, simple callers).
   StatusOr<std::optional<LeaseGrant>> LeaseNext(const std::string& worker, int ranks);
   // The lease an agent took, now held by `worker` (the training process it started).
   StatusOr<LeaseGrant> Adopt(const std::string& lease_id, const std::string& worker);
@@ -115,8 +162,9 @@ class TrialLifecycle {
   StatusOr<TrialRow> Complete(const std::string& lease_id, int64_t trial_id, int64_t step,
                               const std::string& stop_reason, const std::string& message);
   StatusOr<TrialRow> Release(const std::string& lease_id, int64_t trial_id, int64_t step, const std::string& reason);
+  // `reason`: the stop reason code of a non-retryable failure ("non-finite loss"; "" = "failed").
   StatusOr<TrialRow> Fail(const std::string& lease_id, int64_t trial_id, int64_t step, const std::string& message,
-                          bool retryable);
+                          bool retryable, const std::string& reason = "");
 
   // Expires every lease past its time (the server calls this about twice a second). Returns how many.
   int ExpireLeases();
@@ -139,6 +187,8 @@ class TrialLifecycle {
   TrialRow RequeueOrEnd(TrialRow row, const std::string& why) const;
   // Sets the experiment's final state once all its trials ended. Callers hold mu_.
   Status MaybeFinishExperimentLocked(int64_t experiment_id);
+  // Where a stopped trial goes, by its stop request (Complete / Release). Callers hold mu_.
+  void ApplyStopRequestLocked(TrialRow* row, const std::string& default_reason, const std::string& message);
   int ExpireLeasesLocked();
   // `row` with the values in latest_ merged into last_metrics_json. Callers hold mu_.
   TrialRow WithLatestLocked(TrialRow row) const;
@@ -159,6 +209,8 @@ class TrialLifecycle {
   std::set<int64_t> queue_;                       // ids of QUEUED trials
   std::map<std::string, int64_t> leases_;         // lease id -> trial id, for RUNNING trials
   std::set<int64_t> checkpoint_requested_;        // running trials to ask for a checkpoint
+  std::set<int64_t> paused_experiments_;          // their trials are not leased
+  std::function<bool(int64_t)> can_finish_;
   // Metric values reported since the trial's row was last written (RecordProgress is the hot path of
   // metric reports: merging into the row's JSON happens only when the row is written or read).
   std::map<int64_t, std::map<std::string, double>> latest_;

@@ -22,17 +22,33 @@ Status WorkerHandler::LeaseTrial(const v1::LeaseTrialRequest& request, v1::Lease
   if (!request.lease_id().empty()) {
     TUTTI_ASSIGN_OR_RETURN(grant, lifecycle_->Adopt(request.lease_id(), request.worker()));
   } else {
-    TUTTI_ASSIGN_OR_RETURN(std::optional<LeaseGrant> next, lifecycle_->LeaseNext(request.worker(), request.ranks()));
-    if (!next) {
+    TrialLifecycle::LeaseAsk ask;
+    ask.worker = request.worker();
+    ask.free_ranks = request.ranks();
+    ask.default_ranks = request.default_ranks() > 0 ? request.default_ranks()
+                        : request.exact()           ? request.ranks()
+                                                    : 1;
+    ask.exact = request.exact();
+    ask.max_ranks = request.max_ranks();
+    TUTTI_ASSIGN_OR_RETURN(TrialLifecycle::LeaseResult result, lifecycle_->LeaseNext(ask));
+    if (!result.grant) {
       response->set_leased(false);
+      response->set_unfit_trial_id(result.unfit_trial_id);
+      response->set_unfit_ranks(result.unfit_ranks);
       return absl::OkStatus();
     }
-    grant = *std::move(next);
+    grant = *std::move(result.grant);
   }
   response->set_leased(true);
   response->set_lease_id(grant.lease_id);
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(grant.trial.id));
+  // A fork starts from its parent's checkpoint until it has one of its own.
+  if (!latest && grant.trial.resume_checkpoint_id != 0) {
+    StatusOr<CheckpointRow> from = checkpoints_->Get(grant.trial.resume_checkpoint_id);
+    if (from.ok()) latest = *from;
+  }
   ToProto(grant.trial, latest ? latest->id : 0, true, response->mutable_trial());
+  response->mutable_trial()->set_ranks(grant.trial.ranks);
   if (latest) ToProto(*latest, grant.trial.experiment_id, response->mutable_resume_from());
   response->set_lease_ttl_ms(lifecycle_->options().lease_ttl_ms);
   response->set_heartbeat_interval_ms(lifecycle_->options().heartbeat_interval_ms);
@@ -85,6 +101,12 @@ Status WorkerHandler::ReportMetrics(const v1::ReportMetricsRequest& request, v1:
   }
   if (!rows.empty()) TUTTI_RETURN_IF_ERROR(store_->AppendMetrics(rows));
   TUTTI_RETURN_IF_ERROR(lifecycle_->RecordProgress(request.lease_id(), request.trial_id(), step, latest));
+  // Early stopping sees every point (eval values under "eval.", as the stored last metrics have them).
+  for (const v1::MetricPoint& p : request.points()) {
+    std::map<std::string, double> values;
+    for (const auto& [name, value] : p.values()) values[p.kind() == "eval" ? "eval." + name : name] = value;
+    manager_->OnMetrics(request.trial_id(), p.step(), p.kind(), values);
+  }
   response->set_stored(static_cast<int32_t>(rows.size()));
   return absl::OkStatus();
 }
@@ -142,6 +164,8 @@ Status WorkerHandler::UploadSession::Finish(v1::UploadCheckpointResponse* respon
 Status WorkerHandler::CompleteTrial(const v1::CompleteTrialRequest& request, v1::CompleteTrialResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, lifecycle_->Complete(request.lease_id(), request.trial_id(), request.step(),
                                                             request.stop_reason(), request.message()));
+  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(row.experiment_id));
+  TUTTI_ASSIGN_OR_RETURN(row, lifecycle_->GetTrial(row.id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   ToProto(row, latest ? latest->id : 0, false, response->mutable_trial());
   return absl::OkStatus();
@@ -150,6 +174,7 @@ Status WorkerHandler::CompleteTrial(const v1::CompleteTrialRequest& request, v1:
 Status WorkerHandler::ReleaseTrial(const v1::ReleaseTrialRequest& request, v1::ReleaseTrialResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(TrialRow row,
                          lifecycle_->Release(request.lease_id(), request.trial_id(), request.step(), request.reason()));
+  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(row.experiment_id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   ToProto(row, latest ? latest->id : 0, false, response->mutable_trial());
   return absl::OkStatus();
@@ -157,7 +182,8 @@ Status WorkerHandler::ReleaseTrial(const v1::ReleaseTrialRequest& request, v1::R
 
 Status WorkerHandler::FailTrial(const v1::FailTrialRequest& request, v1::FailTrialResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, lifecycle_->Fail(request.lease_id(), request.trial_id(), request.step(),
-                                                        request.message(), request.retryable()));
+                                                        request.message(), request.retryable(), request.reason()));
+  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(row.experiment_id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   ToProto(row, latest ? latest->id : 0, false, response->mutable_trial());
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "coordinator/service/checkpoint_registry.h"
+#include "coordinator/service/experiment_manager.h"
 #include "coordinator/service/trial_lifecycle.h"
 #include "coordinator/store/experiment_store.h"
 #include "core/base/status.h"
@@ -22,8 +23,13 @@ struct WorkerHandlerOptions {
 class WorkerHandler {
  public:
   WorkerHandler(ExperimentStore* store, TrialLifecycle* lifecycle, CheckpointRegistry* checkpoints,
-                const Clock* clock, WorkerHandlerOptions options = {})
-      : store_(store), lifecycle_(lifecycle), checkpoints_(checkpoints), clock_(clock), options_(options) {}
+                ExperimentManager* manager, const Clock* clock, WorkerHandlerOptions options = {})
+      : store_(store),
+        lifecycle_(lifecycle),
+        checkpoints_(checkpoints),
+        manager_(manager),
+        clock_(clock),
+        options_(options) {}
 
   Status LeaseTrial(const v1::LeaseTrialRequest& request, v1::LeaseTrialResponse* response);
   Status Heartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatResponse* response);
@@ -55,6 +61,7 @@ class WorkerHandler {
   ExperimentStore* const store_;
   TrialLifecycle* const lifecycle_;
   CheckpointRegistry* const checkpoints_;
+  ExperimentManager* const manager_;
   const Clock* const clock_;
   const WorkerHandlerOptions options_;
 };

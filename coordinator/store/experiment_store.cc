@@ -14,6 +14,8 @@ const char* StateName(ExperimentState state) {
       return "COMPLETED";
     case ExperimentState::kFailed:
       return "FAILED";
+    case ExperimentState::kPaused:
+      return "PAUSED";
     case ExperimentState::kKilled:
       return "KILLED";
   }
@@ -30,6 +32,8 @@ const char* StateName(TrialState state) {
       return "COMPLETED";
     case TrialState::kFailed:
       return "FAILED";
+    case TrialState::kPaused:
+      return "PAUSED";
     case TrialState::kKilled:
       return "KILLED";
   }

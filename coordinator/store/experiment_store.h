@@ -32,8 +32,11 @@
 
 namespace tutti::coord {
 
-enum class ExperimentState { kActive = 1, kCompleted = 2, kFailed = 3, kKilled = 4 };
-enum class TrialState { kQueued = 1, kRunning = 2, kCompleted = 3, kFailed = 4, kKilled = 5 };
+// kPaused: a user paused it; its trials are not leased until it is resumed.
+enum class ExperimentState { kActive = 1, kCompleted = 2, kFailed = 3, kKilled = 4, kPaused = 5 };
+// kPaused: the trial reached the length its searcher gave it and waits (ASHA: for a promotion that may still
+// come when more trials finish its rung); not terminal.
+enum class TrialState { kQueued = 1, kRunning = 2, kCompleted = 3, kFailed = 4, kKilled = 5, kPaused = 6 };
 // A checkpoint record is kLive until retention or a user deletes it; kDeleting marks a record whose bytes
 // are being removed (hidden from users; finished at the next start if the coordinator died meanwhile).
 enum class CheckpointState { kLive = 1, kDeleting = 2 };
@@ -74,7 +77,15 @@ struct TrialRow {
   std::string lease_id;          // "" unless running
   std::string lease_worker;      // "host:pid" of the lease holder
   int64_t lease_expires_ms = 0;  // 0 unless running
-  bool kill_requested = false;   // a user asked to stop it; the next heartbeat says so
+  // A stop the coordinator asked for and the next heartbeat delivers: "" (none), "kill" (a user; ends
+  // KILLED), "pause" (its experiment was paused; back to QUEUED), "early" (early stopping: ends COMPLETED
+  // with stop_detail as its reason).
+  std::string stop_request;
+  std::string stop_detail;       // for "early": the reason code and numbers
+  int32_t ranks = 0;             // ranks it trains with (0 = the agent's default)
+  int64_t request_id = 0;        // its searcher's id for it (0 = not the searcher's: a fork)
+  int32_t max_restarts = 3;      // retryable failures before it fails for good
+  int64_t resume_checkpoint_id = 0;  // a fork starts from this checkpoint (of its parent) until it has its own
   std::string stop_reason;       // "" while queued or running
   std::string message;           // detail of the stop or the last failure
   std::string last_metrics_json = "{}";  // latest value of each metric (JSON object name -> number)

@@ -6,12 +6,12 @@ namespace tutti::coord::store_internal {
 
 bool IsValidState(ExperimentState state) {
   int value = static_cast<int>(state);
-  return value >= static_cast<int>(ExperimentState::kActive) && value <= static_cast<int>(ExperimentState::kKilled);
+  return value >= static_cast<int>(ExperimentState::kActive) && value <= static_cast<int>(ExperimentState::kPaused);
 }
 
 bool IsValidState(TrialState state) {
   int value = static_cast<int>(state);
-  return value >= static_cast<int>(TrialState::kQueued) && value <= static_cast<int>(TrialState::kKilled);
+  return value >= static_cast<int>(TrialState::kQueued) && value <= static_cast<int>(TrialState::kPaused);
 }
 
 bool IsValidState(CheckpointState state) {
@@ -22,7 +22,7 @@ bool IsValidState(CheckpointState state) {
 Status CheckExperimentRow(const ExperimentRow& row, const std::string& what) {
   if (!IsValidState(row.state)) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": state ", static_cast<int>(row.state),
-                                                   " is not an ExperimentState (expected 1..4)"));
+                                                   " is not an ExperimentState (expected 1..5)"));
   }
   return absl::OkStatus();
 }
@@ -30,7 +30,7 @@ Status CheckExperimentRow(const ExperimentRow& row, const std::string& what) {
 Status CheckTrialRow(const TrialRow& row, const std::string& what) {
   if (!IsValidState(row.state)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": state ", static_cast<int>(row.state), " is not a TrialState (expected 1..5)"));
+        absl::StrCat(what, ": state ", static_cast<int>(row.state), " is not a TrialState (expected 1..6)"));
   }
   return absl::OkStatus();
 }

@@ -36,7 +36,7 @@ CREATE TABLE experiments (
   config_yaml TEXT NOT NULL,
   submitted_yaml TEXT NOT NULL,
   overrides_json TEXT NOT NULL,
-  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 4),
+  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 5),
   message TEXT NOT NULL,
   searcher_state TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
@@ -47,7 +47,7 @@ CREATE TABLE experiments (
 CREATE TABLE trials (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   experiment_id INTEGER NOT NULL REFERENCES experiments (id),
-  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 5),
+  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 6),
   config_yaml TEXT NOT NULL,
   hparams_json TEXT NOT NULL,
   parent_trial_id INTEGER NOT NULL,
@@ -57,7 +57,12 @@ CREATE TABLE trials (
   lease_id TEXT NOT NULL,
   lease_worker TEXT NOT NULL,
   lease_expires_ms INTEGER NOT NULL,
-  kill_requested INTEGER NOT NULL CHECK (kill_requested IN (0, 1)),
+  stop_request TEXT NOT NULL,
+  stop_detail TEXT NOT NULL,
+  ranks INTEGER NOT NULL,
+  request_id INTEGER NOT NULL,
+  max_restarts INTEGER NOT NULL,
+  resume_checkpoint_id INTEGER NOT NULL,
   stop_reason TEXT NOT NULL,
   message TEXT NOT NULL,
   last_metrics_json TEXT NOT NULL,
@@ -102,8 +107,8 @@ CREATE INDEX checkpoints_by_state ON checkpoints (state);
   "created_ms, updated_ms, ended_ms"
 #define TUTTI_TRIAL_FIELDS                                                                                 \
   "experiment_id, state, config_yaml, hparams_json, parent_trial_id, step, target_steps, restarts, "     \
-  "lease_id, lease_worker, lease_expires_ms, kill_requested, stop_reason, message, last_metrics_json, " \
-  "created_ms, started_ms, ended_ms, updated_ms"
+  "lease_id, lease_worker, lease_expires_ms, stop_request, stop_detail, ranks, request_id, max_restarts, "  \
+  "resume_checkpoint_id, stop_reason, message, last_metrics_json, created_ms, started_ms, ended_ms, updated_ms"
 #define TUTTI_METRIC_FIELDS "trial_id, step, kind, values_json, time_ms"
 #define TUTTI_CHECKPOINT_FIELDS "trial_id, step, sha256, size_bytes, metrics_json, state, created_ms"
 
@@ -119,7 +124,7 @@ constexpr char kExperimentExistsSql[] = "SELECT 1 FROM experiments WHERE id = ?1
 
 constexpr char kInsertTrialSql[] =
     "INSERT INTO trials (" TUTTI_TRIAL_FIELDS ") VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 constexpr char kGetTrialSql[] = "SELECT id, " TUTTI_TRIAL_FIELDS " FROM trials WHERE id = ?1";
 constexpr char kListTrialsSql[] =
     "SELECT id, " TUTTI_TRIAL_FIELDS " FROM trials WHERE experiment_id = ?1 ORDER BY id";
@@ -127,8 +132,9 @@ constexpr char kListAllTrialsSql[] = "SELECT id, " TUTTI_TRIAL_FIELDS " FROM tri
 constexpr char kUpdateTrialSql[] =
     "UPDATE trials SET experiment_id = ?2, state = ?3, config_yaml = ?4, hparams_json = ?5, "
     "parent_trial_id = ?6, step = ?7, target_steps = ?8, restarts = ?9, lease_id = ?10, lease_worker = ?11, "
-    "lease_expires_ms = ?12, kill_requested = ?13, stop_reason = ?14, message = ?15, last_metrics_json = ?16, "
-    "created_ms = ?17, started_ms = ?18, ended_ms = ?19, updated_ms = ?20 WHERE id = ?1";
+    "lease_expires_ms = ?12, stop_request = ?13, stop_detail = ?14, ranks = ?15, request_id = ?16, "
+    "max_restarts = ?17, resume_checkpoint_id = ?18, stop_reason = ?19, message = ?20, last_metrics_json = ?21, "
+    "created_ms = ?22, started_ms = ?23, ended_ms = ?24, updated_ms = ?25 WHERE id = ?1";
 constexpr char kTrialExistsSql[] = "SELECT 1 FROM trials WHERE id = ?1";
 
 constexpr char kUpsertMetricSql[] =
@@ -209,9 +215,9 @@ template <typename... Leading>
 Status BindTrial(SqliteStatement* s, const TrialRow& r, const Leading&... leading) {
   return BindAll(s, leading..., static_cast<int64_t>(r.state), r.config_yaml, r.hparams_json,
                  r.parent_trial_id, r.step, r.target_steps, static_cast<int64_t>(r.restarts), r.lease_id,
-                 r.lease_worker, r.lease_expires_ms, static_cast<int64_t>(r.kill_requested ? 1 : 0),
-                 r.stop_reason, r.message, r.last_metrics_json, r.created_ms, r.started_ms, r.ended_ms,
-                 r.updated_ms);
+                 r.lease_worker, r.lease_expires_ms, r.stop_request, r.stop_detail, static_cast<int64_t>(r.ranks),
+                 r.request_id, static_cast<int64_t>(r.max_restarts), r.resume_checkpoint_id, r.stop_reason, r.message,
+                 r.last_metrics_json, r.created_ms, r.started_ms, r.ended_ms, r.updated_ms);
 }
 
 TrialRow ReadTrialRow(const SqliteStatement& s) {
@@ -228,14 +234,19 @@ TrialRow ReadTrialRow(const SqliteStatement& s) {
   r.lease_id = s.ColumnText(9);
   r.lease_worker = s.ColumnText(10);
   r.lease_expires_ms = s.ColumnInt64(11);
-  r.kill_requested = s.ColumnInt64(12) != 0;
-  r.stop_reason = s.ColumnText(13);
-  r.message = s.ColumnText(14);
-  r.last_metrics_json = s.ColumnText(15);
-  r.created_ms = s.ColumnInt64(16);
-  r.started_ms = s.ColumnInt64(17);
-  r.ended_ms = s.ColumnInt64(18);
-  r.updated_ms = s.ColumnInt64(19);
+  r.stop_request = s.ColumnText(12);
+  r.stop_detail = s.ColumnText(13);
+  r.ranks = static_cast<int32_t>(s.ColumnInt64(14));
+  r.request_id = s.ColumnInt64(15);
+  r.max_restarts = static_cast<int32_t>(s.ColumnInt64(16));
+  r.resume_checkpoint_id = s.ColumnInt64(17);
+  r.stop_reason = s.ColumnText(18);
+  r.message = s.ColumnText(19);
+  r.last_metrics_json = s.ColumnText(20);
+  r.created_ms = s.ColumnInt64(21);
+  r.started_ms = s.ColumnInt64(22);
+  r.ended_ms = s.ColumnInt64(23);
+  r.updated_ms = s.ColumnInt64(24);
   return r;
 }
 

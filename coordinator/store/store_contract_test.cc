@@ -116,7 +116,12 @@ void ExpectSame(const TrialRow& a, const TrialRow& b) {
   EXPECT_EQ(a.lease_id, b.lease_id);
   EXPECT_EQ(a.lease_worker, b.lease_worker);
   EXPECT_EQ(a.lease_expires_ms, b.lease_expires_ms);
-  EXPECT_EQ(a.kill_requested, b.kill_requested);
+  EXPECT_EQ(a.stop_request, b.stop_request);
+  EXPECT_EQ(a.stop_detail, b.stop_detail);
+  EXPECT_EQ(a.ranks, b.ranks);
+  EXPECT_EQ(a.request_id, b.request_id);
+  EXPECT_EQ(a.max_restarts, b.max_restarts);
+  EXPECT_EQ(a.resume_checkpoint_id, b.resume_checkpoint_id);
   EXPECT_EQ(a.stop_reason, b.stop_reason);
   EXPECT_EQ(a.message, b.message);
   EXPECT_EQ(a.last_metrics_json, b.last_metrics_json);
@@ -347,7 +352,7 @@ TEST_P(StoreContractTest, InvalidStatesAreInvalidArgument) {
   auto row = store_->GetTrial(trial);
   ASSERT_TRUE(row.ok());
   TrialRow bad = *row;
-  bad.state = static_cast<TrialState>(6);
+  bad.state = static_cast<TrialState>(7);
   bad.step = 77;
   Status status = store_->UpdateTrial(bad);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
@@ -658,7 +663,13 @@ TEST_P(StoreContractTest, UpdatesReplaceEveryField) {
   trial.lease_id = "lease-abc";
   trial.lease_worker = "node7:4242";
   trial.lease_expires_ms = 99999;
-  trial.kill_requested = true;
+  trial.stop_request = "early";
+  trial.stop_detail = "critic diverged: mean |wasserstein| 312 > 100";
+  trial.ranks = 4;
+  trial.request_id = 17;
+  trial.max_restarts = 9;
+  trial.resume_checkpoint_id = 31;
+  trial.state = TrialState::kPaused;
   trial.stop_reason = "pruned";
   trial.message = "rung 2";
   trial.last_metrics_json = R"({"loss_d":-0.25})";
@@ -677,12 +688,12 @@ TEST_P(StoreContractTest, UpdatesReplaceEveryField) {
   EXPECT_TRUE(old_list->empty());
   EXPECT_THAT(Ids(*new_list), ElementsAre(trial.id));
 
-  // kill_requested back to false round-trips too.
-  trial.kill_requested = false;
+  // Back to no stop request round-trips too.
+  trial.stop_request.clear();
   ASSERT_TRUE(store_->UpdateTrial(trial).ok());
   got_trial = store_->GetTrial(trial.id);
   ASSERT_TRUE(got_trial.ok());
-  EXPECT_FALSE(got_trial->kill_requested);
+  EXPECT_EQ(got_trial->stop_request, "");
 }
 
 TEST_P(StoreContractTest, ListsAreOrderedById) {

@@ -111,6 +111,16 @@ struct EvalConfig {
   int samples = 256;
   // Seed of the fixed evaluation latents, so evaluations of one run compare like with like.
   uint64_t seed = 1234;
+  // Compute the realism measure at each evaluation (core/metrics/realism.h): each metric of the `samples`
+  // generated samples against the band that as many real training samples span, beside the held-out bar.
+  // Costs one pass over (up to 16384) training samples at start-up, on rank 0 only.
+  bool realism = true;
+  // Random draws of `samples` real training samples per band (>= 1). The requirement, and the
+  // default, is >= 200: fewer make the 2.5 / 97.5 % quantiles rough. Cost grows linearly, but is small
+  // beside the per-sample pass.
+  int realism_draws = 200;
+  // Seed of the realism draws and of the held-out subset (`tutti metrics --realism-seed`).
+  uint64_t realism_seed = 0;
 };
 
 // Data-parallel training across ranks (mpirun / srun).

@@ -195,7 +195,8 @@ TEST(JobConfigTest, BadOverrides) {
   EXPECT_EQ(LoadError("name: x\n", {"train.batch_sze=4"}),
             "--set train.batch_sze=4: unknown key train.batch_sze; did you mean train.batch_size?");
   EXPECT_THAT(LoadError("name: x\n", {"batch_size=4"}), HasSubstr("did you mean train.batch_size?"));
-  EXPECT_THAT(LoadError("name: x\n", {"seed=4"}), HasSubstr("did you mean train.seed or eval.seed?"));
+  EXPECT_THAT(LoadError("name: x\n", {"seed=4"}),
+              HasSubstr("did you mean train.seed, eval.seed or eval.realism_seed?"));
   EXPECT_THAT(LoadError("name: x\n", {"train.steps"}),
               HasSubstr("--set train.steps: expected key.path=value"));
   EXPECT_THAT(LoadError("name: x\n", {"train=5"}),
@@ -299,6 +300,9 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "eval.every=9",
                                             "eval.samples=9",
                                             "eval.seed=9",
+                                            "eval.realism=false",
+                                            "eval.realism_draws=9",
+                                            "eval.realism_seed=9",
                                             "distributed.backend=mpi",
                                             "distributed.bucket_mb=9",
                                             "distributed.sync_batchnorm=false",
@@ -337,7 +341,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.train.metrics_file = "m22";
   c.train.device = "cuda";
   c.checkpoint = {"d23", 24, 25, 251, "metric252", "max"};
-  c.eval = {26, 27, 28};
+  c.eval = {26, 27, 28, false, 281, 282};
   c.distributed = {"mpi", 29, false, 31, 30};
   c.sample = {32, 0.33};
   const std::vector<std::pair<std::string, std::string>> expected = {{"name", "n1"},
@@ -373,6 +377,9 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"eval.every", "26"},
                                                                      {"eval.samples", "27"},
                                                                      {"eval.seed", "28"},
+                                                                     {"eval.realism", "false"},
+                                                                     {"eval.realism_draws", "281"},
+                                                                     {"eval.realism_seed", "282"},
                                                                      {"distributed.backend", "mpi"},
                                                                      {"distributed.bucket_mb", "29"},
                                                                      {"distributed.sync_batchnorm", "false"},

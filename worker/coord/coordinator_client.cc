@@ -26,6 +26,10 @@ StatusOr<std::optional<Assignment>> CoordinatorClient::Lease(const std::string& 
   request.set_worker(worker);
   request.set_ranks(ranks);
   request.set_lease_id(adopt_lease_id);
+  // A launched job runs with exactly its world size: only trials that train with that many ranks (or name
+  // none) fit it.
+  request.set_exact(true);
+  request.set_default_ranks(ranks);
   v1::LeaseTrialResponse response;
   TUTTI_RETURN_IF_ERROR(Retry("leasing a trial", options_.call_timeout, [&](grpc::ClientContext* c) {
     return worker_->LeaseTrial(c, request, &response);
@@ -122,13 +126,14 @@ Status CoordinatorClient::Release(const std::string& lease_id, int64_t trial_id,
 }
 
 Status CoordinatorClient::Fail(const std::string& lease_id, int64_t trial_id, int64_t step,
-                               const std::string& message, bool retryable) {
+                               const std::string& message, bool retryable, const std::string& reason) {
   v1::FailTrialRequest request;
   request.set_lease_id(lease_id);
   request.set_trial_id(trial_id);
   request.set_step(step);
   request.set_message(message);
   request.set_retryable(retryable);
+  request.set_reason(reason);
   v1::FailTrialResponse response;
   return Retry("reporting the failure", options_.call_timeout,
                [&](grpc::ClientContext* c) { return worker_->FailTrial(c, request, &response); });

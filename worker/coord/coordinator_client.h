@@ -69,7 +69,9 @@ class CoordinatorClient {
   Status Complete(const std::string& lease_id, int64_t trial_id, int64_t step, const std::string& stop_reason,
                   const std::string& message);
   Status Release(const std::string& lease_id, int64_t trial_id, int64_t step, const std::string& reason);
-  Status Fail(const std::string& lease_id, int64_t trial_id, int64_t step, const std::string& message, bool retryable);
+  // `reason`: a short code for `tutti trials` ("non-finite loss"; "" = "failed").
+  Status Fail(const std::string& lease_id, int64_t trial_id, int64_t step, const std::string& message, bool retryable,
+              const std::string& reason = "");
   // Downloads a checkpoint into `path` (written atomically) and checks its sha256 against the record:
   // DataLoss naming the checkpoint when the bytes differ.
   Status DownloadCheckpoint(int64_t checkpoint_id, const std::string& path);

@@ -264,7 +264,9 @@ Status TrialReporter::Finish(const StopReport& stop, bool retryable) {
       break;
     case StopReason::kFailed:
     case StopReason::kNotStopped:
-      status = client_->Fail(lease, trial, stop.step, stop.message.empty() ? "the run failed" : stop.message, retryable);
+      // A diverged model is worth its own reason code: early stopping and `tutti trials` show it.
+      status = client_->Fail(lease, trial, stop.step, stop.message.empty() ? "the run failed" : stop.message, retryable,
+                             stop.message.find("non-finite") != std::string::npos ? "non-finite loss" : "");
       break;
   }
   if (!status.ok() && HandleFailure(status, "ending the trial")) return absl::OkStatus();

@@ -142,6 +142,9 @@ std::vector<Field> BuildFields() {
     MakeField("eval.every",                &J::eval, &E::every,              kPosInt,    kPositive),
     MakeField("eval.samples",              &J::eval, &E::samples,            kPosInt,    kPositive),
     MakeField("eval.seed",                 &J::eval, &E::seed,               kNonNegInt, kAny),
+    MakeField("eval.realism",              &J::eval, &E::realism,            kBool,      kAny),
+    MakeField("eval.realism_draws",        &J::eval, &E::realism_draws,      kPosInt,    kPositive),
+    MakeField("eval.realism_seed",         &J::eval, &E::realism_seed,       kNonNegInt, kAny),
 
     MakeField("distributed.backend",       &J::distributed, &X::backend,     "one of auto, mpi, nccl",
                                                                              OneOf({"auto", "mpi", "nccl"})),

@@ -9,29 +9,19 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/config/internal/schema.h"
 #include "core/config/job_config.h"
 
 namespace tutti::config_internal {
 
-struct Field {
-  // Dotted key path as written in YAML and --set: "train.batch_size". At most one level of section.
-  std::string path;
-  // What a valid value is, completing "expected ...": "a positive integer", "one of auto, mpi, nccl".
-  std::string expected;
-  // Decodes `node` and stores it when its type and range are right; false (config untouched) otherwise.
-  std::function<bool(const YAML::Node&, JobConfig*)> set;
-  // True when the current value is in range (for configs built in code).
-  std::function<bool(const JobConfig&)> valid;
-  // The current value as it reads in messages ("16", "'rock'").
-  std::function<std::string(const JobConfig&)> show;
-  // Writes the current value (the key has already been written).
-  std::function<void(const JobConfig&, YAML::Emitter*)> emit;
-  // Field-wise equality of two configs.
-  std::function<bool(const JobConfig&, const JobConfig&)> same;
-};
+// A JobConfig field: the generic SchemaField (schema.h) rooted at JobConfig.
+using Field = SchemaField<JobConfig>;
 
 // Every field, grouped by section in file order. Built once; safe to call from any thread.
 const std::vector<Field>& Fields();
+
+// The JobConfig schema over Fields() (job_schema.cc). Built once; safe to call from any thread.
+const Schema<JobConfig>& JobSchema();
 
 // The field with this exact path, or nullptr.
 const Field* FindField(const std::string& path);
