@@ -1,8 +1,11 @@
 // metrics: the MuseGAN objective metrics (core/metrics/metrics.h) of a pack's real samples, or of a
-// checkpoint's generated samples side by side with the pack's held-out real ones.
+// checkpoint's generated samples side by side with the pack's held-out real ones; and the realism measure
+// (core/metrics/realism.h): each metric of n generated samples against the band n real training samples span,
+// beside the held-out bar (n held-out real samples scored the same way).
 
-#include <cstdio>
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -14,6 +17,7 @@
 #include "coordinator/cli/commands.h"
 #include "core/data/pack_reader.h"
 #include "core/metrics/metrics.h"
+#include "core/metrics/realism.h"
 #include "core/sample/checkpoint_sampler.h"
 
 namespace tutti::cli {
@@ -26,7 +30,76 @@ struct MetricsArgs {
   SampleRequest request;  // request.checkpoint empty: real samples only
   double threshold = -1;  // < 0: the config's sample.threshold
   bool json = false;
+  int realism_draws = kRealismRecommendedDraws;
+  uint64_t realism_seed = 0;  // eval.realism_seed's default, so the CLI and the worker draw the same bands
+  bool no_realism = false;
 };
+
+struct RealismOutcome {
+  std::optional<RealismReport> report;  // absent when the pack has no training samples
+  std::string skipped;                  // why it is absent
+  double build_s = 0;                   // seconds to build the reference and the held-out bar
+};
+
+// The realism report of `pack` at N = n: the band from its training split, the held-out bar from its held-out
+// split, and `generated` (n samples, may be null) scored against it.
+StatusOr<RealismOutcome> MeasureRealism(const PackReader& pack, int64_t n, const MetricsOptions& options,
+                                        const MetricsArgs& a, const uint8_t* generated) {
+  RealismOutcome out;
+  const auto start = std::chrono::steady_clock::now();
+  const SampleShape shape = pack.shape();
+  const PianorollDims dims{shape.tracks, shape.steps, shape.pitches};
+  const int64_t train = pack.size(Split::kTrain), heldout = pack.size(Split::kHeldout);
+  if (train == 0) {
+    out.skipped = absl::StrCat(pack.pack_dir(), " has no training samples: no realism band");
+    return out;
+  }
+  RealismOptions ro;
+  ro.samples = n;
+  ro.draws = a.realism_draws;
+  ro.seed = a.realism_seed;
+  auto reader = [&pack](Split split) {
+    return [&pack, split](int64_t i, uint8_t* dense) { pack.CopySample(split, i, dense); };
+  };
+  StatusOr<RealismReference> ref = RealismReference::Build(train, reader(Split::kTrain), dims, options, ro);
+  if (!ref.ok()) return Annotate(ref.status(), pack.pack_dir());
+  RealismReport report = RealismReport::FromReference(*ref);
+  if (heldout == 0) {
+    report.heldout_note = absl::StrCat(pack.pack_dir(), " has no held-out samples: no held-out bar");
+  } else {
+    RealismPool pool;
+    pool.size = heldout;
+    pool.read = reader(Split::kHeldout);
+    pool.name = absl::StrCat(pack.pack_dir(), " held-out split");
+    TUTTI_ASSIGN_OR_RETURN(report.heldout, ref->ScoreHeldOut({pool}));
+  }
+  out.build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (generated != nullptr) {
+    TUTTI_ASSIGN_OR_RETURN(report.generated, ref->ScoreSamples(generated, n));
+  }
+  out.report = std::move(report);
+  return out;
+}
+
+void PrintRealism(const RealismOutcome& realism) {
+  if (!realism.report) {
+    std::cout << "\nrealism: skipped (" << realism.skipped << ")\n";
+    return;
+  }
+  char took[64];
+  std::snprintf(took, sizeof took, "%.2f", realism.build_s);
+  std::cout << "\n" << realism.report->ToTable() << "(band and held-out bar computed in " << took << " s)\n";
+}
+
+void AddRealismJson(const RealismOutcome& realism, nlohmann::json* j) {
+  if (realism.report) {
+    (*j)["realism"] = realism.report->ToJson(/*heldout_per_metric=*/true);
+    (*j)["realism_build_s"] = realism.build_s;
+  } else if (!realism.skipped.empty()) {
+    (*j)["realism"] = nullptr;
+    (*j)["realism_skipped"] = realism.skipped;
+  }
+}
 
 // LPD-5's five tracks get the default names and tonal pairs; any other track count plain "track<i>" names,
 // no drum track and no tonal pairs.
@@ -109,12 +182,21 @@ int RunMetrics(MetricsArgs& a) {
   if (!real_report.ok()) return ReportFailure(real_report.status());
 
   if (!generated) {
+    // The held-out bar alone, at N = -n.
+    RealismOutcome realism;
+    if (!a.no_realism) {
+      StatusOr<RealismOutcome> measured = MeasureRealism(*real->reader, a.request.n, *options, a, nullptr);
+      if (!measured.ok()) return ReportFailure(measured.status());
+      realism = *std::move(measured);
+    }
     if (a.json) {
       nlohmann::json j = {{"pack", pack_dir}, {"split", a.split}, {"real", real_report->ToJson()}};
+      AddRealismJson(realism, &j);
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << "real samples of " << pack_dir << " (" << a.split << ", " << real->n << " samples)\n"
                 << real_report->ToTable();
+      if (!a.no_realism) PrintRealism(realism);
     }
     return 0;
   }
@@ -133,6 +215,14 @@ int RunMetrics(MetricsArgs& a) {
   StatusOr<MetricsReport> gen_report =
       ComputeMetrics(generated->binary.data(), generated->n, Dims(generated->shape), *gen_options);
   if (!gen_report.ok()) return ReportFailure(gen_report.status());
+  // The band is built with the model's bar length (gen_options) for the real samples too: the same grid.
+  RealismOutcome realism;
+  if (!a.no_realism) {
+    StatusOr<RealismOutcome> measured =
+        MeasureRealism(*real->reader, generated->n, *gen_options, a, generated->binary.data());
+    if (!measured.ok()) return ReportFailure(measured.status());
+    realism = *std::move(measured);
+  }
   if (a.json) {
     nlohmann::json j = {{"pack", pack_dir},
                         {"split", a.split},
@@ -143,6 +233,7 @@ int RunMetrics(MetricsArgs& a) {
                         {"threshold", generated->threshold},
                         {"generated", gen_report->ToJson()},
                         {"real", real_report->ToJson()}};
+    AddRealismJson(realism, &j);
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -150,6 +241,7 @@ int RunMetrics(MetricsArgs& a) {
             << ", seed " << a.request.seed << ", threshold " << generated->threshold << ")\n"
             << "real:      " << real->n << " " << a.split << " samples of " << pack_dir << "\n"
             << CompareTable(*gen_report, *real_report);
+  if (!a.no_realism) PrintRealism(realism);
   return 0;
 }
 
@@ -162,7 +254,10 @@ void RegisterMetricsCommand(CLI::App& app, int* exit_code) {
       "metrics",
       "MuseGAN objective metrics (empty bars, used pitch classes, qualified notes, drum pattern, tonal distance) "
       "of a pack's real samples; with --checkpoint, of n generated samples side by side with the pack's "
-      "held-out real ones. Our metrics use true pitch classes: not comparable with the paper's tables");
+      "held-out real ones; and the realism measure: each metric of n samples against the band that n real "
+      "training samples span (2.5-97.5 % over --realism-draws seeded draws), for the generated set and for n "
+      "held-out real samples (the bar a perfect generator would meet; without --checkpoint that bar alone). Our "
+      "metrics use true pitch classes: not comparable with the paper's tables");
   c->add_option("--packs", a->packs,
                 "Pack folder (holds manifest.json), or a packs folder holding <genre>/manifest.json")
       ->required();
@@ -171,7 +266,8 @@ void RegisterMetricsCommand(CLI::App& app, int* exit_code) {
   c->add_option("--limit", a->limit, "At most this many real samples (0 = all)")
       ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   c->add_option("--checkpoint", a->request.checkpoint, "Also generate samples from this checkpoint and compare");
-  c->add_option("-n,--samples", a->request.n, "Generated samples (256 or more for steady numbers)")
+  c->add_option("-n,--samples", a->request.n,
+                "Generated samples, and N of the realism band and held-out bar (256 or more for steady numbers)")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
   c->add_option("--seed", a->request.seed, "Seed of the generated samples' latents")->capture_default_str();
   c->add_option("--genre", a->request.genre,
@@ -179,6 +275,14 @@ void RegisterMetricsCommand(CLI::App& app, int* exit_code) {
   c->add_option("--threshold", a->threshold,
                 "Active-cell threshold on the generator's output (default: the config's sample.threshold)");
   c->add_flag("--json", a->json, "Machine-readable output");
+  c->add_option("--realism-draws", a->realism_draws,
+                "Random draws of n real training samples per realism band (>= 200 for trustworthy 2.5 / 97.5 % "
+                "quantiles)")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  c->add_option("--realism-seed", a->realism_seed,
+                "Seed of the realism draws and of the held-out subset (the worker's eval.realism_seed)")
+      ->capture_default_str();
+  c->add_flag("--no-realism", a->no_realism, "Skip the realism measure");
   c->callback([a, exit_code] { *exit_code = RunMetrics(*a); });
 }
 

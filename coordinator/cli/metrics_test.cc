@@ -1,4 +1,5 @@
-// `tutti metrics` on a pack made here (synth-lpd + pack) and on a checkpoint trained for a few steps.
+// `tutti metrics` on a pack made here (synth-lpd + pack) and on a checkpoint trained for a few steps, with the
+// realism measure (core/metrics/realism.h) after the tables.
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -46,6 +47,22 @@ TEST_F(MetricsCommandTest, PrintsTheTableOfRealSamples) {
   ASSERT_TRUE(j.contains("real")) << j.dump();
   EXPECT_EQ(j["real"]["samples"], 5) << j["real"].dump();
 
+  // The realism measure without a checkpoint: the held-out bar alone, at N = -n (256 by default, more than
+  // this pack holds: all of its held-out samples, with a note).
+  EXPECT_TRUE(Contains(table.out, "band [low, high]")) << table.out;
+  EXPECT_TRUE(Contains(table.out, "realism (held-out real samples only): ")) << table.out;
+  EXPECT_TRUE(Contains(table.out, "fewer than the 256 a draw takes")) << table.out;
+  EXPECT_TRUE(Contains(table.out, "Drums.qualified_notes_ge_32nd_paper = 1")) << table.out;  // left out
+  ASSERT_TRUE(j.contains("realism")) << j.dump();
+  EXPECT_TRUE(j["realism"]["score"].is_null());
+  EXPECT_TRUE(j["realism"]["heldout_score"].is_number()) << j["realism"].dump();
+  EXPECT_GT(j["realism"]["metrics"].get<int>(), 10);
+  EXPECT_EQ(j["realism"]["reference"]["draws"], 200);
+
+  CommandResult none = RunCommand(kTutti + " metrics --packs " + root_ + "/packs/rock --no-realism");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_FALSE(Contains(none.out, "realism")) << none.out;
+
   CommandResult missing = RunCommand(kTutti + " metrics --packs " + root_ + "/nowhere");
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_TRUE(Contains(missing.err, root_ + "/nowhere")) << missing.err;
@@ -61,14 +78,36 @@ TEST_F(MetricsCommandTest, ComparesGeneratedWithHeldOutRealSamples) {
   EXPECT_TRUE(Contains(compare.out, "generated: 16 samples")) << compare.out;
   EXPECT_TRUE(Contains(compare.out, root_ + "/packs/rock")) << compare.out;
   EXPECT_TRUE(Contains(compare.out, "Bass")) << compare.out;
+  EXPECT_TRUE(Contains(compare.out, "Realism: 16 generated samples against the band of 200 draws of 16 real"))
+      << compare.out;
+  EXPECT_TRUE(Contains(compare.out, " metrics outside the real band (held-out real: ")) << compare.out;
 
-  CommandResult json = RunCommand(kTutti + " metrics --packs " + root_ + "/packs/rock --checkpoint " + ckpt +
-                                  " -n 8 --json");
+  const std::string json_command = kTutti + " metrics --packs " + root_ + "/packs/rock --checkpoint " + ckpt +
+                                   " -n 8 --json --realism-draws 50 --realism-seed 3";
+  CommandResult json = RunCommand(json_command);
   ASSERT_EQ(json.exit_code, 0) << json.err;
   nlohmann::json j = nlohmann::json::parse(json.out);
   EXPECT_EQ(j["step"], 1);
   EXPECT_EQ(j["generated"]["samples"], 8) << j["generated"].dump();
   EXPECT_GT(j["real"]["samples"].get<int>(), 0);
+  // The realism of the 8 generated samples against bands of 8 real ones, beside the held-out bar.
+  ASSERT_TRUE(j.contains("realism")) << j.dump();
+  const nlohmann::json& realism = j["realism"];
+  EXPECT_EQ(realism["samples"], 8);
+  EXPECT_TRUE(realism["score"].is_number()) << realism.dump();
+  EXPECT_TRUE(realism["outside"].is_number());
+  EXPECT_TRUE(realism["heldout_score"].is_number());
+  EXPECT_EQ(realism["heldout_samples"], 8);
+  EXPECT_EQ(realism["reference"]["draws"], 50);
+  EXPECT_EQ(realism["reference"]["seed"], 3);
+  ASSERT_EQ(realism["per_metric"].size(), realism["metrics"].get<size_t>());
+  for (const char* key : {"name", "low", "median", "high", "value", "distance", "heldout_value", "heldout_distance"}) {
+    EXPECT_TRUE(realism["per_metric"][0].contains(key)) << key;
+  }
+  // Seeded: the same command gives the same realism.
+  CommandResult again = RunCommand(json_command);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["realism"], realism);
 }
 
 }  // namespace

@@ -14,14 +14,6 @@ Status ExperimentHandler::FillTrial(const TrialRow& row, bool with_config, v1::T
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> best, checkpoints_->Best(row.id));
   ToProto(row, latest ? latest->id : 0, with_config, out, best ? best->id : 0);
-  out->set_parent_trial_id(row.parent_trial_id);
-  out->set_ranks(row.ranks);
-  nlohmann::json hparams = nlohmann::json::parse(row.hparams_json, nullptr, false);
-  if (hparams.is_object()) {
-    for (auto it = hparams.begin(); it != hparams.end(); ++it) {
-      (*out->mutable_hparams())[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
-    }
-  }
   StatusOr<ExperimentConfig> config = manager_->Config(row.experiment_id);
   if (config.ok()) {
     auto value = out->last_metrics().find(config->searcher.metric);

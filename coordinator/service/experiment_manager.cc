@@ -106,7 +106,17 @@ StatusOr<ExperimentManager::Sweep*> ExperimentManager::SweepLocked(int64_t exper
   }
   Sweep* raw = sweep.get();
   sweeps_[experiment_id] = std::move(sweep);
+  PublishLocked(experiment_id, *raw);
   return raw;
+}
+
+void ExperimentManager::PublishLocked(int64_t experiment_id, const Sweep& sweep) {
+  std::lock_guard<std::mutex> lock(view_mu_);
+  View& view = views_[experiment_id];
+  if (view.config == nullptr || view.config->searcher.max_trials != sweep.config.searcher.max_trials) {
+    view.config = std::make_shared<const ExperimentConfig>(sweep.config);
+  }
+  view.progress = sweep.done ? 1.0 : sweep.searcher->Progress();
 }
 
 Status ExperimentManager::SaveLocked(int64_t experiment_id, const Sweep& sweep) {
@@ -121,22 +131,22 @@ Status ExperimentManager::SaveLocked(int64_t experiment_id, const Sweep& sweep) 
   j["ended"] = sweep.ended;
   j["pending"] = pending;
   j["done"] = sweep.done;
-  TUTTI_ASSIGN_OR_RETURN(ExperimentRow row, store_->GetExperiment(experiment_id));
-  row.searcher_state = j.dump();
-  row.updated_ms = clock_->NowMs();
-  return store_->UpdateExperiment(row);
+  return store_->SetSearcherState(experiment_id, j.dump(), clock_->NowMs());
 }
 
-Status ExperimentManager::ApplyLocked(int64_t experiment_id, Sweep* sweep, const Operation& op) {
+Status ExperimentManager::ApplyLocked(int64_t experiment_id, Sweep* sweep, const Operation& op, bool replaying) {
   switch (op.kind) {
     case Operation::Kind::kCreate: {
       if (sweep->trial_of_request.count(op.request_id) != 0) return absl::OkStatus();
-      // A crash after creating the trial but before saving the mapping: find it instead of creating twice.
-      TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> existing, lifecycle_->TrialsOf(experiment_id));
-      for (const TrialRow& t : existing) {
-        if (t.request_id == op.request_id) {
-          sweep->trial_of_request[op.request_id] = t.id;
-          return absl::OkStatus();
+      // A crash after creating the trial but before saving the mapping (an operation replayed from the
+      // saved state): find it instead of creating it twice. Fresh decisions skip the scan.
+      if (replaying) {
+        TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> existing, lifecycle_->TrialsOf(experiment_id));
+        for (const TrialRow& t : existing) {
+          if (t.request_id == op.request_id) {
+            sweep->trial_of_request[op.request_id] = t.id;
+            return absl::OkStatus();
+          }
         }
       }
       TUTTI_ASSIGN_OR_RETURN(JobConfig job, TrialJobConfig(sweep->config, op.hparams, op.length));
@@ -158,9 +168,7 @@ Status ExperimentManager::ApplyLocked(int64_t experiment_id, Sweep* sweep, const
         return absl::InternalError(absl::StrCat("searcher asked to continue unknown request ", op.request_id));
       }
       TUTTI_ASSIGN_OR_RETURN(TrialRow row, lifecycle_->GetTrial(found->second));
-      if ((row.state == TrialState::kQueued || row.state == TrialState::kRunning) && row.target_steps >= op.length) {
-        return absl::OkStatus();  // already on its way
-      }
+      if (row.target_steps >= op.length) return absl::OkStatus();  // already on its way, or past it
       if (row.state != TrialState::kCompleted && row.state != TrialState::kPaused) return absl::OkStatus();
       TUTTI_ASSIGN_OR_RETURN(JobConfig job, ParseJobConfig(row.config_yaml, absl::StrCat("trial ", row.id, " config")));
       job.train.steps = op.length;
@@ -189,11 +197,16 @@ Status ExperimentManager::ApplyLocked(int64_t experiment_id, Sweep* sweep, const
 
 Status ExperimentManager::DecideLocked(int64_t experiment_id, Sweep* sweep, std::vector<Operation> ops) {
   if (ops.empty() && sweep->pending.empty()) return SaveLocked(experiment_id, *sweep);
+  const size_t replayed = sweep->pending.size();  // operations from before (a restart): maybe done already
   sweep->pending.insert(sweep->pending.end(), ops.begin(), ops.end());
   TUTTI_RETURN_IF_ERROR(SaveLocked(experiment_id, *sweep));  // write-ahead: the decision survives a crash
-  for (const Operation& op : sweep->pending) TUTTI_RETURN_IF_ERROR(ApplyLocked(experiment_id, sweep, op));
+  for (size_t i = 0; i < sweep->pending.size(); ++i) {
+    TUTTI_RETURN_IF_ERROR(ApplyLocked(experiment_id, sweep, sweep->pending[i], /*replaying=*/i < replayed));
+  }
+  // Carried out: the next save drops them. Until then a restart carries them out again, which changes
+  // nothing (every operation checks whether it is already done).
   sweep->pending.clear();
-  TUTTI_RETURN_IF_ERROR(SaveLocked(experiment_id, *sweep));
+  PublishLocked(experiment_id, *sweep);
   if (sweep->done) TUTTI_RETURN_IF_ERROR(lifecycle_->MaybeFinishExperiment(experiment_id));
   return absl::OkStatus();
 }
@@ -212,62 +225,81 @@ StatusOr<std::optional<double>> ExperimentManager::ValidationAt(const Sweep& swe
   return value;
 }
 
-Status ExperimentManager::ReconcileLocked(int64_t experiment_id) {
+Status ExperimentManager::ConsumeLocked(int64_t experiment_id, Sweep* sweep, const TrialRow& t) {
+  if (t.request_id == 0) return absl::OkStatus();  // forks are not the searcher's
+  const bool reached_length = t.state == TrialState::kCompleted && t.stop_reason == kReasonCompleted;
+  if (reached_length && sweep->reached[t.id] < t.target_steps) {
+    std::vector<Operation> ops;
+    TUTTI_ASSIGN_OR_RETURN(std::optional<double> value, ValidationAt(*sweep, t.id, t.target_steps));
+    if (value) {
+      std::vector<Operation> v = sweep->searcher->OnValidation(t.request_id, t.target_steps, *value);
+      ops.insert(ops.end(), v.begin(), v.end());
+    }
+    sweep->reached[t.id] = t.target_steps;
+    std::vector<Operation> r = sweep->searcher->OnLengthReached(t.request_id, t.target_steps);
+    ops.insert(ops.end(), r.begin(), r.end());
+    const bool addressed = std::any_of(ops.begin(), ops.end(), [&](const Operation& op) {
+      return op.request_id == t.request_id &&
+             (op.kind == Operation::Kind::kTrainTo || op.kind == Operation::Kind::kClose);
+    });
+    TUTTI_RETURN_IF_ERROR(DecideLocked(experiment_id, sweep, std::move(ops)));
+    if (!addressed) {
+      TUTTI_ASSIGN_OR_RETURN(TrialRow now, lifecycle_->GetTrial(t.id));
+      if (now.state == TrialState::kCompleted && now.stop_reason == kReasonCompleted) {
+        TUTTI_RETURN_IF_ERROR(
+            lifecycle_
+                ->Park(t.id, absl::StrCat("waiting at step ", t.target_steps,
+                                          value ? absl::StrCat(" (", sweep->config.searcher.metric, " ", *value, ")")
+                                                : std::string(" (no ") + sweep->config.searcher.metric + " reported)",
+                                          " for a promotion; more trials must finish this rung first"))
+                .status());
+      }
+    }
+    return absl::OkStatus();
+  }
+  const bool ended = t.state == TrialState::kFailed || t.state == TrialState::kKilled ||
+                     (t.state == TrialState::kCompleted && t.stop_reason != kReasonCompleted);
+  if (ended && sweep->ended.count(t.id) == 0) {
+    sweep->ended.insert(t.id);
+    TUTTI_RETURN_IF_ERROR(
+        DecideLocked(experiment_id, sweep, sweep->searcher->OnTrialEnded(t.request_id, t.state == TrialState::kFailed)));
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<ExperimentManager::Sweep*> ExperimentManager::LiveSweepLocked(int64_t experiment_id) {
   TUTTI_ASSIGN_OR_RETURN(ExperimentRow experiment, store_->GetExperiment(experiment_id));
   TUTTI_ASSIGN_OR_RETURN(Sweep * sweep, SweepLocked(experiment_id));
   if (experiment.state == ExperimentState::kKilled || (IsTerminal(experiment.state) && sweep->done)) {
     std::lock_guard<std::mutex> lock(done_mu_);
     done_.insert(experiment_id);
-    return absl::OkStatus();
+    return static_cast<Sweep*>(nullptr);
   }
   if (experiment.searcher_state.empty()) {
     // Stored but never started (a crash right after the submission).
-    return DecideLocked(experiment_id, sweep, sweep->searcher->Start());
+    TUTTI_RETURN_IF_ERROR(DecideLocked(experiment_id, sweep, sweep->searcher->Start()));
+  } else if (!sweep->pending.empty()) {
+    TUTTI_RETURN_IF_ERROR(DecideLocked(experiment_id, sweep, {}));
   }
-  if (!sweep->pending.empty()) TUTTI_RETURN_IF_ERROR(DecideLocked(experiment_id, sweep, {}));
+  return sweep;
+}
+
+Status ExperimentManager::ReconcileLocked(int64_t experiment_id) {
+  TUTTI_ASSIGN_OR_RETURN(Sweep * sweep, LiveSweepLocked(experiment_id));
+  if (sweep == nullptr) return absl::OkStatus();
   TUTTI_ASSIGN_OR_RETURN(std::vector<TrialRow> trials, lifecycle_->TrialsOf(experiment_id));
-  for (const TrialRow& t : trials) {
-    if (t.request_id == 0) continue;  // forks are not the searcher's
-    const bool reached_length = t.state == TrialState::kCompleted && t.stop_reason == kReasonCompleted;
-    if (reached_length && sweep->reached[t.id] < t.target_steps) {
-      std::vector<Operation> ops;
-      TUTTI_ASSIGN_OR_RETURN(std::optional<double> value, ValidationAt(*sweep, t.id, t.target_steps));
-      if (value) {
-        std::vector<Operation> v = sweep->searcher->OnValidation(t.request_id, t.target_steps, *value);
-        ops.insert(ops.end(), v.begin(), v.end());
-      }
-      sweep->reached[t.id] = t.target_steps;
-      std::vector<Operation> r = sweep->searcher->OnLengthReached(t.request_id, t.target_steps);
-      ops.insert(ops.end(), r.begin(), r.end());
-      const bool addressed = std::any_of(ops.begin(), ops.end(), [&](const Operation& op) {
-        return op.request_id == t.request_id &&
-               (op.kind == Operation::Kind::kTrainTo || op.kind == Operation::Kind::kClose);
-      });
-      TUTTI_RETURN_IF_ERROR(DecideLocked(experiment_id, sweep, std::move(ops)));
-      if (!addressed) {
-        TUTTI_ASSIGN_OR_RETURN(TrialRow now, lifecycle_->GetTrial(t.id));
-        if (now.state == TrialState::kCompleted && now.stop_reason == kReasonCompleted) {
-          TUTTI_RETURN_IF_ERROR(
-              lifecycle_
-                  ->Park(t.id, absl::StrCat("waiting at step ", t.target_steps,
-                                            value ? absl::StrCat(" (", sweep->config.searcher.metric, " ", *value, ")")
-                                                  : std::string(" (no ") + sweep->config.searcher.metric + " reported)",
-                                            " for a promotion; more trials must finish this rung first"))
-                  .status());
-        }
-      }
-      continue;
-    }
-    const bool ended = t.state == TrialState::kFailed || t.state == TrialState::kKilled ||
-                       (t.state == TrialState::kCompleted && t.stop_reason != kReasonCompleted);
-    if (ended && sweep->ended.count(t.id) == 0) {
-      sweep->ended.insert(t.id);
-      TUTTI_RETURN_IF_ERROR(DecideLocked(experiment_id, sweep,
-                                         sweep->searcher->OnTrialEnded(t.request_id, t.state == TrialState::kFailed)));
-    }
-  }
-  // A pause that was persisted but not carried out (crash between saving and parking) is finished here.
+  for (const TrialRow& t : trials) TUTTI_RETURN_IF_ERROR(ConsumeLocked(experiment_id, sweep, t));
   if (sweep->done) TUTTI_RETURN_IF_ERROR(lifecycle_->MaybeFinishExperiment(experiment_id));
+  return absl::OkStatus();
+}
+
+Status ExperimentManager::ReconcileTrial(int64_t trial_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TUTTI_ASSIGN_OR_RETURN(TrialRow t, lifecycle_->GetTrial(trial_id));
+  TUTTI_ASSIGN_OR_RETURN(Sweep * sweep, LiveSweepLocked(t.experiment_id));
+  if (sweep == nullptr) return absl::OkStatus();
+  TUTTI_RETURN_IF_ERROR(ConsumeLocked(t.experiment_id, sweep, t));
+  if (sweep->done) TUTTI_RETURN_IF_ERROR(lifecycle_->MaybeFinishExperiment(t.experiment_id));
   return absl::OkStatus();
 }
 
@@ -306,6 +338,7 @@ StatusOr<ExperimentRow> ExperimentManager::Submit(const ExperimentConfig& config
   sweep->searcher = std::move(searcher);
   Sweep* raw = sweep.get();
   sweeps_[stored.id] = std::move(sweep);
+  PublishLocked(stored.id, *raw);
   TUTTI_RETURN_IF_ERROR(DecideLocked(stored.id, raw, raw->searcher->Start()));
   if (created != nullptr) {
     TUTTI_ASSIGN_OR_RETURN(*created, lifecycle_->TrialsOf(stored.id));
@@ -315,18 +348,24 @@ StatusOr<ExperimentRow> ExperimentManager::Submit(const ExperimentConfig& config
 
 void ExperimentManager::OnMetrics(int64_t trial_id, int64_t step, const std::string& kind,
                                   const std::map<std::string, double>& values) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // The hot path of metric reports: its own lock, and the experiment's config only on a trial's first point.
+  std::unique_lock<std::mutex> lock(early_mu_);
   auto it = early_.find(trial_id);
   if (it == early_.end()) {
+    lock.unlock();
+    std::unique_ptr<sweep::EarlyStopping> stopper;
     StatusOr<TrialRow> trial = lifecycle_->GetTrial(trial_id);
     if (!trial.ok()) return;
-    StatusOr<Sweep*> sweep = SweepLocked(trial->experiment_id);
-    if (!sweep.ok()) return;
-    const sweep::EarlyStoppingConfig config = ToEarlyStoppingConfig((*sweep)->config);
-    it = early_.emplace(trial_id, config.enabled ? std::make_unique<sweep::EarlyStopping>(config) : nullptr).first;
+    StatusOr<ExperimentConfig> config = Config(trial->experiment_id);
+    if (!config.ok()) return;
+    const sweep::EarlyStoppingConfig early = ToEarlyStoppingConfig(*config);
+    if (early.enabled) stopper = std::make_unique<sweep::EarlyStopping>(early);
+    lock.lock();
+    it = early_.emplace(trial_id, std::move(stopper)).first;
   }
   if (it->second == nullptr) return;
   std::optional<sweep::StopDecision> stop = it->second->Observe(step, kind, values);
+  lock.unlock();
   if (stop) (void)lifecycle_->RequestEarlyStop(trial_id, stop->code, stop->message);
 }
 
@@ -339,6 +378,7 @@ Status ExperimentManager::SetMaxTrials(int64_t experiment_id, int max_trials) {
   }
   TUTTI_ASSIGN_OR_RETURN(std::vector<Operation> ops, sweep->searcher->SetMaxTrials(max_trials));
   sweep->config.searcher.max_trials = max_trials;
+  PublishLocked(experiment_id, *sweep);
   TUTTI_ASSIGN_OR_RETURN(ExperimentRow row, store_->GetExperiment(experiment_id));
   row.config_yaml = ExperimentConfigToYaml(sweep->config);
   TUTTI_RETURN_IF_ERROR(store_->UpdateExperiment(row));
@@ -373,12 +413,22 @@ StatusOr<TrialRow> ExperimentManager::Fork(int64_t parent_trial_id, int64_t chec
 }
 
 StatusOr<ExperimentConfig> ExperimentManager::Config(int64_t experiment_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  {
+    std::lock_guard<std::mutex> lock(view_mu_);
+    auto it = views_.find(experiment_id);
+    if (it != views_.end() && it->second.config != nullptr) return *it->second.config;
+  }
+  std::lock_guard<std::mutex> lock(mu_);  // first use: load the experiment's sweep
   TUTTI_ASSIGN_OR_RETURN(Sweep * sweep, SweepLocked(experiment_id));
   return sweep->config;
 }
 
 double ExperimentManager::Progress(int64_t experiment_id) {
+  {
+    std::lock_guard<std::mutex> lock(view_mu_);
+    auto it = views_.find(experiment_id);
+    if (it != views_.end()) return it->second.progress;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   StatusOr<Sweep*> sweep = SweepLocked(experiment_id);
   if (!sweep.ok()) return 0;

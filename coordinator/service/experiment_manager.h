@@ -59,6 +59,8 @@ class ExperimentManager {
   // every trial transition (complete, fail, release, expiry) and periodically.
   Status Reconcile(int64_t experiment_id);
   Status ReconcileAll();
+  // Reconcile for one trial that just changed (the handlers' fast path: no scan of the experiment).
+  Status ReconcileTrial(int64_t trial_id);
 
   // Metric points a worker reported for a trial (values as stored: eval values prefixed "eval.").
   void OnMetrics(int64_t trial_id, int64_t step, const std::string& kind, const std::map<std::string, double>& values);
@@ -96,8 +98,14 @@ class ExperimentManager {
   Status SaveLocked(int64_t experiment_id, const Sweep& sweep);
   // Records `ops` as pending, saves, carries them out, saves again. Callers hold mu_.
   Status DecideLocked(int64_t experiment_id, Sweep* sweep, std::vector<sweep::Operation> ops);
-  Status ApplyLocked(int64_t experiment_id, Sweep* sweep, const sweep::Operation& op);
+  // Carries out one operation, idempotently; `replaying` = it may have been carried out before a restart.
+  Status ApplyLocked(int64_t experiment_id, Sweep* sweep, const sweep::Operation& op, bool replaying);
   Status ReconcileLocked(int64_t experiment_id);
+  // The sweep when the experiment is still searching (after carrying out pending operations and starting a
+  // never-started searcher); nullptr when it is done. Callers hold mu_.
+  StatusOr<Sweep*> LiveSweepLocked(int64_t experiment_id);
+  // Feeds what happened to one trial to its searcher, once. Callers hold mu_.
+  Status ConsumeLocked(int64_t experiment_id, Sweep* sweep, const TrialRow& trial);
   // The searcher metric's last value at a step <= `step` in the trial's stored eval metrics.
   StatusOr<std::optional<double>> ValidationAt(const Sweep& sweep, int64_t trial_id, int64_t step);
   bool IsDone(int64_t experiment_id) const;
@@ -108,7 +116,18 @@ class ExperimentManager {
 
   std::mutex mu_;
   std::map<int64_t, std::unique_ptr<Sweep>> sweeps_;                         // guarded by mu_
-  std::map<int64_t, std::unique_ptr<sweep::EarlyStopping>> early_;           // trial id -> stopper; mu_
+  std::mutex early_mu_;  // guards early_ (separate from mu_: metric reports must not wait for searchers)
+  std::map<int64_t, std::unique_ptr<sweep::EarlyStopping>> early_;  // trial id -> stopper (null = off)
+
+  // What readers need without waiting for the searchers (metric reports, listings): each experiment's
+  // config and its searcher's progress, refreshed after every decision. Guarded by view_mu_.
+  struct View {
+    std::shared_ptr<const ExperimentConfig> config;
+    double progress = 0;
+  };
+  void PublishLocked(int64_t experiment_id, const Sweep& sweep);
+  mutable std::mutex view_mu_;
+  std::map<int64_t, View> views_;
 
   mutable std::mutex done_mu_;
   std::set<int64_t> done_;  // experiments whose searcher is done; guarded by done_mu_ (read by the lifecycle)

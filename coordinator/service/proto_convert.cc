@@ -1,5 +1,7 @@
 #include "coordinator/service/proto_convert.h"
 
+#include <nlohmann/json.hpp>
+
 #include "coordinator/service/checkpoint_registry.h"
 
 namespace tutti::coord {
@@ -68,6 +70,14 @@ void ToProto(const TrialRow& row, int64_t latest_checkpoint_id, bool with_config
   out->set_ended_ms(row.ended_ms);
   out->set_latest_checkpoint_id(latest_checkpoint_id);
   out->set_best_checkpoint_id(best_checkpoint_id);
+  out->set_parent_trial_id(row.parent_trial_id);
+  out->set_ranks(row.ranks);
+  nlohmann::json hparams = nlohmann::json::parse(row.hparams_json, nullptr, false);
+  if (hparams.is_object()) {
+    for (auto it = hparams.begin(); it != hparams.end(); ++it) {
+      (*out->mutable_hparams())[it.key()] = it->is_string() ? it->get<std::string>() : it->dump();
+    }
+  }
   FromMap(MetricsFromJson(row.last_metrics_json), out->mutable_last_metrics());
   if (with_config) out->set_config_yaml(row.config_yaml);
 }

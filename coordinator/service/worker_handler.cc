@@ -164,7 +164,7 @@ Status WorkerHandler::UploadSession::Finish(v1::UploadCheckpointResponse* respon
 Status WorkerHandler::CompleteTrial(const v1::CompleteTrialRequest& request, v1::CompleteTrialResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, lifecycle_->Complete(request.lease_id(), request.trial_id(), request.step(),
                                                             request.stop_reason(), request.message()));
-  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(row.experiment_id));
+  TUTTI_RETURN_IF_ERROR(manager_->ReconcileTrial(row.id));
   TUTTI_ASSIGN_OR_RETURN(row, lifecycle_->GetTrial(row.id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   ToProto(row, latest ? latest->id : 0, false, response->mutable_trial());
@@ -174,7 +174,7 @@ Status WorkerHandler::CompleteTrial(const v1::CompleteTrialRequest& request, v1:
 Status WorkerHandler::ReleaseTrial(const v1::ReleaseTrialRequest& request, v1::ReleaseTrialResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(TrialRow row,
                          lifecycle_->Release(request.lease_id(), request.trial_id(), request.step(), request.reason()));
-  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(row.experiment_id));
+  TUTTI_RETURN_IF_ERROR(manager_->ReconcileTrial(row.id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   ToProto(row, latest ? latest->id : 0, false, response->mutable_trial());
   return absl::OkStatus();
@@ -183,7 +183,7 @@ Status WorkerHandler::ReleaseTrial(const v1::ReleaseTrialRequest& request, v1::R
 Status WorkerHandler::FailTrial(const v1::FailTrialRequest& request, v1::FailTrialResponse* response) {
   TUTTI_ASSIGN_OR_RETURN(TrialRow row, lifecycle_->Fail(request.lease_id(), request.trial_id(), request.step(),
                                                         request.message(), request.retryable(), request.reason()));
-  TUTTI_RETURN_IF_ERROR(manager_->Reconcile(row.experiment_id));
+  TUTTI_RETURN_IF_ERROR(manager_->ReconcileTrial(row.id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> latest, checkpoints_->Latest(row.id));
   ToProto(row, latest ? latest->id : 0, false, response->mutable_trial());
   return absl::OkStatus();

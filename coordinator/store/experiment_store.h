@@ -127,6 +127,9 @@ class ExperimentStore {
   virtual StatusOr<std::vector<ExperimentRow>> ListExperiments() = 0;
   // Replaces every field of the experiment with row.id. NotFound when there is none.
   virtual Status UpdateExperiment(const ExperimentRow& row) = 0;
+  // Replaces only searcher_state and updated_ms (the searcher saves after every decision; the rest of the
+  // row is not read or rewritten). NotFound when there is none.
+  virtual Status SetSearcherState(int64_t experiment_id, const std::string& state, int64_t updated_ms) = 0;
 
   // --- trials ------------------------------------------------------------------------------------------
   // Adds one trial to an existing experiment (searchers create trials as they go). Returns its id.

@@ -66,6 +66,15 @@ Status MemoryStore::UpdateExperiment(const ExperimentRow& row) {
   return absl::OkStatus();
 }
 
+Status MemoryStore::SetSearcherState(int64_t experiment_id, const std::string& state, int64_t updated_ms) {
+  absl::MutexLock lock(&mu_);
+  auto it = experiments_.find(experiment_id);
+  if (it == experiments_.end()) return NotFound("experiment", experiment_id);
+  it->second.searcher_state = state;
+  it->second.updated_ms = updated_ms;
+  return absl::OkStatus();
+}
+
 // --- trials ------------------------------------------------------------------------------------------------
 
 StatusOr<int64_t> MemoryStore::AddTrial(const TrialRow& trial) {

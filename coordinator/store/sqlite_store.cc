@@ -121,6 +121,7 @@ constexpr char kUpdateExperimentSql[] =
     "overrides_json = ?6, state = ?7, message = ?8, searcher_state = ?9, created_ms = ?10, updated_ms = ?11, "
     "ended_ms = ?12 WHERE id = ?1";
 constexpr char kExperimentExistsSql[] = "SELECT 1 FROM experiments WHERE id = ?1";
+constexpr char kSetSearcherStateSql[] = "UPDATE experiments SET searcher_state = ?2, updated_ms = ?3 WHERE id = ?1";
 
 constexpr char kInsertTrialSql[] =
     "INSERT INTO trials (" TUTTI_TRIAL_FIELDS ") VALUES "
@@ -538,6 +539,16 @@ Status SqliteStore::UpdateExperiment(const ExperimentRow& row) {
   // One statement: atomic on its own (autocommit), no explicit transaction needed.
   TUTTI_ASSIGN_OR_RETURN(int64_t changes, statement->Run());
   if (changes == 0) return NotFound("experiment", row.id);
+  return absl::OkStatus();
+}
+
+Status SqliteStore::SetSearcherState(int64_t experiment_id, const std::string& state, int64_t updated_ms) {
+  absl::MutexLock lock(&mu_);
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kSetSearcherStateSql));
+  ScopedReset reset(statement);
+  TUTTI_RETURN_IF_ERROR(BindAll(statement, experiment_id, state, updated_ms));
+  TUTTI_ASSIGN_OR_RETURN(int64_t changes, statement->Run());
+  if (changes == 0) return NotFound("experiment", experiment_id);
   return absl::OkStatus();
 }
 

@@ -58,6 +58,7 @@ class SqliteStore : public ExperimentStore {
   StatusOr<ExperimentRow> GetExperiment(int64_t id) override;
   StatusOr<std::vector<ExperimentRow>> ListExperiments() override;
   Status UpdateExperiment(const ExperimentRow& row) override;
+  Status SetSearcherState(int64_t experiment_id, const std::string& state, int64_t updated_ms) override;
 
   StatusOr<int64_t> AddTrial(const TrialRow& trial) override;
   StatusOr<TrialRow> GetTrial(int64_t id) override;

@@ -696,6 +696,24 @@ TEST_P(StoreContractTest, UpdatesReplaceEveryField) {
   EXPECT_EQ(got_trial->stop_request, "");
 }
 
+TEST_P(StoreContractTest, SetSearcherStateChangesOnlyThatAndUpdatedMs) {
+  const int64_t id = NewExperiment(1);
+  auto before = store_->GetExperiment(id);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(store_->SetSearcherState(id, R"({"rung":[1,2]})", 777).ok());
+  auto after = store_->GetExperiment(id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->searcher_state, R"({"rung":[1,2]})");
+  EXPECT_EQ(after->updated_ms, 777);
+  ExperimentRow expected = *before;
+  expected.searcher_state = after->searcher_state;
+  expected.updated_ms = 777;
+  ExpectSame(*after, expected);
+  Status missing = store_->SetSearcherState(id + 100, "{}", 1);
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find(absl::StrCat("experiment ", id + 100)), std::string::npos) << missing;
+}
+
 TEST_P(StoreContractTest, ListsAreOrderedById) {
   int64_t a = NewExperiment(1);
   int64_t b = NewExperiment(1);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace tutti {
@@ -9,9 +12,19 @@ namespace metrics_internal {
 
 // Harte, Sandler & Gasser 2006: pitch class l sits at angle l*7pi/6 on the circle of fifths, l*3pi/2 on the
 // circle of minor thirds and l*2pi/3 on the circle of major thirds; the centroid is the chroma-weighted mean.
+// The sines and cosines are tabulated once (the same expressions, so the same values as computing them in
+// place): the metrics pass computes a centroid per track and bar, and the trigonometry dominated its cost.
 std::array<double, 6> TonalCentroid(const std::array<double, 12>& chroma) {
   constexpr double kPi = 3.14159265358979323846;
   constexpr double kR1 = 1.0, kR2 = 1.0, kR3 = 0.5;
+  static const std::array<std::array<double, 6>, 12> kBasis = [] {
+    std::array<std::array<double, 6>, 12> basis{};
+    for (int l = 0; l < 12; ++l) {
+      basis[l] = {std::sin(l * 7.0 * kPi / 6.0), std::cos(l * 7.0 * kPi / 6.0), std::sin(l * 3.0 * kPi / 2.0),
+                  std::cos(l * 3.0 * kPi / 2.0), std::sin(l * 2.0 * kPi / 3.0), std::cos(l * 2.0 * kPi / 3.0)};
+    }
+    return basis;
+  }();
   std::array<double, 6> centroid{};
   double total = 0;
   for (double c : chroma) total += c;
@@ -19,22 +32,25 @@ std::array<double, 6> TonalCentroid(const std::array<double, 12>& chroma) {
   for (int l = 0; l < 12; ++l) {
     const double w = chroma[l] / total;
     if (w == 0) continue;
-    centroid[0] += w * kR1 * std::sin(l * 7.0 * kPi / 6.0);
-    centroid[1] += w * kR1 * std::cos(l * 7.0 * kPi / 6.0);
-    centroid[2] += w * kR2 * std::sin(l * 3.0 * kPi / 2.0);
-    centroid[3] += w * kR2 * std::cos(l * 3.0 * kPi / 2.0);
-    centroid[4] += w * kR3 * std::sin(l * 2.0 * kPi / 3.0);
-    centroid[5] += w * kR3 * std::cos(l * 2.0 * kPi / 3.0);
+    const std::array<double, 6>& e = kBasis[l];
+    centroid[0] += w * kR1 * e[0];
+    centroid[1] += w * kR1 * e[1];
+    centroid[2] += w * kR2 * e[2];
+    centroid[3] += w * kR2 * e[3];
+    centroid[4] += w * kR3 * e[4];
+    centroid[5] += w * kR3 * e[5];
   }
   return centroid;
 }
 
-double TonalDistance(const std::array<double, 12>& chroma_a, const std::array<double, 12>& chroma_b) {
-  const std::array<double, 6> a = TonalCentroid(chroma_a);
-  const std::array<double, 6> b = TonalCentroid(chroma_b);
+double CentroidDistance(const std::array<double, 6>& a, const std::array<double, 6>& b) {
   double sum = 0;
   for (int d = 0; d < 6; ++d) sum += (a[d] - b[d]) * (a[d] - b[d]);
   return std::sqrt(sum);
+}
+
+double TonalDistance(const std::array<double, 12>& chroma_a, const std::array<double, 12>& chroma_b) {
+  return CentroidDistance(TonalCentroid(chroma_a), TonalCentroid(chroma_b));
 }
 
 }  // namespace metrics_internal
@@ -82,20 +98,57 @@ Status CheckArguments(const uint8_t* samples, int64_t n, const PianorollDims& di
   return absl::OkStatus();
 }
 
-// Running sums for one track over all samples.
-struct TrackSums {
-  int64_t nonempty_bars = 0;
-  int64_t pitch_classes = 0;  // summed over non-empty bars
-  int64_t notes = 0, notes_32nd = 0, notes_8th = 0;
-  int64_t onsets = 0, onsets_16th = 0, onsets_8th = 0;
-};
-
 }  // namespace
 
-StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const PianorollDims& dims,
-                                       const MetricsOptions& options) {
+void MetricSums::Add(const MetricSums& other) {
+  if (tracks.empty() && tonal_distance_sum.empty() && samples == 0) {
+    *this = other;
+    return;
+  }
+  if (other.tracks.size() != tracks.size() || other.tonal_distance_sum.size() != tonal_distance_sum.size() ||
+      other.tonal_distance_bars.size() != tonal_distance_bars.size()) {
+    std::fprintf(stderr, "MetricSums::Add: sums of %zu tracks / %zu pairs added to %zu tracks / %zu pairs\n",
+                 other.tracks.size(), other.tonal_distance_sum.size(), tracks.size(), tonal_distance_sum.size());
+    std::abort();
+  }
+  samples += other.samples;
+  for (size_t t = 0; t < tracks.size(); ++t) {
+    Track& a = tracks[t];
+    const Track& b = other.tracks[t];
+    a.bars += b.bars;
+    a.nonempty_bars += b.nonempty_bars;
+    a.pitch_classes += b.pitch_classes;
+    a.notes += b.notes;
+    a.notes_32nd += b.notes_32nd;
+    a.notes_8th += b.notes_8th;
+    a.onsets += b.onsets;
+    a.onsets_16th += b.onsets_16th;
+    a.onsets_8th += b.onsets_8th;
+  }
+  for (size_t i = 0; i < tonal_distance_sum.size(); ++i) {
+    tonal_distance_sum[i] += other.tonal_distance_sum[i];
+    tonal_distance_bars[i] += other.tonal_distance_bars[i];
+  }
+}
+
+Status AccumulateMetricSums(const uint8_t* samples, int64_t n, const PianorollDims& dims,
+                            const MetricsOptions& options, MetricSums* out) {
   TUTTI_RETURN_IF_ERROR(CheckArguments(samples, n, dims, options));
   const int tracks = dims.tracks, steps = dims.steps, pitches = dims.pitches;
+  const size_t n_pairs = options.tonal_pairs.size();
+  const bool fresh = out->tracks.empty() && out->tonal_distance_sum.empty() && out->samples == 0;
+  if (!fresh && (out->tracks.size() != static_cast<size_t>(tracks) || out->tonal_distance_sum.size() != n_pairs)) {
+    return absl::InvalidArgumentError(absl::StrCat("AccumulateMetricSums: sums of ", out->tracks.size(),
+                                                   " tracks and ", out->tonal_distance_sum.size(),
+                                                   " tonal pairs cannot take samples of ", tracks, " tracks and ",
+                                                   n_pairs, " pairs"));
+  }
+  MetricSums& sums = *out;
+  if (fresh) {
+    sums.tracks.assign(tracks, MetricSums::Track{});
+    sums.tonal_distance_sum.assign(n_pairs, 0.0);
+    sums.tonal_distance_bars.assign(n_pairs, 0);
+  }
   const int bars = steps / options.steps_per_bar;
   const int spb = options.steps_per_beat;
   const int min_32nd = std::max(1, (spb + 7) / 8);
@@ -103,59 +156,79 @@ StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const 
   const int64_t track_cells = int64_t{steps} * pitches;
   const int64_t sample_cells = track_cells * tracks;
 
-  std::vector<TrackSums> sums(tracks);
-  const size_t n_pairs = options.tonal_pairs.size();
-  std::vector<double> td_sum(n_pairs, 0.0);
-  std::vector<int64_t> td_bars(n_pairs, 0);
-  // Per sample: chroma[track][bar] and whether the bar is non-empty, kept for the tonal distances.
+  // Per sample: each track and bar's chroma, whether the bar is non-empty and its tonal centroid (the pairs use it).
   std::vector<std::array<double, 12>> chroma(static_cast<size_t>(tracks) * bars);
   std::vector<char> nonempty(static_cast<size_t>(tracks) * bars);
+  std::vector<std::array<double, 6>> centroid(static_cast<size_t>(tracks) * bars);  // of the non-empty bars
+  std::vector<int> pitch_class(pitches);
+  for (int p = 0; p < pitches; ++p) pitch_class[p] = (options.lowest_pitch + p) % 12;
+  std::vector<int> run(pitches);  // length so far of the note sounding on each pitch (0 = none)
+  const int groups = (pitches + 7) / 8;
+  std::vector<uint8_t> sounding(static_cast<size_t>(groups));  // bit k of group g: run[8g + k] > 0
 
   for (int64_t s = 0; s < n; ++s) {
     const uint8_t* sample = samples + s * sample_cells;
     for (int t = 0; t < tracks; ++t) {
       const uint8_t* roll = sample + t * track_cells;
-      TrackSums& sum = sums[t];
-      // Bars: chroma (active cells per true pitch class), emptiness, pitch classes used.
+      MetricSums::Track& sum = sums.tracks[t];
+      const bool is_drum = t == options.drum_track;
+      sum.bars += bars;
+      // One pass over the steps. Bars: chroma (active cells per true pitch class), emptiness, pitch classes
+      // used. Notes: maximal runs of active steps per pitch (across bar lines); drum onsets: each run's first
+      // step.
+      auto end_note = [&](int p) {
+        ++sum.notes;
+        if (run[p] >= min_32nd) ++sum.notes_32nd;
+        if (run[p] >= min_8th) ++sum.notes_8th;
+        run[p] = 0;
+      };
+      std::fill(run.begin(), run.end(), 0);
+      std::fill(sounding.begin(), sounding.end(), 0);
       for (int b = 0; b < bars; ++b) {
         std::array<double, 12>& c = chroma[static_cast<size_t>(t) * bars + b];
         c.fill(0.0);
         bool any = false;
         for (int step = b * options.steps_per_bar; step < (b + 1) * options.steps_per_bar; ++step) {
           const uint8_t* row = roll + int64_t{step} * pitches;
-          for (int p = 0; p < pitches; ++p) {
-            if (row[p] == 0) continue;
-            c[(options.lowest_pitch + p) % 12] += 1.0;
-            any = true;
+          // Eight pitches at a time: a group with no active cell and no note sounding has nothing to do, and
+          // in real rolls most groups of most rows are such.
+          for (int g = 0; g < groups; ++g) {
+            const int first = g * 8, count = std::min(8, pitches - first);
+            uint64_t cells = 0;
+            std::memcpy(&cells, row + first, static_cast<size_t>(count));
+            if (cells == 0 && sounding[g] == 0) continue;
+            for (int k = 0; k < count; ++k) {
+              const int p = first + k;
+              const uint8_t bit = static_cast<uint8_t>(1u << k);
+              if (row[p] == 0) {
+                if (sounding[g] & bit) {
+                  end_note(p);
+                  sounding[g] = static_cast<uint8_t>(sounding[g] & ~bit);
+                }
+                continue;
+              }
+              c[pitch_class[p]] += 1.0;
+              any = true;
+              if (run[p] == 0) {
+                sounding[g] = static_cast<uint8_t>(sounding[g] | bit);
+                if (is_drum) {
+                  ++sum.onsets;
+                  if ((4 * step) % spb == 0) ++sum.onsets_16th;
+                  if ((2 * step) % spb == 0) ++sum.onsets_8th;
+                }
+              }
+              ++run[p];
+            }
           }
         }
         nonempty[static_cast<size_t>(t) * bars + b] = any;
         if (!any) continue;
+        if (n_pairs > 0) centroid[static_cast<size_t>(t) * bars + b] = metrics_internal::TonalCentroid(c);
         ++sum.nonempty_bars;
         for (double v : c) sum.pitch_classes += v > 0 ? 1 : 0;
       }
-      // Notes: maximal runs of active steps per pitch; drum onsets: the first step of each run.
-      const bool is_drum = t == options.drum_track;
       for (int p = 0; p < pitches; ++p) {
-        int run = 0;
-        for (int step = 0; step <= steps; ++step) {
-          const bool active = step < steps && roll[int64_t{step} * pitches + p] != 0;
-          if (active) {
-            if (run == 0 && is_drum) {
-              ++sum.onsets;
-              if ((4 * step) % spb == 0) ++sum.onsets_16th;
-              if ((2 * step) % spb == 0) ++sum.onsets_8th;
-            }
-            ++run;
-            continue;
-          }
-          if (run > 0) {
-            ++sum.notes;
-            if (run >= min_32nd) ++sum.notes_32nd;
-            if (run >= min_8th) ++sum.notes_8th;
-          }
-          run = 0;
-        }
+        if (run[p] > 0) end_note(p);  // notes held to the end of the sample
       }
     }
     for (size_t i = 0; i < n_pairs; ++i) {
@@ -163,21 +236,25 @@ StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const 
       for (int bar = 0; bar < bars; ++bar) {
         const size_t ia = static_cast<size_t>(a) * bars + bar, ib = static_cast<size_t>(b) * bars + bar;
         if (!nonempty[ia] || !nonempty[ib]) continue;
-        td_sum[i] += metrics_internal::TonalDistance(chroma[ia], chroma[ib]);
-        ++td_bars[i];
+        sums.tonal_distance_sum[i] += metrics_internal::CentroidDistance(centroid[ia], centroid[ib]);
+        ++sums.tonal_distance_bars[i];
       }
     }
   }
+  sums.samples += n;
+  return absl::OkStatus();
+}
 
+MetricsReport ReportFromSums(const MetricSums& sums, const MetricsOptions& options) {
   MetricsReport report;
-  report.samples = n;
-  for (int t = 0; t < tracks; ++t) {
-    report.track_names.push_back(options.track_names.empty() ? absl::StrCat("track", t)
-                                                             : options.track_names[t]);
-    const TrackSums& sum = sums[t];
+  report.samples = sums.samples;
+  for (size_t t = 0; t < sums.tracks.size(); ++t) {
+    report.track_names.push_back(options.track_names.size() != sums.tracks.size() ? absl::StrCat("track", t)
+                                                                                  : options.track_names[t]);
+    const MetricSums::Track& sum = sums.tracks[t];
     TrackMetrics m;
-    m.is_drum = t == options.drum_track;
-    m.bars = n * bars;
+    m.is_drum = static_cast<int>(t) == options.drum_track;
+    m.bars = sum.bars;
     m.nonempty_bars = sum.nonempty_bars;
     m.empty_bars = Ratio(m.bars - sum.nonempty_bars, m.bars);
     m.used_pitch_classes = Ratio(sum.pitch_classes, sum.nonempty_bars);
@@ -189,12 +266,20 @@ StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const 
     m.drum_pattern_8th = m.is_drum ? Ratio(sum.onsets_8th, sum.onsets) : kNaN;
     report.tracks.push_back(m);
   }
-  for (size_t i = 0; i < n_pairs; ++i) {
+  for (size_t i = 0; i < options.tonal_pair_labels.size(); ++i) {
     const std::string& label = options.tonal_pair_labels[i];
-    report.tonal_distance[label] = td_bars[i] > 0 ? td_sum[i] / static_cast<double>(td_bars[i]) : kNaN;
-    report.tonal_distance_bars[label] = td_bars[i];
+    const int64_t bars = i < sums.tonal_distance_bars.size() ? sums.tonal_distance_bars[i] : 0;
+    report.tonal_distance[label] = bars > 0 ? sums.tonal_distance_sum[i] / static_cast<double>(bars) : kNaN;
+    report.tonal_distance_bars[label] = bars;
   }
   return report;
+}
+
+StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const PianorollDims& dims,
+                                       const MetricsOptions& options) {
+  MetricSums sums;
+  TUTTI_RETURN_IF_ERROR(AccumulateMetricSums(samples, n, dims, options, &sums));
+  return ReportFromSums(sums, options);
 }
 
 }  // namespace tutti

@@ -115,6 +115,39 @@ struct MetricsReport {
 StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const PianorollDims& dims,
                                        const MetricsOptions& options = {});
 
+// Additive statistics behind a report, for callers that aggregate many subsets of one set of samples (the
+// realism reference, realism.h, sums per-sample statistics instead of re-reading samples): every ratio of
+// ComputeMetrics is formed from these sums alone, and the sums of a set of samples are the sums of its
+// samples' sums, so ReportFromSums(sum over a subset) is ComputeMetrics of that subset (up to the order in
+// which the tonal-distance doubles are added).
+struct MetricSums {
+  struct Track {
+    int64_t bars = 0;            // bars counted
+    int64_t nonempty_bars = 0;
+    int64_t pitch_classes = 0;   // distinct true pitch classes, summed over non-empty bars
+    int64_t notes = 0, notes_32nd = 0, notes_8th = 0;     // notes, and those >= a 32nd / an 8th
+    int64_t onsets = 0, onsets_16th = 0, onsets_8th = 0;  // drum track only: onsets, on the 16th / 8th grid
+  };
+  int64_t samples = 0;
+  std::vector<Track> tracks;                 // one per track
+  std::vector<double> tonal_distance_sum;    // per tonal pair (options order): summed over bars where both sound
+  std::vector<int64_t> tonal_distance_bars;  // per tonal pair: those bars
+
+  // Adds `other`. Precondition: both empty-initialised or of the same tracks and pairs (aborts otherwise).
+  void Add(const MetricSums& other);
+};
+
+// Adds the sums of `n` samples (laid out as for ComputeMetrics) to `*sums`, which is sized on first use
+// (an empty MetricSums) and must otherwise come from the same dims and options. Same argument checks and
+// errors as ComputeMetrics; `sums` is unchanged on error.
+Status AccumulateMetricSums(const uint8_t* samples, int64_t n, const PianorollDims& dims,
+                            const MetricsOptions& options, MetricSums* sums);
+
+// The report of the samples whose sums are `sums`. Precondition: `options` are the ones the sums were
+// accumulated with (so they are valid for sums.tracks.size() tracks). An empty `sums` (no samples) gives
+// NaN ratios, as ComputeMetrics with n == 0 does.
+MetricsReport ReportFromSums(const MetricSums& sums, const MetricsOptions& options);
+
 // Two reports side by side for the training bench: per track and metric, generated, real and the relative
 // difference (generated - real) / |real| in percent ("n/a" where either side is NaN or only real is 0); tracks
 // are matched by position and the tonal pairs by label. Notes the sample counts and the < 256 caveat.
@@ -125,6 +158,8 @@ namespace metrics_internal {
 // The 6-D tonal centroid of a 12-bin chroma (any non-negative weights; normalised by their sum here).
 // All zeros for an all-zero chroma.
 std::array<double, 6> TonalCentroid(const std::array<double, 12>& chroma);
+// Euclidean distance of two centroids.
+double CentroidDistance(const std::array<double, 6>& a, const std::array<double, 6>& b);
 // Euclidean distance of the centroids of two chromas.
 double TonalDistance(const std::array<double, 12>& chroma_a, const std::array<double, 12>& chroma_b);
 }  // namespace metrics_internal

@@ -14,6 +14,7 @@
 #include "core/checkpoint/checkpoint.h"
 #include "core/config/job_config_yaml.h"
 #include "core/data/batch_loader.h"
+#include "core/data/pack_reader.h"
 #include "core/sample/binarize.h"
 #include "core/train/trainer_from_config.h"
 #include "worker/comm/agreement.h"
@@ -178,6 +179,7 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   }
 
   if (run->is_chief()) {
+    if (c.eval.realism) TUTTI_RETURN_IF_ERROR(run->BuildRealism());
     TUTTI_RETURN_IF_ERROR(CreateDirectories(c.output_dir));
     const std::string config_path = (std::filesystem::path(c.output_dir) / "config.yaml").string();
     TUTTI_RETURN_IF_ERROR(WriteFileAtomically(config_path, JobConfigToYaml(c)));
@@ -186,6 +188,80 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
     TUTTI_ASSIGN_OR_RETURN(run->metrics_log_, MetricsLog::Open(metrics_path));
   }
   return run;
+}
+
+Status TrainingRun::BuildRealism() {
+  namespace fs = std::filesystem;
+  const double start = MonotonicSeconds();
+  const JobConfig& c = config_;
+  const SampleShape shape = ModelSampleShape(c.model);
+  const int64_t n = c.eval.samples;
+  const size_t genres = c.data.genres.size();
+  // The packs again (OpenTrainingLoader checked that they exist and fit the model; opening maps, reads nothing).
+  std::vector<std::unique_ptr<PackReader>> packs;
+  for (const std::string& genre : c.data.genres) {
+    TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> pack,
+                           PackReader::Open((fs::path(c.data.packs_dir) / genre).string()));
+    packs.push_back(std::move(pack));
+  }
+  // Samples per draw from each pack: a conditional model's evaluation set has genre i % genres for sample i; an
+  // unconditional model's training data mixes the packs by size, so its draws do too (largest remainders).
+  std::vector<int64_t> per_draw(genres, 0);
+  if (c.model.genre_conditional) {
+    for (int64_t i = 0; i < n; ++i) ++per_draw[static_cast<size_t>(i) % genres];
+  } else {
+    int64_t total = 0;
+    for (const auto& pack : packs) total += pack->size(Split::kTrain);
+    std::vector<std::pair<double, size_t>> remainders;
+    int64_t given = 0;
+    for (size_t g = 0; g < genres; ++g) {
+      const double exact = total > 0 ? static_cast<double>(n) * packs[g]->size(Split::kTrain) / total : 0.0;
+      per_draw[g] = static_cast<int64_t>(std::floor(exact));
+      given += per_draw[g];
+      remainders.emplace_back(-(exact - std::floor(exact)), g);  // largest remainder first, then pack order
+    }
+    std::sort(remainders.begin(), remainders.end());
+    for (size_t k = 0; given < n && k < remainders.size(); ++k, ++given) ++per_draw[remainders[k].second];
+  }
+  std::vector<RealismPool> train, heldout;
+  std::string missing_heldout;
+  for (size_t g = 0; g < genres; ++g) {
+    const PackReader* pack = packs[g].get();
+    auto reader = [pack](Split split) {
+      return [pack, split](int64_t i, uint8_t* dense) { pack->CopySample(split, i, dense); };
+    };
+    train.push_back({pack->size(Split::kTrain), reader(Split::kTrain), per_draw[g],
+                     pack->pack_dir() + " train split"});
+    heldout.push_back({pack->size(Split::kHeldout), reader(Split::kHeldout), per_draw[g],
+                       pack->pack_dir() + " held-out split"});
+    if (per_draw[g] > 0 && pack->size(Split::kHeldout) == 0) {
+      missing_heldout += (missing_heldout.empty() ? "" : ", ") + pack->pack_dir();
+    }
+  }
+  RealismOptions options;
+  options.samples = n;
+  options.draws = c.eval.realism_draws;
+  options.seed = c.eval.realism_seed;
+  StatusOr<RealismReference> reference = RealismReference::Build(
+      train, PianorollDims{shape.tracks, shape.steps, shape.pitches}, MetricsOptionsFor(c.model), options);
+  if (!reference.ok()) return Annotate(reference.status(), "eval.realism");
+  RealismReport base = RealismReport::FromReference(*reference);
+  if (missing_heldout.empty()) {
+    TUTTI_ASSIGN_OR_RETURN(base.heldout, reference->ScoreHeldOut(heldout));
+  } else {
+    base.heldout_note = absl::StrCat("no held-out samples in ", missing_heldout, ": the held-out bar is skipped");
+    if (RunObserver* o = observer()) o->OnNote("realism: " + base.heldout_note);
+  }
+  realism_ = *std::move(reference);
+  realism_base_ = std::move(base);
+  realism_build_s_ = MonotonicSeconds() - start;
+  return absl::OkStatus();
+}
+
+nlohmann::json TrainingRun::LastEvaluationJson() const {
+  nlohmann::json j = last_metrics_->ToJson();
+  if (last_realism_) j["realism"] = last_realism_->ToJson(/*heldout_per_metric=*/false);
+  return j;
 }
 
 StatusOr<std::string> TrainingRun::ChooseResumePath() const {
@@ -280,6 +356,13 @@ StatusOr<MetricsReport> TrainingRun::Evaluate() {
   PianorollDims dims{shape.tracks, shape.steps, shape.pitches};
   TUTTI_ASSIGN_OR_RETURN(MetricsReport report,
                          ComputeMetrics(cells.data(), n, dims, MetricsOptionsFor(config_.model)));
+  if (realism_) {
+    // Scored from the report just computed: the reference's options are MetricsOptionsFor(config_.model) too.
+    TUTTI_ASSIGN_OR_RETURN(RealismResult generated, realism_->Score(report));
+    RealismReport realism = *realism_base_;
+    realism.generated = std::move(generated);
+    last_realism_ = std::move(realism);
+  }
   last_metrics_ = report;
   return report;
 }
@@ -299,7 +382,7 @@ StatusOr<std::string> TrainingRun::Checkpoint() {
   meta.config_yaml = JobConfigToYaml(config_);
   meta.extra["elapsed_s"] = ElapsedSeconds();
   meta.extra["world_size"] = options_.world_size;
-  if (last_metrics_) meta.extra["metrics"] = last_metrics_->ToJson();
+  if (last_metrics_) meta.extra["metrics"] = LastEvaluationJson();
   if (last_step_) {
     meta.extra["step_metrics"] = {{"d_loss", last_step_->d_loss}, {"g_loss", last_step_->g_loss},
                                   {"gradient_penalty", last_step_->gradient_penalty},
@@ -320,7 +403,7 @@ StatusOr<std::string> TrainingRun::Checkpoint() {
     if (last_step_) report.metrics = FlattenMetrics(StepMetricsJson(*last_step_));
     report.metrics["elapsed_s"] = meta.extra["elapsed_s"].get<double>();
     if (last_metrics_) {
-      for (const auto& [key, value] : FlattenMetrics(last_metrics_->ToJson(), "eval")) report.metrics[key] = value;
+      for (const auto& [key, value] : FlattenMetrics(LastEvaluationJson(), "eval")) report.metrics[key] = value;
     }
     o->OnCheckpoint(report);
   }
@@ -470,12 +553,13 @@ Status TrainingRun::RunLoop() {
       EvaluationReport evaluation;
       evaluation.step = k;
       evaluation.samples = static_cast<int>(metrics->samples);
-      evaluation.metrics = metrics->ToJson();
+      evaluation.metrics = LastEvaluationJson();
       status = metrics_log_->Append({{"step", k}, {"eval", evaluation.metrics}});
       if (!status.ok()) return fail(status, k);
       if (RunObserver* o = observer()) {
         evaluation.summary = absl::StrCat(FormatRow("empty_bars", *metrics, &TrackMetrics::empty_bars), " | ",
                                           FormatRow("used_pitch_classes", *metrics, &TrackMetrics::used_pitch_classes));
+        if (last_realism_) absl::StrAppend(&evaluation.summary, " | ", last_realism_->ConsoleSummary());
         o->OnEvaluation(evaluation);
       }
     }

@@ -10,7 +10,12 @@
 // seed = train.seed, rank, world_size, prefetch_batches) and the GanTrainer (CreateTrainerFromConfig,
 // intra-op threads per train.intra_op_threads, 0 = cores / local_ranks); draws the fixed evaluation
 // latents from eval.seed; applies options.resume; and, on rank 0, writes the resolved config to
-// <output_dir>/config.yaml.
+// <output_dir>/config.yaml and (eval.realism) builds the realism reference: the bands of eval.samples real
+// TRAINING samples of the job's packs (eval.realism_draws draws, eval.realism_seed; core/metrics/realism.h) and
+// the held-out bar (as many held-out samples, scored against them), both once. Several genres: a conditional
+// model's evaluation set has genre i % genres for sample i, so each draw takes that many samples from each
+// pack; an unconditional model's takes them in proportion to the packs' training sizes. A pack without
+// held-out samples skips the bar (an OnNote says so). Other ranks build nothing: they never evaluate.
 //
 // Resume ("latest" or a path): the checkpoint file's bytes are read (by rank 0 alone when data-parallel,
 // which broadcasts them: no shared filesystem needed) and LoadCheckpointFromBytes restores both networks,
@@ -28,7 +33,11 @@
 //   <output_dir>/config.yaml                     the resolved config, written at Create
 //   ResolveUnderOutputDir(train.metrics_file)    JSON lines: every train.log_every steps StepReport::ToJson()
 //       {"step","d_loss","g_loss","gradient_penalty","wasserstein","d_grad_norm","g_grad_norm",
-//        "steps_per_s","elapsed_s"}, and every eval.every steps {"step","eval":{MetricsReport::ToJson()}}.
+//        "steps_per_s","elapsed_s"}, and every eval.every steps {"step","eval":{MetricsReport::ToJson()}},
+//       whose "eval" object holds, with eval.realism, "realism": RealismReport::ToJson(false) ({"score",
+//       "outside", "metrics", "samples", "heldout_score", "heldout_outside", "heldout_samples", "reference",
+//       "per_metric", ...}); the same object is the EvaluationReport's metrics (flattened by the coordinator
+//       client to "realism.score", ...), the checkpoint's stored metrics and, under "eval.", its reported ones.
 //       On resume, lines for steps after the checkpoint's are dropped first.
 //   ResolveUnderOutputDir(checkpoint.dir)/ckpt-<step>.tutti   every checkpoint.every steps, when the control
 //       asks, and at the end; the newest checkpoint.keep are kept.
@@ -63,6 +72,7 @@
 #include "core/base/status.h"
 #include "core/config/job_config.h"
 #include "core/metrics/metrics.h"
+#include "core/metrics/realism.h"
 #include "core/train/gan_trainer.h"
 #include "worker/run/run_observer.h"
 
@@ -124,7 +134,9 @@ class TrainingRun {
 
   // The MuseGAN metrics of eval.samples samples generated (generator in eval mode) from the fixed latents
   // drawn from eval.seed (genre i % genres for conditional models), binarised at sample.threshold.
-  // Remembered as last_metrics(); does not write anything (Run() logs it). Any rank may call it.
+  // Remembered as last_metrics(); with a realism reference (rank 0, eval.realism) the same samples are also
+  // scored against it, remembered as last_realism(). Does not write anything (Run() logs it). Any rank may
+  // call it.
   StatusOr<MetricsReport> Evaluate();
 
   // Writes ckpt-<step>.tutti (trainer, loader position, resolved config, last metrics, elapsed time),
@@ -152,6 +164,13 @@ class TrainingRun {
   // Path of the newest checkpoint written or resumed from ("" when none).
   const std::string& last_checkpoint() const { return last_checkpoint_; }
   const std::optional<MetricsReport>& last_metrics() const { return last_metrics_; }
+  // The realism of the last evaluation, with the held-out bar (absent before one, on ranks other than 0 and
+  // without eval.realism).
+  const std::optional<RealismReport>& last_realism() const { return last_realism_; }
+  // The reference built at Create (null on ranks other than 0 and without eval.realism), and the seconds its
+  // bands and held-out bar took.
+  const RealismReference* realism_reference() const { return realism_ ? &*realism_ : nullptr; }
+  double realism_build_seconds() const { return realism_build_s_; }
   const std::optional<StepMetrics>& last_step_metrics() const { return last_step_; }
   const JobConfig& config() const { return config_; }
 
@@ -183,6 +202,11 @@ class TrainingRun {
   // Local checks and rank 0's control, then (data-parallel) the agreement of all ranks.
   StatusOr<StepDecision> DecideStep(double loop_start);
   bool is_chief() const { return options_.rank == 0; }
+  // Builds realism_ and realism_base_ (see the file comment).
+  Status BuildRealism();
+  // The last evaluation's metrics JSON with its "realism" object (what the eval line, the observer and the
+  // checkpoint get). Precondition: last_metrics_ is set.
+  nlohmann::json LastEvaluationJson() const;
   // The observer when this rank reports (rank 0), else null.
   RunObserver* observer() const { return is_chief() ? options_.observer : nullptr; }
   double ElapsedSeconds() const;
@@ -195,6 +219,9 @@ class TrainingRun {
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<DataParallel> data_parallel_;  // set when the communicator has several ranks
   torch::Tensor eval_latents_, eval_genres_;  // fixed evaluation inputs (genres undefined if unconditional)
+  std::optional<RealismReference> realism_;   // rank 0 with eval.realism only
+  std::optional<RealismReport> realism_base_;  // the reference's settings and the held-out bar, no generated set
+  double realism_build_s_ = 0;
 
   // State of the loop.
   Status failure_;                        // first failed step; non-OK poisons the run
@@ -203,6 +230,7 @@ class TrainingRun {
   std::string last_checkpoint_;
   int64_t last_checkpoint_step_ = -1;
   std::optional<MetricsReport> last_metrics_;
+  std::optional<RealismReport> last_realism_;  // scored with last_metrics_
   std::optional<StepMetrics> last_step_;
   double elapsed_before_ = 0;             // training seconds of earlier processes (from the checkpoint)
   double started_at_ = 0;                 // monotonic seconds when this process's Run() began

@@ -3,9 +3,12 @@
 
 #include "worker/run/training_run.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -362,6 +365,7 @@ TEST(TrainingRunTest, RanksOtherThanZeroWriteNothing) {
   EXPECT_EQ(run->step(), 2);
   EXPECT_TRUE(observer.events.empty());
   EXPECT_TRUE(control.polled.empty());
+  EXPECT_EQ(run->realism_reference(), nullptr);  // only rank 0 evaluates, so only it builds the bands
   EXPECT_FALSE(std::filesystem::exists(tmp / "out"));
   StatusOr<std::string> path = run->Checkpoint();
   ASSERT_TRUE(path.ok());
@@ -406,7 +410,11 @@ TEST(TrainingRunTest, ObserverSeesEveryEventInOrder) {
   ASSERT_EQ(observer.evaluations.size(), 2u);
   EXPECT_EQ(observer.evaluations[1].step, 20);
   EXPECT_EQ(observer.evaluations[1].samples, 8);
-  EXPECT_EQ(observer.evaluations[1].metrics.dump(), run->last_metrics()->ToJson().dump());
+  // The MuseGAN metrics with the realism measure beside them (EvaluationsCarryTheRealismMeasure checks it).
+  nlohmann::json want = run->last_metrics()->ToJson();
+  ASSERT_TRUE(run->last_realism().has_value());
+  want["realism"] = run->last_realism()->ToJson(/*heldout_per_metric=*/false);
+  EXPECT_EQ(observer.evaluations[1].metrics.dump(), want.dump());
   EXPECT_NE(observer.evaluations[1].summary.find("empty_bars "), std::string::npos) << observer.evaluations[1].summary;
   EXPECT_NE(observer.evaluations[1].summary.find(" | used_pitch_classes "), std::string::npos);
 
@@ -519,6 +527,166 @@ TEST(TrainingRunTest, ResumeLatestFailsWhenTheCheckpointDirectoryCannotBeRead) {
   run = TrainingRun::Create(config, {});
   EXPECT_EQ(run.status().code(), absl::StatusCode::kFailedPrecondition) << run.status();
   EXPECT_NE(std::string(run.status().message()).find(dir), std::string::npos) << run.status();
+}
+
+// Issue 19: every evaluation carries the realism measure, in the metrics file's eval line, in the
+// EvaluationReport (whose flattened keys the coordinator receives as "eval.realism.score", ...), on the console
+// line and in the checkpoint's reported metrics.
+TEST(TrainingRunTest, EvaluationsCarryTheRealismMeasure) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.train.steps = 10;
+  RecordingObserver observer;
+  RunOptions options;
+  options.observer = &observer;
+  std::unique_ptr<TrainingRun> run = MustCreate(config, options);
+  ASSERT_NE(run, nullptr);
+  const RealismReference* reference = run->realism_reference();
+  ASSERT_NE(reference, nullptr);
+  EXPECT_EQ(reference->samples(), 8);  // eval.samples
+  EXPECT_EQ(reference->draws(), 200);  // eval.realism_draws' default
+  EXPECT_GT(reference->bands().size(), 10u);
+  ASSERT_TRUE(run->Run().ok());
+
+  nlohmann::json eval_line;
+  std::istringstream in(ReadAll(tmp / "out/metrics.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("eval")) eval_line = j;
+  }
+  ASSERT_TRUE(eval_line.contains("eval")) << "no eval line";
+  EXPECT_EQ(eval_line["step"], 10);
+  ASSERT_TRUE(eval_line["eval"].contains("realism")) << eval_line.dump();
+  const nlohmann::json& realism = eval_line["eval"]["realism"];
+  for (const char* key : {"score", "outside", "metrics", "samples", "heldout_score", "heldout_outside",
+                          "heldout_samples", "reference", "per_metric", "definition"}) {
+    EXPECT_TRUE(realism.contains(key)) << key << " in " << realism.dump();
+  }
+  EXPECT_TRUE(realism["score"].is_number());
+  EXPECT_TRUE(realism["heldout_score"].is_number());
+  EXPECT_EQ(realism["metrics"], reference->bands().size());
+  EXPECT_EQ(realism["samples"], 8);
+  EXPECT_EQ(realism["reference"]["samples"], 8);
+  EXPECT_EQ(realism["reference"]["draws"], 200);
+  ASSERT_EQ(realism["per_metric"].size(), reference->bands().size());
+  EXPECT_EQ(realism["per_metric"][0]["name"], "Drums.empty_bars");
+  EXPECT_TRUE(realism["per_metric"][0].contains("distance"));
+  EXPECT_FALSE(realism["per_metric"][0].contains("heldout_value"));  // the bar's detail stays out of each line
+
+  ASSERT_EQ(observer.evaluations.size(), 1u);
+  const EvaluationReport& evaluation = observer.evaluations[0];
+  EXPECT_EQ(evaluation.metrics, eval_line["eval"]);
+  const std::map<std::string, double> flat = FlattenMetrics(evaluation.metrics);
+  for (const char* key : {"realism.score", "realism.outside", "realism.metrics", "realism.heldout_score",
+                          "realism.heldout_outside", "realism.per_metric.Drums.empty_bars.distance"}) {
+    EXPECT_EQ(flat.count(key), 1u) << key;
+  }
+  ASSERT_TRUE(run->last_realism().has_value() && run->last_realism()->generated.has_value());
+  EXPECT_EQ(flat.at("realism.score"), run->last_realism()->generated->score);
+  EXPECT_EQ(flat.at("realism.outside"), run->last_realism()->generated->outside);
+  EXPECT_EQ(flat.at("realism.metrics"), static_cast<double>(reference->bands().size()));
+  EXPECT_TRUE(std::isfinite(flat.at("realism.heldout_score")));
+  const std::regex console(R"( \| realism \d+/\d+ outside, score \d+\.\d\d \(real \d+/\d+, \d+\.\d\d\)$)");
+  EXPECT_TRUE(std::regex_search(evaluation.summary, console)) << evaluation.summary;
+
+  ASSERT_FALSE(observer.checkpoints.empty());
+  EXPECT_EQ(observer.checkpoints.back().metrics.at("eval.realism.score"), flat.at("realism.score"));
+  StatusOr<CheckpointMeta> meta = ReadCheckpointMeta(observer.checkpoints.back().path);
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  EXPECT_TRUE(meta->extra["metrics"].contains("realism"));
+}
+
+// The bands are built at Create on rank 0 (ranks other than 0: RanksOtherThanZeroWriteNothing), from
+// eval.realism_seed: the same seed gives the same bands. eval.realism: false builds nothing and logs none.
+TEST(TrainingRunTest, RealismBandsAreSeededAndCanBeTurnedOff) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  auto timed_create = [](const JobConfig& c, double* seconds) {
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_ptr<TrainingRun> run = MustCreate(c);
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return run;
+  };
+  double with_s = 0, again_s = 0, without_s = 0;
+  std::unique_ptr<TrainingRun> a = timed_create(config, &with_s);
+  std::unique_ptr<TrainingRun> b = timed_create(config, &again_s);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(a->realism_reference(), nullptr);
+  const std::vector<RealismBand>& bands_a = a->realism_reference()->bands();
+  const std::vector<RealismBand>& bands_b = b->realism_reference()->bands();
+  ASSERT_EQ(bands_a.size(), bands_b.size());
+  for (size_t i = 0; i < bands_a.size(); ++i) {
+    EXPECT_EQ(bands_a[i].low, bands_b[i].low) << bands_a[i].name;
+    EXPECT_EQ(bands_a[i].high, bands_b[i].high) << bands_a[i].name;
+  }
+  JobConfig reseeded = config;
+  reseeded.eval.realism_seed = 9;
+  reseeded.eval.realism_draws = 50;
+  std::unique_ptr<TrainingRun> c = MustCreate(reseeded);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->realism_reference()->draws(), 50);
+  bool differs = false;
+  for (size_t i = 0; i < bands_a.size(); ++i) {
+    differs = differs || bands_a[i].low != c->realism_reference()->bands()[i].low;
+  }
+  EXPECT_TRUE(differs);
+
+  JobConfig off = config;
+  off.eval.realism = false;
+  off.train.steps = 10;
+  std::unique_ptr<TrainingRun> d = timed_create(off, &without_s);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->realism_reference(), nullptr);
+  ASSERT_TRUE(d->Run().ok());
+  EXPECT_FALSE(d->last_realism().has_value());
+  const std::string lines = ReadAll(tmp / "out/metrics.jsonl");
+  EXPECT_NE(lines.find("\"eval\""), std::string::npos);
+  EXPECT_EQ(lines.find("realism"), std::string::npos) << lines;
+  // For the record, not asserted: what the bands add to Create on the synthetic pack.
+  std::printf("Create: %.3f s / %.3f s with realism (bands and bar %.3f s), %.3f s without\n", with_s, again_s,
+              a->realism_build_seconds(), without_s);
+}
+
+// A pack without held-out samples: the bands still come from the training split; the bar is skipped with a
+// note, and the eval line says so.
+TEST(TrainingRunTest, RealismWithoutHeldOutSamplesSkipsTheBarWithANote) {
+  TempDir tmp;
+  SynthCorpusOptions synth;
+  synth.out_dir = tmp / "lpd";
+  synth.songs = 12;
+  synth.genres = {"rock"};
+  ASSERT_TRUE(WriteSyntheticLpd(synth, /*show_progress=*/false).ok());
+  LpdIndexOptions index_options;
+  index_options.root = synth.out_dir;
+  StatusOr<LpdIndex> index = LpdIndex::Open(index_options);
+  ASSERT_TRUE(index.ok()) << index.status();
+  PackOptions pack;
+  pack.threads = 1;
+  pack.show_progress = false;
+  pack.heldout_fraction = 0;
+  ASSERT_TRUE(PackLpdGenres(*index, {"rock"}, tmp / "packs", pack).ok());
+
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.data.packs_dir = tmp / "packs";
+  config.train.steps = 10;
+  RecordingObserver observer;
+  RunOptions options;
+  options.observer = &observer;
+  std::unique_ptr<TrainingRun> run = MustCreate(config, options);
+  ASSERT_NE(run, nullptr);
+  ASSERT_EQ(observer.notes.size(), 1u);
+  EXPECT_NE(observer.notes[0].find("realism: no held-out samples in " + tmp / "packs/rock"), std::string::npos)
+      << observer.notes[0];
+  ASSERT_TRUE(run->Run().ok());
+  ASSERT_EQ(observer.evaluations.size(), 1u);
+  const nlohmann::json& realism = observer.evaluations[0].metrics["realism"];
+  EXPECT_TRUE(realism["score"].is_number());
+  EXPECT_TRUE(realism["heldout_score"].is_null());
+  EXPECT_EQ(realism["heldout_samples"], 0);
+  EXPECT_NE(realism["heldout_note"].get<std::string>().find("the held-out bar is skipped"), std::string::npos);
+  EXPECT_NE(observer.evaluations[0].summary.find("(no held-out bar)"), std::string::npos)
+      << observer.evaluations[0].summary;
 }
 
 }  // namespace
