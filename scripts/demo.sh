@@ -2,8 +2,10 @@
 # The main job end to end, as a team runs it: install, build, synthesise an LPD-5-shaped corpus, pack two
 # genres into training packs and verify them; start a coordinator and an agent (2 ranks) on loopback,
 # submit the demo job (configs/demo.yaml), follow it to completion, list the trial and its checkpoints,
-# download the best checkpoint, write samples from it (MIDI, npz, PNG; WAV when FluidSynth is installed),
-# and stop both processes cleanly. Everything goes to ${TUTTI_DEMO_DIR:-./demo-out}.
+# download the best checkpoint and write samples from it (MIDI, npz, PNG; WAV when FluidSynth is
+# installed); then run a small ASHA sweep over both genres and the learning rates (configs/sweep-asha.yaml:
+# 6 trials of 2 ranks), print its leaderboard with the stop reasons, and write samples from the best
+# checkpoint of each genre; stop both processes cleanly. Everything goes to ${TUTTI_DEMO_DIR:-./demo-out}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${TUTTI_DEMO_DIR:-./demo-out}
@@ -64,13 +66,27 @@ echo "      and write samples from it"
 $tutti checkpoints download --trial "$trial" --out "$out/best.tutti"
 "$tutti" generate --checkpoint "$out/best.tutti" -n 4 --seed 1 --out "$out/samples/rock"
 
-echo "== 8. stop the agent and the coordinator"
+echo "== 8. an ASHA sweep over both genres and the learning rates (configs/sweep-asha.yaml)"
+$tutti validate "$configs/sweep-asha.yaml"
+sweep=$(cd "$out" && $tutti submit "$configs/sweep-asha.yaml" --json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["experiment"]["id"])')
+$tutti wait "$sweep"
+echo "-- the leaderboard (best realism score first; stop reasons say who was promoted and who stopped where)"
+$tutti trials "$sweep" --sort objective
+for genre in rock pop; do
+  echo "-- the best $genre checkpoint across experiments, and samples from it"
+  best=$($tutti best --genre "$genre" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["checkpoint"]["id"])')
+  $tutti best --genre "$genre"
+  $tutti generate --checkpoint-id "$best" -n 4 --seed 1 --out "$out/samples/sweep-$genre"
+done
+
+echo "== 9. stop the agent and the coordinator"
 kill -INT "$agent_pid"; wait "$agent_pid" || true; agent_pid=""
 kill -TERM "$coordinator_pid"; wait "$coordinator_pid"; coordinator_pid=""
 tail -n 2 "$out/coordinator.log"
 
 if [ -d ../shared/lpd5-real ]; then
-  echo "== 9. pack the real LPD-5 slice (../shared/lpd5-real): rock, pop, jazz"
+  echo "== 10. pack the real LPD-5 slice (../shared/lpd5-real): rock, pop, jazz"
   $tutti pack --lpd ../shared/lpd5-real --genres rock,pop,jazz --out "$out/packs-real"
 fi
 

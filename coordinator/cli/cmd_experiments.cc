@@ -406,7 +406,7 @@ int RunKill(const IdArgs& a) {
 void RegisterExperimentCommands(CLI::App& app, int* exit_code) {
   auto submit_args = std::make_shared<SubmitArgs>();
   CLI::App* submit = app.add_subcommand(
-      "submit", "Submit a job YAML to the coordinator as a new experiment (its trial is queued for an agent)");
+      "submit", "Submit an experiment or job YAML to the coordinator (its trials are queued for agents)");
   submit->add_option("file", submit_args->file, "Job file (YAML; see configs/)")->required();
   submit->add_option("--set", submit_args->overrides, "Override one key, e.g. --set train.steps=2000 (repeatable)")
       ->take_all();

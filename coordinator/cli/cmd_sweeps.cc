@@ -1,8 +1,11 @@
 // validate, pause, resume, extend, fork, best: the sweep commands. `validate` needs no coordinator.
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +13,7 @@
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/remote.h"
 #include "coordinator/cli/table.h"
+#include "core/base/interrupt.h"
 #include "core/config/experiment_config_yaml.h"
 #include "core/sweep/searcher.h"
 #include "tutti/v1/checkpoint_service.grpc.pb.h"
@@ -196,9 +200,58 @@ int RunBest(const ExperimentArgs& a) {
   return 0;
 }
 
+// Waits for an experiment to end, printing a line whenever its trial counts change. Exit code 0 when it
+// completed, 1 when it failed or was killed (or on error), 130 on Ctrl-C.
+int RunWait(const ExperimentArgs& a, double timeout_s) {
+  auto connection = Connect(a.remote);
+  if (!connection.ok()) return ReportFailure(connection.status());
+  auto stub = v1::ExperimentService::NewStub((*connection)->channel());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  std::string last;
+  while (true) {
+    v1::ListExperimentsResponse list;
+    Status s = Unary(**connection, a.remote, "listing experiments",
+                     [&](grpc::ClientContext* c) { return stub->ListExperiments(c, v1::ListExperimentsRequest(), &list); });
+    if (!s.ok()) return ReportFailure(s);
+    const v1::Experiment* found = nullptr;
+    for (const v1::Experiment& e : list.experiments()) {
+      if (e.id() == a.id) found = &e;
+    }
+    if (found == nullptr) return ReportFailure(absl::NotFoundError(absl::StrCat("experiment ", a.id, " not found")));
+    std::map<std::string, int64_t> counts(found->trial_counts().begin(), found->trial_counts().end());
+    std::string line = absl::StrCat(StateName(found->state()), ", ",
+                                    static_cast<int>(std::lround(found->progress() * 100)), "%:");
+    for (const auto& [state, n] : counts) absl::StrAppend(&line, " ", n, " ", state);
+    if (line != last) {
+      std::cerr << "experiment " << a.id << " " << line << "\n";
+      last = line;
+    }
+    if (found->state() == v1::EXPERIMENT_COMPLETED) return 0;
+    if (found->state() == v1::EXPERIMENT_FAILED || found->state() == v1::EXPERIMENT_KILLED) {
+      std::cerr << "experiment " << a.id << ": " << found->message() << "\n";
+      return 1;
+    }
+    if (InterruptRequested()) return 130;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::cerr << "error: experiment " << a.id << " still running after " << timeout_s << " s\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 }  // namespace
 
 void RegisterSweepCommands(CLI::App& app, int* exit_code) {
+  auto wait_args = std::make_shared<ExperimentArgs>();
+  auto wait_timeout = std::make_shared<double>(86400.0 * 7);
+  CLI::App* wait = app.add_subcommand(
+      "wait", "Wait until an experiment ends, printing its trial counts as they change (exit 0 = completed)");
+  wait->add_option("experiment", wait_args->id, "Experiment id")->required();
+  wait->add_option("--limit", *wait_timeout, "Give up after this many seconds (exit 1)");
+  AddRemoteFlags(wait, &wait_args->remote, /*with_json=*/false);
+  wait->callback([wait_args, wait_timeout, exit_code] { *exit_code = RunWait(*wait_args, *wait_timeout); });
+
   auto validate_args = std::make_shared<ValidateArgs>();
   CLI::App* validate = app.add_subcommand(
       "validate", "Check an experiment (or job) file without a coordinator: every error listed, exit 1; the plan");

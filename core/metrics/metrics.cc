@@ -275,6 +275,44 @@ MetricsReport ReportFromSums(const MetricSums& sums, const MetricsOptions& optio
   return report;
 }
 
+double SampleDiversity(const uint8_t* samples, int64_t n, int64_t cells, int64_t max_samples) {
+  const int64_t m = std::min(n, max_samples);
+  if (m < 2 || samples == nullptr || cells <= 0) return std::numeric_limits<double>::quiet_NaN();
+  // Each sample as the sorted list of its active cells: pairs then cost the size of their notes, not of
+  // the whole roll (a sample is ~1-3 % active).
+  std::vector<std::vector<int32_t>> active(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) {
+    const uint8_t* s = samples + i * cells;
+    for (int64_t c = 0; c < cells; ++c) {
+      if (s[c] != 0) active[static_cast<size_t>(i)].push_back(static_cast<int32_t>(c));
+    }
+  }
+  double total = 0;
+  int64_t pairs = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = i + 1; j < m; ++j) {
+      const std::vector<int32_t>& a = active[static_cast<size_t>(i)];
+      const std::vector<int32_t>& b = active[static_cast<size_t>(j)];
+      size_t x = 0, y = 0, both = 0;
+      while (x < a.size() && y < b.size()) {
+        if (a[x] == b[y]) {
+          ++both;
+          ++x;
+          ++y;
+        } else if (a[x] < b[y]) {
+          ++x;
+        } else {
+          ++y;
+        }
+      }
+      const size_t either = a.size() + b.size() - both;
+      total += either == 0 ? 0.0 : 1.0 - static_cast<double>(both) / static_cast<double>(either);
+      ++pairs;
+    }
+  }
+  return total / static_cast<double>(pairs);
+}
+
 StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const PianorollDims& dims,
                                        const MetricsOptions& options) {
   MetricSums sums;

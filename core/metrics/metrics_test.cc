@@ -232,3 +232,24 @@ TEST(MetricsTest, TablesShowBothReportsAndRelativeDifference) {
 
 }  // namespace
 }  // namespace tutti
+
+namespace tutti {
+namespace {
+
+TEST(SampleDiversityTest, IdenticalSamplesAreZeroDisjointOnesOneAndPairsAverage) {
+  // Three samples of 8 cells: A = {0,1}, B = {0,1}, C = {2,3}; pairs: A-B 0, A-C 1, B-C 1 -> 2/3.
+  const std::vector<uint8_t> s = {1, 1, 0, 0, 0, 0, 0, 0,  1, 1, 0, 0, 0, 0, 0, 0,  0, 0, 1, 1, 0, 0, 0, 0};
+  EXPECT_DOUBLE_EQ(SampleDiversity(s.data(), 2, 8), 0.0);
+  EXPECT_DOUBLE_EQ(SampleDiversity(s.data(), 3, 8), 2.0 / 3.0);
+  // A half-overlap: {0,1} vs {1,2}: 1 - 1/3.
+  const std::vector<uint8_t> h = {1, 1, 0, 0,  0, 1, 1, 0};
+  EXPECT_DOUBLE_EQ(SampleDiversity(h.data(), 2, 4), 2.0 / 3.0);
+  // Two empty samples: distance 0; fewer than two: NaN; only the first max_samples count.
+  const std::vector<uint8_t> empty(16, 0);
+  EXPECT_DOUBLE_EQ(SampleDiversity(empty.data(), 2, 8), 0.0);
+  EXPECT_TRUE(std::isnan(SampleDiversity(s.data(), 1, 8)));
+  EXPECT_DOUBLE_EQ(SampleDiversity(s.data(), 3, 8, /*max_samples=*/2), 0.0);
+}
+
+}  // namespace
+}  // namespace tutti

@@ -112,6 +112,109 @@ TEST(CoordinatorProcessTest, SigkillDuringUploadsTenTimesLosesAndCorruptsNothing
   EXPECT_EQ(coordinator.Stop(), 0);
 }
 
+// An ASHA sweep driven by simulated workers (no training) while the coordinator is killed with SIGKILL
+// and restarted on the same address, again and again: the sweep ends with exactly max_trials trials, each
+// decided once — promoted, closed at a rung or completed — and no decision is lost or made twice.
+TEST(CoordinatorProcessTest, RestartsInTheMiddleOfASweepLoseNoTrialAndNoDecision) {
+  const std::string dir = TestDir();
+  CoordinatorProcess coordinator(dir + "/home", {"--lease-seconds", "600", "-q"});
+  ASSERT_TRUE(coordinator.Start()) << coordinator.error();
+  const std::string address = coordinator.address();
+  {
+    Client client(address);
+    client.Submit("name: restarts\ntrain: {steps: 27}\n"
+                  "hyperparameters:\n  train.g_lr: {type: log_uniform, min: 0.0001, max: 0.01}\n"
+                  "searcher: {name: asha, max_trials: 9, max_concurrent_trials: 3, max_length: 27, divisor: 3, "
+                  "max_rungs: 3, seed: 5}\n");
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> legs{0};
+  // A worker that survives outages: every call is retried until it is answered; a lease the coordinator
+  // no longer knows (it ended) is dropped.
+  auto worker = [&](int id) {
+    Client c(address);
+    auto retry = [&](auto&& call) {
+      while (!stop) {
+        grpc::Status s = call();
+        if (s.error_code() != grpc::StatusCode::UNAVAILABLE && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+          return s;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return grpc::Status(grpc::StatusCode::CANCELLED, "stopped");
+    };
+    while (!stop) {
+      v1::LeaseTrialRequest ask;
+      ask.set_worker("sim:" + std::to_string(id));
+      v1::LeaseTrialResponse lease;
+      if (!retry([&] { return c.workers->LeaseTrial(c.Context(5).get(), ask, &lease); }).ok() || !lease.leased()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      const v1::Trial& t = lease.trial();
+      v1::ReportMetricsRequest report;
+      report.set_lease_id(lease.lease_id());
+      report.set_trial_id(t.id());
+      v1::MetricPoint* p = report.add_points();
+      p->set_step(t.target_steps());
+      p->set_kind("eval");
+      (*p->mutable_values())["realism.score"] = std::stod(t.hparams().at("train.g_lr")) * 100;
+      v1::ReportMetricsResponse reported;
+      if (!retry([&] { return c.workers->ReportMetrics(c.Context(5).get(), report, &reported); }).ok()) continue;
+      v1::CompleteTrialRequest complete;
+      complete.set_lease_id(lease.lease_id());
+      complete.set_trial_id(t.id());
+      complete.set_step(t.target_steps());
+      complete.set_stop_reason("completed");
+      v1::CompleteTrialResponse done;
+      if (retry([&] { return c.workers->CompleteTrial(c.Context(5).get(), complete, &done); }).ok()) ++legs;
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 3; ++i) workers.emplace_back(worker, i);
+  std::mt19937 rng(99);
+  for (int kill = 0; kill < 6; ++kill) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
+    coordinator.Kill();
+    ASSERT_TRUE(coordinator.Start(std::chrono::seconds(60), /*same_address=*/true)) << coordinator.error();
+  }
+  // Let the sweep finish.
+  Client client(address);
+  v1::GetExperimentResponse got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    v1::GetExperimentRequest get;
+    get.set_experiment_id(1);
+    got.Clear();
+    if (client.experiments->GetExperiment(client.Context().get(), get, &got).ok() &&
+        got.experiment().state() != v1::EXPERIMENT_ACTIVE) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(got.experiment().state(), v1::EXPERIMENT_COMPLETED) << got.experiment().message();
+  ASSERT_EQ(got.trials_size(), 9);
+  std::set<std::string> learning_rates;
+  int top = 0;
+  for (const v1::Trial& t : got.trials()) {
+    EXPECT_EQ(t.state(), v1::TRIAL_COMPLETED) << t.id() << ": " << t.message();
+    learning_rates.insert(t.hparams().at("train.g_lr"));
+    if (t.target_steps() == 27) {
+      ++top;
+      EXPECT_EQ(t.stop_reason(), "completed");
+    } else {
+      EXPECT_EQ(t.stop_reason().rfind("stopped at rung", 0), 0u) << t.stop_reason();
+    }
+  }
+  EXPECT_EQ(learning_rates.size(), 9u) << "a trial was created twice";
+  EXPECT_GE(top, 1);
+  EXPECT_DOUBLE_EQ(got.experiment().progress(), 1.0);
+  EXPECT_GE(legs.load(), 9);
+  EXPECT_EQ(coordinator.Stop(), 0);
+}
+
 TEST(CoordinatorProcessTest, LeasesThatExpireWhileItIsDownAreExpiredAtStart) {
   const std::string dir = TestDir();
   CoordinatorProcess coordinator(dir + "/home", {"--lease-seconds", "1", "--heartbeat-seconds", "0.2", "-q"});

@@ -47,6 +47,12 @@ std::string ConfigDifferences(const std::string& checkpoint_yaml, const std::str
   return out;
 }
 
+std::string FormatFixed(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.2f", v);
+  return buffer;
+}
+
 MetricsOptions MetricsOptionsFor(const ModelConfig& model) {
   MetricsOptions options;
   options.steps_per_bar = model.steps_per_measure;
@@ -261,6 +267,9 @@ Status TrainingRun::BuildRealism() {
 nlohmann::json TrainingRun::LastEvaluationJson() const {
   nlohmann::json j = last_metrics_->ToJson();
   if (last_realism_) j["realism"] = last_realism_->ToJson(/*heldout_per_metric=*/false);
+  // Mean pairwise Jaccard distance of the probe samples (core/metrics/metrics.h): early stopping's
+  // generator-collapse signal.
+  j["diversity"] = std::isfinite(last_diversity_) ? nlohmann::json(last_diversity_) : nlohmann::json(nullptr);
   return j;
 }
 
@@ -356,6 +365,8 @@ StatusOr<MetricsReport> TrainingRun::Evaluate() {
   PianorollDims dims{shape.tracks, shape.steps, shape.pitches};
   TUTTI_ASSIGN_OR_RETURN(MetricsReport report,
                          ComputeMetrics(cells.data(), n, dims, MetricsOptionsFor(config_.model)));
+  last_diversity_ = SampleDiversity(cells.data(), n, shape.cells());
+  last_evaluated_step_ = step();
   if (realism_) {
     // Scored from the report just computed: the reference's options are MetricsOptionsFor(config_.model) too.
     TUTTI_ASSIGN_OR_RETURN(RealismResult generated, realism_->Score(report));
@@ -365,6 +376,29 @@ StatusOr<MetricsReport> TrainingRun::Evaluate() {
   }
   last_metrics_ = report;
   return report;
+}
+
+Status TrainingRun::EvaluateAndReport(int64_t k) {
+  TUTTI_ASSIGN_OR_RETURN(MetricsReport metrics, Evaluate());
+  EvaluationReport evaluation;
+  evaluation.step = k;
+  evaluation.samples = static_cast<int>(metrics.samples);
+  evaluation.metrics = LastEvaluationJson();
+  TUTTI_RETURN_IF_ERROR(metrics_log_->Append({{"step", k}, {"eval", evaluation.metrics}}));
+  if (RunObserver* o = observer()) {
+    evaluation.summary = absl::StrCat(FormatRow("empty_bars", metrics, &TrackMetrics::empty_bars), " | ",
+                                      FormatRow("used_pitch_classes", metrics, &TrackMetrics::used_pitch_classes));
+    if (last_realism_) absl::StrAppend(&evaluation.summary, " | ", last_realism_->ConsoleSummary());
+    if (std::isfinite(last_diversity_)) absl::StrAppend(&evaluation.summary, " | diversity ", FormatFixed(last_diversity_));
+    // Observers (the coordinator) get each metric's value and distance; the band itself stays in the file.
+    if (evaluation.metrics.contains("realism") && evaluation.metrics["realism"].contains("per_metric")) {
+      for (nlohmann::json& m : evaluation.metrics["realism"]["per_metric"]) {
+        for (const char* key : {"low", "median", "high"}) m.erase(key);
+      }
+    }
+    o->OnEvaluation(evaluation);
+  }
+  return absl::OkStatus();
 }
 
 StatusOr<std::string> TrainingRun::Checkpoint() {
@@ -548,26 +582,20 @@ Status TrainingRun::RunLoop() {
     }
     if (RunObserver* o = observer()) o->OnStep(report);
     if (k % c.eval.every == 0) {
-      StatusOr<MetricsReport> metrics = Evaluate();
-      if (!metrics.ok()) return fail(metrics.status(), k);
-      EvaluationReport evaluation;
-      evaluation.step = k;
-      evaluation.samples = static_cast<int>(metrics->samples);
-      evaluation.metrics = LastEvaluationJson();
-      status = metrics_log_->Append({{"step", k}, {"eval", evaluation.metrics}});
+      status = EvaluateAndReport(k);
       if (!status.ok()) return fail(status, k);
-      if (RunObserver* o = observer()) {
-        evaluation.summary = absl::StrCat(FormatRow("empty_bars", *metrics, &TrackMetrics::empty_bars), " | ",
-                                          FormatRow("used_pitch_classes", *metrics, &TrackMetrics::used_pitch_classes));
-        if (last_realism_) absl::StrAppend(&evaluation.summary, " | ", last_realism_->ConsoleSummary());
-        o->OnEvaluation(evaluation);
-      }
     }
     // The control's "checkpoint now" was agreed before this step: this step is the one checkpointed.
     if (k % c.checkpoint.every == 0 || decision->checkpoint_now) {
       StatusOr<std::string> path = Checkpoint();
       if (!path.ok()) return fail(path.status(), k);
     }
+  }
+  // A run that reached train.steps ends with an evaluation of its final model (a searcher ranks trials by
+  // their value at the length it gave them, which need not be a multiple of eval.every). Rank 0 only.
+  if (is_chief() && stop_reason_ == StopReason::kCompleted && last_evaluated_step_ != step()) {
+    Status status = EvaluateAndReport(step());
+    if (!status.ok()) return fail(status, step());
   }
   // The final checkpoint: whatever stopped the loop (agreed by all ranks), the step reached is saved
   // (unless it already is). Rank 0 only; the others may already be leaving.

@@ -138,6 +138,8 @@ class TrainingRun {
   // scored against it, remembered as last_realism(). Does not write anything (Run() logs it). Any rank may
   // call it.
   StatusOr<MetricsReport> Evaluate();
+  // Evaluate(), then the eval line in the metrics file and OnEvaluation (rank 0's Run()).
+  Status EvaluateAndReport(int64_t step);
 
   // Writes ckpt-<step>.tutti (trainer, loader position, resolved config, last metrics, elapsed time),
   // reports it (OnCheckpoint: path, sha256, size, flattened metrics) and prunes old ones (a failure to
@@ -231,6 +233,8 @@ class TrainingRun {
   int64_t last_checkpoint_step_ = -1;
   std::optional<MetricsReport> last_metrics_;
   std::optional<RealismReport> last_realism_;  // scored with last_metrics_
+  double last_diversity_ = 0;                  // SampleDiversity of the last evaluation's samples
+  int64_t last_evaluated_step_ = -1;
   std::optional<StepMetrics> last_step_;
   double elapsed_before_ = 0;             // training seconds of earlier processes (from the checkpoint)
   double started_at_ = 0;                 // monotonic seconds when this process's Run() began

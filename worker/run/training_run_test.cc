@@ -178,6 +178,9 @@ TEST(TrainingRunTest, WritesConfigMetricsAndCheckpoints) {
     if (j.contains("eval")) {
       eval_steps.push_back(j["step"].get<int64_t>());
       EXPECT_EQ(j["eval"]["samples"], 8) << line;
+      ASSERT_TRUE(j["eval"]["diversity"].is_number()) << line;  // 0 when every sample is empty, as here
+      EXPECT_GE(j["eval"]["diversity"].get<double>(), 0.0);
+      EXPECT_LE(j["eval"]["diversity"].get<double>(), 1.0);
       continue;
     }
     loss_steps.push_back(j["step"].get<int64_t>());
@@ -202,6 +205,29 @@ TEST(TrainingRunTest, WritesConfigMetricsAndCheckpoints) {
   StatusOr<std::unique_ptr<TrainingRun>> again = TrainingRun::Create(config, {});
   ASSERT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
   EXPECT_NE(again.status().message().find("--resume latest"), std::string::npos) << again.status();
+}
+
+// A run whose length is not a multiple of eval.every still ends with an evaluation of its final model
+// (searchers rank a trial by its value at the length they gave it).
+TEST(TrainingRunTest, AFinishedRunEvaluatesItsFinalModel) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.train.steps = 13;
+  std::unique_ptr<TrainingRun> run = MustCreate(config);
+  ASSERT_NE(run, nullptr);
+  ASSERT_TRUE(run->Run().ok());
+  std::istringstream lines(ReadAll(tmp / "out/metrics.jsonl"));
+  std::vector<int64_t> eval_steps;
+  for (std::string line; std::getline(lines, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("eval")) eval_steps.push_back(j["step"].get<int64_t>());
+  }
+  EXPECT_EQ(eval_steps, (std::vector<int64_t>{10, 13}));
+  // The final checkpoint carries that evaluation.
+  StatusOr<CheckpointMeta> meta = ReadCheckpointMeta(ListCheckpoints(tmp / "out/checkpoints").value().back());
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->step, 13);
+  EXPECT_TRUE(meta->extra["metrics"].contains("diversity")) << meta->extra.dump();
 }
 
 TEST(TrainingRunTest, TimeBudgetStopsWithAFinalCheckpoint) {
@@ -414,6 +440,11 @@ TEST(TrainingRunTest, ObserverSeesEveryEventInOrder) {
   nlohmann::json want = run->last_metrics()->ToJson();
   ASSERT_TRUE(run->last_realism().has_value());
   want["realism"] = run->last_realism()->ToJson(/*heldout_per_metric=*/false);
+  want["diversity"] = observer.evaluations[1].metrics["diversity"];
+  // Observers get each metric's value and distance; the band (low, median, high) stays in the file.
+  for (nlohmann::json& m : want["realism"]["per_metric"]) {
+    for (const char* key : {"low", "median", "high"}) m.erase(key);
+  }
   EXPECT_EQ(observer.evaluations[1].metrics.dump(), want.dump());
   EXPECT_NE(observer.evaluations[1].summary.find("empty_bars "), std::string::npos) << observer.evaluations[1].summary;
   EXPECT_NE(observer.evaluations[1].summary.find(" | used_pitch_classes "), std::string::npos);
@@ -455,7 +486,8 @@ TEST(TrainingRunTest, ObserverSeesEveryEventInOrder) {
   EXPECT_NE(resumed.resumes[0].config_changes.find("train.steps: 22 (checkpoint: 20)"), std::string::npos)
       << resumed.resumes[0].config_changes;
   ASSERT_TRUE(again->Run().ok());
-  EXPECT_EQ(resumed.Events(), "resume step x2 checkpoint stop");
+  // 24 is not a multiple of eval.every: a finished run evaluates its final model once more.
+  EXPECT_EQ(resumed.Events(), "resume step x2 eval checkpoint stop");
   EXPECT_EQ(resumed.steps.front().step, 21);
 }
 
@@ -505,7 +537,7 @@ TEST(TrainingRunTest, ControlCheckpointNowCheckpointsTheNextStepAndGoesOn) {
   EXPECT_EQ(run->stop_reason(), StopReason::kCompleted);
   EXPECT_EQ(control.polled, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
   EXPECT_EQ(CheckpointSteps(tmp / "out/checkpoints"), (std::vector<int64_t>{5, 6, 8}));
-  EXPECT_EQ(observer.Events(), "step x5 checkpoint step checkpoint step x2 checkpoint stop");
+  EXPECT_EQ(observer.Events(), "step x5 checkpoint step checkpoint step x2 eval checkpoint stop");
 }
 
 // --resume latest when the checkpoint directory cannot be read must fail naming it, not restart from
@@ -575,7 +607,11 @@ TEST(TrainingRunTest, EvaluationsCarryTheRealismMeasure) {
 
   ASSERT_EQ(observer.evaluations.size(), 1u);
   const EvaluationReport& evaluation = observer.evaluations[0];
-  EXPECT_EQ(evaluation.metrics, eval_line["eval"]);
+  nlohmann::json file_copy = eval_line["eval"];
+  for (nlohmann::json& m : file_copy["realism"]["per_metric"]) {
+    for (const char* key : {"low", "median", "high"}) m.erase(key);  // the band stays in the file
+  }
+  EXPECT_EQ(evaluation.metrics, file_copy);
   const std::map<std::string, double> flat = FlattenMetrics(evaluation.metrics);
   for (const char* key : {"realism.score", "realism.outside", "realism.metrics", "realism.heldout_score",
                           "realism.heldout_outside", "realism.per_metric.Drums.empty_bars.distance"}) {
@@ -586,7 +622,8 @@ TEST(TrainingRunTest, EvaluationsCarryTheRealismMeasure) {
   EXPECT_EQ(flat.at("realism.outside"), run->last_realism()->generated->outside);
   EXPECT_EQ(flat.at("realism.metrics"), static_cast<double>(reference->bands().size()));
   EXPECT_TRUE(std::isfinite(flat.at("realism.heldout_score")));
-  const std::regex console(R"( \| realism \d+/\d+ outside, score \d+\.\d\d \(real \d+/\d+, \d+\.\d\d\)$)");
+  const std::regex console(
+      R"( \| realism \d+/\d+ outside, score \d+\.\d\d \(real \d+/\d+, \d+\.\d\d\) \| diversity \d\.\d\d$)");
   EXPECT_TRUE(std::regex_search(evaluation.summary, console)) << evaluation.summary;
 
   ASSERT_FALSE(observer.checkpoints.empty());
