@@ -3,7 +3,8 @@
 //
 // Exit status: 0 after a clean shutdown (SIGINT / SIGTERM: stop accepting, let calls in flight finish for
 // --grace seconds, cancel the rest); 1 when it cannot start (the message names the home, the address or
-// the file); 2 for usage errors. A second Ctrl-C exits at once.
+// the file); 2 for usage errors and bad settings (flags or --config, each error names its key). A second
+// Ctrl-C exits at once.
 
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "coordinator/server/coordinator_server.h"
 #include "core/base/file_util.h"
 #include "core/base/interrupt.h"
+#include "core/config/coordinator_settings.h"
 #include "proto/client/channel.h"
 
 namespace {
@@ -47,32 +49,27 @@ int main(int argc, char** argv) {
       "must carry `authorization: Bearer <token>` (tutti and tutti-worker read TUTTI_TOKEN or --token-file).\n"
       "gRPC health checking (grpc.health.v1) and server reflection are on.",
       "tutti-coordinator"};
-  tutti::coord::CoordinatorServerOptions options;
-  std::string token_file, address_file;
-  double lease_s = 30, heartbeat_s = 5, grace_s = 10, max_checkpoint_mb = 2048;
+  // Flags bind to a scratch copy; only the flags actually given override the --config file, so a file's
+  // values are never clobbered by a flag's default.
+  tutti::CoordinatorSettings flags;
+  std::string config_file, address_file;
   bool quiet = false;
-  app.add_option("--home", options.home, "State directory (created when missing)")->required();
-  app.add_option("--listen", options.listen, "host:port to serve on; port 0 picks a free one")
-      ->default_val(tutti::rpc::kDefaultAddress);
-  app.add_option("--token-file", token_file, "File whose first line is the token every call must carry");
-  app.add_option("--tls-cert", options.tls_cert_file, "PEM certificate chain: serve TLS (with --tls-key)");
-  app.add_option("--tls-key", options.tls_key_file, "PEM private key for --tls-cert");
-  app.add_option("--lease-seconds", lease_s, "A trial's lease expires this long after its last heartbeat")
-      ->check(CLI::PositiveNumber)
-      ->default_val(30);
-  app.add_option("--heartbeat-seconds", heartbeat_s, "How often workers are told to heartbeat")
-      ->check(CLI::PositiveNumber)
-      ->default_val(5);
-  app.add_option("--max-restarts", options.lifecycle.max_restarts,
-                 "Times a trial is queued again after a lost worker or a retryable failure before it fails")
-      ->check(CLI::NonNegativeNumber)
-      ->default_val(5);
-  app.add_option("--max-checkpoint-mb", max_checkpoint_mb, "Largest checkpoint accepted, in MiB")
-      ->check(CLI::PositiveNumber)
-      ->default_val(2048);
-  app.add_option("--grace", grace_s, "Seconds calls in flight may take to finish at shutdown")
-      ->check(CLI::NonNegativeNumber)
-      ->default_val(10);
+  app.add_option("--config", config_file,
+                 "Settings file (YAML; every key in configs/coordinator.yaml); flags given win over it")
+      ->check(CLI::ExistingFile);
+  app.add_option("--home", flags.home, "State directory (created when missing); required here or in --config");
+  app.add_option("--listen", flags.listen, "host:port to serve on; port 0 picks a free one [127.0.0.1:7070]");
+  app.add_option("--token-file", flags.token_file, "File whose first line is the token every call must carry");
+  app.add_option("--tls-cert", flags.tls_cert, "PEM certificate chain: serve TLS (with --tls-key)");
+  app.add_option("--tls-key", flags.tls_key, "PEM private key for --tls-cert");
+  app.add_option("--lease-seconds", flags.lease_seconds,
+                 "A trial's lease expires this long after its last heartbeat [30]");
+  app.add_option("--heartbeat-seconds", flags.heartbeat_seconds, "How often workers are told to heartbeat [5]");
+  app.add_option("--max-restarts", flags.max_restarts,
+                 "Times a trial is queued again after a lost worker or a retryable failure before it fails, "
+                 "for experiments that do not say [3]");
+  app.add_option("--max-checkpoint-mb", flags.max_checkpoint_mb, "Largest checkpoint accepted, in MiB [2048]");
+  app.add_option("--grace", flags.grace_seconds, "Seconds calls in flight may take to finish at shutdown [10]");
   app.add_option("--address-file", address_file,
                  "Write the address actually served (host:port) to this file once serving (for scripts)");
   app.add_flag("--quiet,-q", quiet, "Print only errors and the serving line");
@@ -84,13 +81,43 @@ int main(int argc, char** argv) {
     app.exit(e);
     return 2;
   }
-  if (heartbeat_s >= lease_s) {
-    std::fprintf(stderr, "error: --heartbeat-seconds (%g) must be shorter than --lease-seconds (%g)\n", heartbeat_s,
-                 lease_s);
+
+  tutti::CoordinatorSettings settings;
+  if (!config_file.empty()) {
+    tutti::StatusOr<tutti::CoordinatorSettings> loaded = tutti::LoadCoordinatorSettings(config_file);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(loaded.status().message()).c_str());
+      return 2;
+    }
+    settings = *loaded;
+  }
+  auto given = [&app](const char* flag) { return app.count(flag) > 0; };
+  if (given("--home")) settings.home = flags.home;
+  if (given("--listen")) settings.listen = flags.listen;
+  if (given("--token-file")) settings.token_file = flags.token_file;
+  if (given("--tls-cert")) settings.tls_cert = flags.tls_cert;
+  if (given("--tls-key")) settings.tls_key = flags.tls_key;
+  if (given("--lease-seconds")) settings.lease_seconds = flags.lease_seconds;
+  if (given("--heartbeat-seconds")) settings.heartbeat_seconds = flags.heartbeat_seconds;
+  if (given("--max-restarts")) settings.max_restarts = flags.max_restarts;
+  if (given("--max-checkpoint-mb")) settings.max_checkpoint_mb = flags.max_checkpoint_mb;
+  if (given("--grace")) settings.grace_seconds = flags.grace_seconds;
+  if (tutti::Status valid = tutti::ValidateCoordinatorSettings(settings); !valid.ok()) {
+    // Cross-field rules see the merged settings: name the file so a bad pair in it is easy to find.
+    const std::string origin = config_file.empty() ? "flags" : config_file + " and flags";
+    std::fprintf(stderr, "error: settings (%s): %s\n", origin.c_str(), std::string(valid.message()).c_str());
     return 2;
   }
-  if (!token_file.empty()) {
-    tutti::StatusOr<std::string> token = tutti::rpc::ReadTokenFile(token_file);
+
+  tutti::coord::CoordinatorServerOptions options;
+  options.home = settings.home;
+  options.listen = settings.listen;
+  options.tls_cert_file = settings.tls_cert;
+  options.tls_key_file = settings.tls_key;
+  options.lifecycle.max_restarts = settings.max_restarts;
+  const double grace_s = settings.grace_seconds;
+  if (!settings.token_file.empty()) {
+    tutti::StatusOr<std::string> token = tutti::rpc::ReadTokenFile(settings.token_file);
     if (!token.ok()) {
       std::fprintf(stderr, "error: %s\n", std::string(token.status().message()).c_str());
       return 1;
@@ -103,9 +130,9 @@ int main(int argc, char** argv) {
                  "and download. Use --token-file (and --tls-cert/--tls-key off trusted networks).\n",
                  options.listen.c_str());
   }
-  options.lifecycle.lease_ttl_ms = static_cast<int64_t>(lease_s * 1000);
-  options.lifecycle.heartbeat_interval_ms = static_cast<int64_t>(heartbeat_s * 1000);
-  options.registry.max_checkpoint_bytes = static_cast<int64_t>(max_checkpoint_mb * (1 << 20));
+  options.lifecycle.lease_ttl_ms = static_cast<int64_t>(settings.lease_seconds * 1000);
+  options.lifecycle.heartbeat_interval_ms = static_cast<int64_t>(settings.heartbeat_seconds * 1000);
+  options.registry.max_checkpoint_bytes = static_cast<int64_t>(settings.max_checkpoint_mb * (1 << 20));
   if (!quiet) {
     options.log = [](const std::string& line) {
       std::fprintf(stderr, "%s %s\n", Timestamp().c_str(), line.c_str());

@@ -236,6 +236,43 @@ TEST(CoordinatorProcessTest, LeasesThatExpireWhileItIsDownAreExpiredAtStart) {
   EXPECT_EQ(coordinator.Stop(), 0);
 }
 
+TEST(CoordinatorProcessTest, SettingsComeFromAConfigFileAndFlagsWin) {
+  const std::string dir = TestDir();
+  const std::string config = dir + "/coordinator.yaml";
+  // home and listen in the file are overridden by the flags CoordinatorProcess always passes.
+  WriteText(config,
+            "home: " + dir + "/not-this-home\nlisten: 127.0.0.1:1\nlease_seconds: 7\nheartbeat_seconds: 3\n");
+  CoordinatorProcess coordinator(dir + "/home", {"--config", config, "--heartbeat-seconds", "2", "-q"});
+  ASSERT_TRUE(coordinator.Start()) << coordinator.error();
+  {
+    Client client(coordinator.address());
+    client.Submit(JobText());
+    const v1::LeaseTrialResponse lease = client.Lease();
+    ASSERT_TRUE(lease.leased());
+    EXPECT_EQ(lease.lease_ttl_ms(), 7000);           // from the file
+    EXPECT_EQ(lease.heartbeat_interval_ms(), 2000);  // the flag wins
+  }
+  EXPECT_EQ(coordinator.Stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/not-this-home"));
+
+  // A bad file: exit 2 before serving, every error with file:line:col and key, nothing created.
+  WriteText(config, "home: " + dir + "/bad-home\nlease_second: 10\nmax_restarts: -1\n");
+  const CommandResult bad = RunCommand(Bin("tutti-coordinator") + " --config " + config);
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_THAT(bad.err, HasSubstr(config + ":2:1: lease_second: unknown key; did you mean lease_seconds?"));
+  EXPECT_THAT(bad.err, HasSubstr(config + ":3:"));
+  EXPECT_THAT(bad.err, HasSubstr("max_restarts"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/bad-home"));
+
+  // A pair that is only wrong together names the file too.
+  WriteText(config, "home: " + dir + "/bad-home\nlease_seconds: 2\n");
+  const CommandResult pair =
+      RunCommand(Bin("tutti-coordinator") + " --config " + config + " --heartbeat-seconds 5");
+  EXPECT_EQ(pair.exit_code, 2) << pair.err;
+  EXPECT_THAT(pair.err, HasSubstr(config + " and flags"));
+  EXPECT_THAT(pair.err, HasSubstr("heartbeat_seconds: expected less than lease_seconds (2), got 5"));
+}
+
 TEST(CoordinatorProcessTest, WithATokenEveryCallNeedsItButHealthChecks) {
   const std::string dir = TestDir();
   WriteText(dir + "/token", "s3cret-token\n");
