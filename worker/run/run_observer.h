@@ -14,8 +14,9 @@
 //
 // Order of events: OnResume during TrainingRun::Create (when resuming). Then, per Run(): OnStep after every
 // step (after its metrics line is written), OnEvaluation and OnCheckpoint after the OnStep of the step they
-// belong to (evaluation first), then the final checkpoint's OnCheckpoint (unless that step already has
-// one), then OnStop exactly once when Run() returns, OK or not. Checkpoint() called by hand also reports
+// belong to (evaluation first), then — when the run reached train.steps — the final evaluation (unless
+// that step was already evaluated, so the last checkpoint always carries an objective) and the final
+// checkpoint's OnCheckpoint (unless that step already has one), then OnStop exactly once when Run() returns, OK or not. Checkpoint() called by hand also reports
 // OnCheckpoint. OnNote may come at any point.
 
 #include <cstdint>
@@ -71,7 +72,8 @@ struct CheckpointReport {
   int64_t size_bytes = 0;
   // The last step's losses and the last evaluation, flattened: "d_loss", "g_loss", "gradient_penalty",
   // "wasserstein", "d_grad_norm", "g_grad_norm", "elapsed_s", "eval.samples",
-  // "eval.tracks.Piano.used_pitch_classes_true_pc", "eval.tonal_distance.B-G.mean", ... (absent before any).
+  // "eval.tracks.Piano.used_pitch_classes_true_pc", "eval.tonal_distance.B-G.mean", "eval.diversity",
+  // "eval.realism.score", "eval.realism.outside", ... (absent before any).
   std::map<std::string, double> metrics;
 };
 
