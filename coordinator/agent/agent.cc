@@ -140,15 +140,15 @@ Status Agent::StartTrial(Slot& slot, int free_ranks) {
   v1::LeaseTrialResponse response;
   std::unique_ptr<grpc::ClientContext> context = connection_->NewContext(std::chrono::seconds(10));
   TUTTI_RETURN_IF_ERROR(connection_->FromGrpc(stub->LeaseTrial(context.get(), request, &response), "leasing a trial"));
-  if (!response.leased()) {
-    if (response.unfit_trial_id() != 0 && response.unfit_trial_id() != unfit_reported_) {
-      unfit_reported_ = response.unfit_trial_id();
-      log_(absl::StrCat("agent: trial ", response.unfit_trial_id(), " needs ", response.unfit_ranks(),
-                        " ranks, more than this agent gives (--ranks ", options_.ranks,
-                        "); it is left queued for a bigger agent"));
-    }
-    return absl::NotFoundError("no trial queued that fits");
+  // Said once per trial, whether or not something else was leased: a too-big trial never blocks the
+  // queue behind it, but people should know why it waits.
+  if (response.unfit_trial_id() != 0 && response.unfit_trial_id() != unfit_reported_) {
+    unfit_reported_ = response.unfit_trial_id();
+    log_(absl::StrCat("agent: trial ", response.unfit_trial_id(), " needs ", response.unfit_ranks(),
+                      " ranks, more than this agent gives (--ranks ", options_.ranks,
+                      "); it is left queued for a bigger agent"));
   }
+  if (!response.leased()) return absl::NotFoundError("no trial queued that fits");
   slot.lease_id = response.lease_id();
   slot.trial_id = response.trial().id();
   slot.ranks = response.trial().ranks() > 0 ? response.trial().ranks() : options_.np;

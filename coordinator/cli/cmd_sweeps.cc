@@ -29,6 +29,7 @@ namespace {
 struct ValidateArgs {
   std::string file;
   std::vector<std::string> overrides;
+  int ranks = 0;  // the ranks the workers will give; 0 = not checked
   bool json = false;
 };
 
@@ -45,6 +46,9 @@ const char* TypeName(sweep::HyperparameterSpec::Type t) {
 
 int RunValidate(const ValidateArgs& a) {
   StatusOr<ExperimentConfig> config = LoadExperimentConfig(a.file, a.overrides);
+  if (config.ok()) {
+    if (Status fits = CheckFitsRanks(*config, a.ranks, a.file); !fits.ok()) config = fits;
+  }
   if (!config.ok()) {
     if (a.json) {
       std::cout << nlohmann::json{{"file", a.file}, {"valid", false}, {"errors", [&] {
@@ -257,6 +261,9 @@ void RegisterSweepCommands(CLI::App& app, int* exit_code) {
       "validate", "Check an experiment (or job) file without a coordinator: every error listed, exit 1; the plan");
   validate->add_option("file", validate_args->file, "Experiment or job file (YAML; configs/reference.yaml)")->required();
   validate->add_option("--set", validate_args->overrides, "Override one key (repeatable)")->take_all();
+  validate->add_option("--ranks", validate_args->ranks,
+                       "Also check that each trial fits workers with this many ranks (tutti agent --ranks)")
+      ->check(CLI::PositiveNumber);
   validate->add_flag("--json", validate_args->json, "JSON on stdout");
   validate->callback([validate_args, exit_code] { *exit_code = RunValidate(*validate_args); });
 

@@ -69,15 +69,18 @@ struct Fixture {
   }
   bool with_manager_ = false;
 
-  // Submits an experiment with `trials` trials of JobYaml(extra); returns their ids.
-  std::vector<int64_t> Submit(int trials = 1, const std::string& extra = "") {
+  // Submits an experiment with `trials` trials of JobYaml(extra), trial i asking for ranks[i] ranks (0, the
+  // worker's default, when `ranks` is shorter); returns their ids.
+  std::vector<int64_t> Submit(int trials = 1, const std::string& extra = "", const std::vector<int>& ranks = {}) {
     ExperimentRow e;
     e.name = "test-job";
     e.config_yaml = JobYaml(extra);
     e.submitted_yaml = e.config_yaml;
     e.overrides_json = "[]";
     std::vector<TrialRow> rows(static_cast<size_t>(trials));
-    for (TrialRow& t : rows) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      TrialRow& t = rows[i];
+      t.ranks = i < ranks.size() ? ranks[i] : 0;
       t.config_yaml = JobYaml(extra);
       t.target_steps = 100;
       t.max_restarts = options.max_restarts;

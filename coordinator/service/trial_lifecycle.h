@@ -139,7 +139,8 @@ class TrialLifecycle {
   };
   struct LeaseResult {
     std::optional<LeaseGrant> grant;
-    // When nothing was leased but a queued trial needs more ranks than max_ranks: its id and ranks.
+    // The oldest queued trial passed over because it needs more ranks than max_ranks: its id and ranks
+    // (set whether or not another trial was leased).
     int64_t unfit_trial_id = 0;
     int unfit_ranks = 0;
   };

@@ -24,6 +24,43 @@ TEST(TrialLifecycle, LeasesTheOldestQueuedTrialOnce) {
   EXPECT_FALSE(none->has_value());
 }
 
+// Rank packing (what `tutti agent --ranks` and a launched `mpirun -np N tutti-worker` ask for): the oldest
+// queued trial that fits the free ranks, never more ranks than a trial asked for, a too-big trial reported
+// (not leased, not blocking the ones behind it), and a launched job's exact world size.
+TEST(TrialLifecycle, LeasesTheOldestTrialThatFitsTheFreeRanks) {
+  Fixture f("ranks");
+  const std::vector<int64_t> ids = f.Submit(4, "", {8, 2, 3, 0});
+  TrialLifecycle::LeaseAsk agent{"agent:1", /*free_ranks=*/4, /*default_ranks=*/1, /*exact=*/false, /*max_ranks=*/4};
+  auto first = f.lifecycle->LeaseNext(agent);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->grant.has_value());
+  EXPECT_EQ(first->grant->trial.id, ids[1]);  // the 8-rank trial never fits this agent
+  EXPECT_EQ(first->grant->trial.ranks, 2);
+  EXPECT_EQ(first->unfit_trial_id, ids[0]);
+  EXPECT_EQ(first->unfit_ranks, 8);
+
+  agent.free_ranks = 2;  // 3 ranks do not fit in the 2 left: the default-ranks trial behind it does
+  auto second = f.lifecycle->LeaseNext(agent);
+  ASSERT_TRUE(second->grant.has_value());
+  EXPECT_EQ(second->grant->trial.id, ids[3]);
+  EXPECT_EQ(second->grant->trial.ranks, 1);
+
+  agent.free_ranks = 1;
+  auto none = f.lifecycle->LeaseNext(agent);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->grant.has_value());
+
+  // A launched 3-rank job takes exactly the 3-rank trial; an exact 2-rank job finds nothing.
+  TrialLifecycle::LeaseAsk launched{"srun:7", /*free_ranks=*/2, /*default_ranks=*/2, /*exact=*/true, 0};
+  EXPECT_FALSE(f.lifecycle->LeaseNext(launched)->grant.has_value());
+  launched.free_ranks = 3;
+  auto exact = f.lifecycle->LeaseNext(launched);
+  ASSERT_TRUE(exact->grant.has_value());
+  EXPECT_EQ(exact->grant->trial.id, ids[2]);
+  EXPECT_EQ(exact->grant->trial.ranks, 3);
+  EXPECT_EQ(f.lifecycle->GetTrial(ids[0])->state, TrialState::kQueued);
+}
+
 TEST(TrialLifecycle, HeartbeatsKeepTheLeaseAndExpiryRequeuesNamingTheWorker) {
   Fixture f("expiry");
   f.Submit();

@@ -31,10 +31,10 @@ Status WorkerHandler::LeaseTrial(const v1::LeaseTrialRequest& request, v1::Lease
     ask.exact = request.exact();
     ask.max_ranks = request.max_ranks();
     TUTTI_ASSIGN_OR_RETURN(TrialLifecycle::LeaseResult result, lifecycle_->LeaseNext(ask));
+    response->set_unfit_trial_id(result.unfit_trial_id);
+    response->set_unfit_ranks(result.unfit_ranks);
     if (!result.grant) {
       response->set_leased(false);
-      response->set_unfit_trial_id(result.unfit_trial_id);
-      response->set_unfit_ranks(result.unfit_ranks);
       return absl::OkStatus();
     }
     grant = *std::move(result.grant);

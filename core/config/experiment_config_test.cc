@@ -110,19 +110,29 @@ TEST(ExperimentConfigTest, ATrialsJobIsTheJobWithItsHyperparametersAndLength) {
 }
 
 // tests/testdata/experiments/bad/*.yaml: each file says what its error must contain ("# expect: ..." lines,
-// all of them for a file with several errors).
+// all of them for a file with several errors). A file with "# agent-ranks: N" is a valid file whose trials
+// do not fit workers with N ranks (`tutti validate --ranks N`).
 TEST(ExperimentConfigTest, EveryBadFileGetsItsMessage) {
   int files = 0;
   for (const auto& entry : fs::directory_iterator(fs::path(TUTTI_TESTDATA_DIR) / "experiments" / "bad")) {
     const std::string text = ReadText(entry.path());
     std::vector<std::string> expected;
+    int agent_ranks = 0;
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);) {
       if (line.rfind("# expect: ", 0) == 0) expected.push_back(line.substr(10));
+      if (line.rfind("# agent-ranks: ", 0) == 0) agent_ranks = std::stoi(line.substr(15));
     }
     ASSERT_FALSE(expected.empty()) << entry.path() << " says nothing about its error";
     const std::string name = entry.path().filename().string();
     StatusOr<ExperimentConfig> e = LoadExperimentConfig(entry.path().string());
+    if (agent_ranks > 0) {
+      ASSERT_TRUE(e.ok()) << name << ": " << e.status();
+      EXPECT_TRUE(CheckFitsRanks(*e, 0, entry.path().string()).ok()) << name;  // unchecked: fits
+      EXPECT_TRUE(CheckFitsRanks(*e, e->resources.ranks, entry.path().string()).ok()) << name;
+      Status fits = CheckFitsRanks(*e, agent_ranks, entry.path().string());
+      e = fits.ok() ? absl::InternalError("fits") : fits;
+    }
     ASSERT_FALSE(e.ok()) << name << " parsed";
     EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << name;
     const std::string message(e.status().message());

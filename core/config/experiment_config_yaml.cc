@@ -5,6 +5,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "absl/strings/str_cat.h"
+
 #include "core/base/file_util.h"
 #include "core/config/internal/field_builders.h"
 #include "core/config/internal/field_registry.h"
@@ -289,6 +291,14 @@ const Schema<ExperimentConfig>& ExperimentSchema() {
 }
 
 }  // namespace
+
+Status CheckFitsRanks(const ExperimentConfig& config, int available_ranks, const std::string& source_name) {
+  if (available_ranks <= 0 || config.resources.ranks <= available_ranks) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      source_name, ": resources.ranks: each trial needs ", config.resources.ranks, " ranks, more than the ",
+      available_ranks, " the workers give (tutti agent --ranks ", available_ranks,
+      "); its trials would wait in the queue for a bigger worker"));
+}
 
 sweep::SearcherConfig ToSearcherConfig(const ExperimentConfig& config) {
   sweep::SearcherConfig s;

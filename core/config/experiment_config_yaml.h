@@ -46,6 +46,11 @@ StatusOr<ExperimentConfig> LoadExperimentConfig(const std::string& path, const s
 // searcher built over the hyperparameters (sweep::CreateSearcher's checks).
 Status ValidateExperimentConfig(const ExperimentConfig& config);
 
+// Whether the experiment's trials fit workers that give `available_ranks` ranks (`tutti agent --ranks`, a
+// Slurm allocation): InvalidArgument "<source>: resources.ranks: ..." when a trial needs more — it would
+// wait in the queue for a bigger worker. resources.ranks 0 (the agent's --np) always fits.
+Status CheckFitsRanks(const ExperimentConfig& config, int available_ranks, const std::string& source_name);
+
 // The resolved experiment as YAML (every key), parsing back to an equal config.
 std::string ExperimentConfigToYaml(const ExperimentConfig& config);
 

@@ -218,6 +218,53 @@ TEST_F(E2E, CtrlCOnTheAgentHandsTheTrialBackAfterACheckpoint) {
   EXPECT_GE(t.step(), 15);
 }
 
+// resources.ranks and rank packing: an agent with 2 ranks runs two 1-rank trials side by side (each with
+// cores / ranks threads) and leaves a 4-rank trial queued, saying why, without letting it block the others.
+TEST_F(E2E, TheAgentPacksTrialsOntoItsRanksAndLeavesATrialThatDoesNotFit) {
+  const std::string& address = coordinator->address();
+  Client client(address);
+  const int64_t too_big = client.Submit(SmallJobYaml(/*steps=*/20, /*checkpoint_every=*/10) + "resources: {ranks: 4}\n");
+  WriteText(dir + "/pair.yaml", SmallJobYaml(/*steps=*/30, /*checkpoint_every=*/10) +
+                                    "resources: {ranks: 1}\n"
+                                    "hyperparameters:\n  train.g_lr: {type: categorical, values: [0.001, 0.002]}\n"
+                                    "searcher: {name: grid, max_concurrent_trials: 2}\n");
+  CommandResult submitted = Tutti(address, "submit " + dir + "/pair.yaml --json");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const nlohmann::json pair = Json(submitted)["trials"];
+  ASSERT_EQ(pair.size(), 2u) << submitted.out;
+  const int64_t first = Int(pair[0]["id"]), second = Int(pair[1]["id"]);
+
+  const pid_t agent = SpawnWithLog({Bin("tutti"), "agent", "--ranks", "2", "--np", "2", "--poll", "0.3",
+                                    "--coordinator", address, "--work-dir", dir + "/agent"},
+                                   dir + "/agent.log");
+  ASSERT_GT(agent, 0);
+  bool side_by_side = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const v1::Trial a = client.Trial(first), b = client.Trial(second);
+    side_by_side = side_by_side || (a.state() == v1::TRIAL_RUNNING && b.state() == v1::TRIAL_RUNNING);
+    if (a.state() == v1::TRIAL_COMPLETED && b.state() == v1::TRIAL_COMPLETED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(::kill(agent, SIGINT), 0);
+  const int code = WaitForExit(agent, std::chrono::seconds(60));
+  const std::string log = ReadAll(dir + "/agent.log");
+  EXPECT_EQ(code, 130) << log;
+  EXPECT_TRUE(side_by_side) << log;
+  for (int64_t id : {first, second}) {
+    const v1::Trial t = client.Trial(id);
+    EXPECT_EQ(t.state(), v1::TRIAL_COMPLETED) << id << ": " << t.message() << "\n" << log;
+    EXPECT_EQ(t.ranks(), 1) << id;  // never more ranks than it asked for
+  }
+  EXPECT_THAT(log, HasSubstr("-np 1 "));
+  EXPECT_THAT(log, HasSubstr("--threads-per-rank 1"));
+  EXPECT_THAT(log, HasSubstr("trial " + std::to_string(too_big) +
+                             " needs 4 ranks, more than this agent gives (--ranks 2); it is left queued"));
+  const v1::Trial big = client.Trial(too_big);
+  EXPECT_EQ(big.state(), v1::TRIAL_QUEUED);
+  EXPECT_EQ(big.step(), 0);
+}
+
 TEST_F(E2E, AWorkerWithNothingToDoSaysSoAndExitsFour) {
   CommandResult r = RunCommand(Bin("tutti-worker") + " --coordinator " + coordinator->address() + " --work-dir " + dir + "/w");
   EXPECT_EQ(r.exit_code, 4) << r.err;

@@ -581,7 +581,9 @@ Status TrainingRun::RunLoop() {
       comm_at_window = comm_seconds();
     }
     if (RunObserver* o = observer()) o->OnStep(report);
-    if (k % c.eval.every == 0) {
+    // The last step is always evaluated, before its checkpoint, so the final checkpoint carries the
+    // objective (checkpoint.best_metric, `tutti best`) even when train.steps is no multiple of eval.every.
+    if (k % c.eval.every == 0 || k == c.train.steps) {
       status = EvaluateAndReport(k);
       if (!status.ok()) return fail(status, k);
     }
@@ -591,8 +593,9 @@ Status TrainingRun::RunLoop() {
       if (!path.ok()) return fail(path.status(), k);
     }
   }
-  // A run that reached train.steps ends with an evaluation of its final model (a searcher ranks trials by
-  // their value at the length it gave them, which need not be a multiple of eval.every). Rank 0 only.
+  // A run that reached train.steps ends evaluated (a searcher ranks trials by their value at the length it
+  // gave them, which need not be a multiple of eval.every): the loop evaluated its last step; this covers a
+  // run resumed at train.steps that ran no step. Rank 0 only.
   if (is_chief() && stop_reason_ == StopReason::kCompleted && last_evaluated_step_ != step()) {
     Status status = EvaluateAndReport(step());
     if (!status.ok()) return fail(status, step());

@@ -230,6 +230,31 @@ TEST(TrainingRunTest, AFinishedRunEvaluatesItsFinalModel) {
   EXPECT_TRUE(meta->extra["metrics"].contains("diversity")) << meta->extra.dump();
 }
 
+// When the last step is also a periodic checkpoint step, its evaluation still comes first, so that
+// checkpoint (the one `tutti best` and checkpoint.best_metric see) carries the objective.
+TEST(TrainingRunTest, TheLastStepsPeriodicCheckpointCarriesItsEvaluation) {
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.train.steps = 15;
+  config.checkpoint.every = 5;
+  std::unique_ptr<TrainingRun> run = MustCreate(config);
+  ASSERT_NE(run, nullptr);
+  ASSERT_TRUE(run->Run().ok());
+  StatusOr<CheckpointMeta> meta = ReadCheckpointMeta(ListCheckpoints(tmp / "out/checkpoints").value().back());
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->step, 15);
+  std::map<int64_t, nlohmann::json> evaluations;
+  std::istringstream lines(ReadAll(tmp / "out/metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("eval")) evaluations[j["step"].get<int64_t>()] = j["eval"];
+  }
+  ASSERT_EQ(evaluations.size(), 2u);  // steps 10 and 15
+  ASSERT_TRUE(evaluations.count(15));
+  EXPECT_EQ(meta->extra["metrics"], evaluations[15]);
+  EXPECT_NE(meta->extra["metrics"], evaluations[10]);
+}
+
 TEST(TrainingRunTest, TimeBudgetStopsWithAFinalCheckpoint) {
   TempDir tmp;
   JobConfig config = SmallJobConfig(tmp / "out");
