@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Tutti needs from Debian bookworm packages, and nothing that is already there.
-# Idempotent; works as root or through sudo.  Usage: scripts/install-deps.sh [--with-bench] [--with-audio]
+# Idempotent; works as root or through sudo.  Usage: scripts/install-deps.sh [--with-bench]
 #   --with-bench  also python3-torch (the Python reference the benchmarks compare against)
-#   --with-audio  also fluidsynth and a General MIDI soundfont (WAV rendering of samples)
+# Audio (in-process FluidSynth + a 5 MB General MIDI soundfont) and the web page's browser test (Debian's
+# chromium driven by playwright-core from npm, pinned in tests/web/package-lock.json) are always installed.
 set -euo pipefail
 
 packages=(
@@ -15,13 +16,15 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libpng-dev libssl-dev
   python3-numpy python3-mido
+  libfluidsynth-dev timgm6mb-soundfont
+  chromium
 )
 for arg in "$@"; do
   case "$arg" in
     --with-bench) packages+=(python3-torch) ;;
-    --with-audio) packages+=(fluidsynth fluid-soundfont-gm) ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) echo "install-deps.sh: unknown option '$arg' (expected --with-bench or --with-audio)" >&2; exit 2 ;;
+    --with-audio) ;;  # kept for old scripts: audio is always installed now
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --with-bench)" >&2; exit 2 ;;
   esac
 done
 

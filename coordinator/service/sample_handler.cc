@@ -45,7 +45,9 @@ Status SampleHandler::Generate(const v1::GenerateRequest& request,
     default:
       return absl::InvalidArgumentError("Generate: give a checkpoint_id or a trial_id");
   }
+  job.checkpoint_id = checkpoint.id;
   job.checkpoint_path = checkpoints_->BlobPath(checkpoint);
+  job.checkpoint_sha256 = checkpoint.sha256;
   StatusOr<std::vector<SampleFile>> files = backend_->Generate(job);
   if (!files.ok()) return Annotate(files.status(), absl::StrCat("checkpoint ", checkpoint.id));
   int64_t total = 0;

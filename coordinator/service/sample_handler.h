@@ -5,6 +5,7 @@
 //
 // Thread-safety: Generate may be called concurrently when the backend allows it (TorchSampleBackend does).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,19 +24,30 @@ struct SampleFile {
 };
 
 struct SampleJob {
-  std::string checkpoint_path;  // a verified ckpt-<step>.tutti file (its blob)
+  int64_t checkpoint_id = 0;    // the stored checkpoint (the model cache's key)
+  std::string checkpoint_path;  // its blob: a ckpt-<step>.tutti file
+  std::string checkpoint_sha256;  // what the blob must hash to; a backend refuses a model whose file does not
   int64_t n = 1;
   uint64_t seed = 0;
   std::string genre;
   std::optional<double> threshold;
   std::vector<std::string> formats;  // subset of midi, npz, png, wav (never empty here)
+  // A job not started by then fails with DeadlineExceeded (it waited in a batch queue too long).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 class SampleBackend {
  public:
   virtual ~SampleBackend() = default;
-  // The files for `job`, in a stable order. Errors name the checkpoint.
+  // The files for `job`, in a stable order: per sample i "sample-<i>.mid", ".npz", ".png", ".wav" (those
+  // asked for), then "overview.png" when png was asked for. Errors name the checkpoint; DataLoss for a blob
+  // that fails its sha256 (never served).
   virtual StatusOr<std::vector<SampleFile>> Generate(const SampleJob& job) = 0;
+  // A checkpoint became the one served for a genre (a better one landed), replacing `replaced_id` (0 =
+  // none): a backend may load it ahead of requests and let the replaced model go once its requests in
+  // flight are done. Never fails (a load error surfaces on the next Generate).
+  virtual void Preload(int64_t /*checkpoint_id*/, const std::string& /*path*/, const std::string& /*sha256*/,
+                       int64_t /*replaced_id*/) {}
 };
 
 struct SampleHandlerOptions {
