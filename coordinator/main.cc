@@ -70,6 +70,17 @@ int main(int argc, char** argv) {
                  "for experiments that do not say [3]");
   app.add_option("--max-checkpoint-mb", flags.max_checkpoint_mb, "Largest checkpoint accepted, in MiB [2048]");
   app.add_option("--grace", flags.grace_seconds, "Seconds calls in flight may take to finish at shutdown [10]");
+  app.add_option("--http", flags.http,
+                 "host:port for the HTTP API and web page (docs/http_api.md); port 0 picks a free one [off]");
+  std::string http_address_file;
+  app.add_option("--http-address-file", http_address_file,
+                 "Write the HTTP address actually served (host:port) to this file once serving");
+  app.add_option("--sample-device", flags.samples.device, "Where generators run: cpu, cuda or auto [cpu]");
+  app.add_option("--sample-max-batch", flags.samples.max_batch_size,
+                 "Samples one forward pass of a generator serves at most (dynamic batching) [32]");
+  app.add_option("--sample-queue-delay-ms", flags.samples.max_queue_delay_ms,
+                 "How long the first request of a batch waits for others [2]");
+  app.add_option("--sample-cache-mb", flags.samples.cache_mb, "Generator models kept loaded, in MiB [512]");
   app.add_option("--address-file", address_file,
                  "Write the address actually served (host:port) to this file once serving (for scripts)");
   app.add_flag("--quiet,-q", quiet, "Print only errors and the serving line");
@@ -102,6 +113,11 @@ int main(int argc, char** argv) {
   if (given("--max-restarts")) settings.max_restarts = flags.max_restarts;
   if (given("--max-checkpoint-mb")) settings.max_checkpoint_mb = flags.max_checkpoint_mb;
   if (given("--grace")) settings.grace_seconds = flags.grace_seconds;
+  if (given("--http")) settings.http = flags.http;
+  if (given("--sample-device")) settings.samples.device = flags.samples.device;
+  if (given("--sample-max-batch")) settings.samples.max_batch_size = flags.samples.max_batch_size;
+  if (given("--sample-queue-delay-ms")) settings.samples.max_queue_delay_ms = flags.samples.max_queue_delay_ms;
+  if (given("--sample-cache-mb")) settings.samples.cache_mb = flags.samples.cache_mb;
   if (tutti::Status valid = tutti::ValidateCoordinatorSettings(settings); !valid.ok()) {
     // Cross-field rules see the merged settings: name the file so a bad pair in it is easy to find.
     const std::string origin = config_file.empty() ? "flags" : config_file + " and flags";
@@ -115,6 +131,9 @@ int main(int argc, char** argv) {
   options.tls_cert_file = settings.tls_cert;
   options.tls_key_file = settings.tls_key;
   options.lifecycle.max_restarts = settings.max_restarts;
+  options.http_listen = settings.http;
+  options.sample_limits.max_samples = settings.samples.max_per_request;
+  options.sample_limits.default_deadline_s = settings.samples.deadline_seconds;
   const double grace_s = settings.grace_seconds;
   if (!settings.token_file.empty()) {
     tutti::StatusOr<std::string> token = tutti::rpc::ReadTokenFile(settings.token_file);
@@ -124,11 +143,13 @@ int main(int argc, char** argv) {
     }
     options.token = *token;
   }
-  if (options.token.empty() && !IsLoopback(options.listen)) {
-    std::fprintf(stderr,
-                 "warning: listening on %s without a token: anyone who can reach this address can submit, kill "
-                 "and download. Use --token-file (and --tls-cert/--tls-key off trusted networks).\n",
-                 options.listen.c_str());
+  for (const std::string& listen : {options.listen, options.http_listen}) {
+    if (options.token.empty() && !listen.empty() && !IsLoopback(listen)) {
+      std::fprintf(stderr,
+                   "warning: listening on %s without a token: anyone who can reach this address can submit, kill "
+                   "and download. Use --token-file (and --tls-cert/--tls-key off trusted networks).\n",
+                   listen.c_str());
+    }
   }
   options.lifecycle.lease_ttl_ms = static_cast<int64_t>(settings.lease_seconds * 1000);
   options.lifecycle.heartbeat_interval_ms = static_cast<int64_t>(settings.heartbeat_seconds * 1000);
@@ -138,7 +159,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s %s\n", Timestamp().c_str(), line.c_str());
     };
   }
-  tutti::coord::TorchSampleBackend samples;
+  tutti::coord::SampleServingOptions serving;
+  serving.max_batch_size = settings.samples.max_batch_size;
+  serving.max_queue_delay_ms = settings.samples.max_queue_delay_ms;
+  serving.default_deadline_s = settings.samples.deadline_seconds;
+  serving.cache_bytes = static_cast<int64_t>(settings.samples.cache_mb * (1 << 20));
+  serving.device = settings.samples.device;
+  if (tutti::Status valid = tutti::coord::ValidateSampleServingOptions(serving); !valid.ok()) {
+    std::fprintf(stderr, "error: samples: %s\n", std::string(valid.message()).c_str());
+    return 2;
+  }
+  tutti::coord::TorchSampleBackend samples(serving);
   options.samples = &samples;
 
   tutti::InstallInterruptHandler();
@@ -147,8 +178,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  if (!address_file.empty()) {
-    tutti::Status written = tutti::WriteFileAtomically(address_file, (*server)->address() + "\n");
+  for (const auto& [file, address] : {std::pair<std::string, std::string>{address_file, (*server)->address()},
+                                      {http_address_file, (*server)->http_address()}}) {
+    if (file.empty()) continue;
+    tutti::Status written = tutti::WriteFileAtomically(file, address + "\n");
     if (!written.ok()) {
       std::fprintf(stderr, "error: %s\n", std::string(written.message()).c_str());
       (*server)->Shutdown(std::chrono::milliseconds(0));
@@ -158,6 +191,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "tutti-coordinator: serving on %s (home %s, pid %d, token %s, TLS %s)\n",
                (*server)->address().c_str(), options.home.c_str(), static_cast<int>(::getpid()),
                options.token.empty() ? "off" : "on", options.tls_cert_file.empty() ? "off" : "on");
+  if (!(*server)->http_address().empty()) {
+    std::fprintf(stderr, "tutti-coordinator: web page and HTTP API on http://%s/\n", (*server)->http_address().c_str());
+  }
   std::fflush(stderr);
   while (!tutti::InterruptRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::fprintf(stderr, "tutti-coordinator: shutting down (calls in flight get %g s)\n", grace_s);

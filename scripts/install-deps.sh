@@ -28,6 +28,21 @@ for arg in "$@"; do
   esac
 done
 
+# Node runs the browser test's playwright-core. A node that is already there (e.g. NodeSource's 20, which
+# bundles npm and conflicts with Debian's npm package) is used as it is; otherwise Debian's nodejs 18 + npm
+# (tests/web pins playwright-core 1.61.1, the last release that supports node 18).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+
+# playwright-core for tests/web, exactly as its package-lock.json pins it (no install scripts, no browser
+# download: it drives Debian's chromium). Runs after the packages, so node is there.
+install_web_test_modules() {
+  local web
+  web="$(cd "$(dirname "$0")/.." && pwd)/tests/web"
+  if [ -f "$web/node_modules/playwright-core/package.json" ]; then return 0; fi
+  echo "install-deps: npm ci in $web (playwright-core, pinned)"
+  npm ci --prefix "$web" --no-audit --no-fund --ignore-scripts --loglevel=error
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -36,6 +51,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  install_web_test_modules
   exit 0
 fi
 
@@ -54,4 +70,5 @@ if [ -e /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 ]; then
   $sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu \
     /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 >/dev/null 2>&1 || true
 fi
+install_web_test_modules
 echo "install-deps: done"

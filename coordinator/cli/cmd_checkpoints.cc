@@ -9,6 +9,7 @@
 #include "coordinator/cli/cli_status.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/remote.h"
+#include "coordinator/cli/sample_fetch.h"
 #include "coordinator/cli/table.h"
 #include "core/base/file_util.h"
 #include "core/base/sha256.h"
@@ -205,9 +206,6 @@ int RunRemoteGenerate(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  auto connection = Connect(remote);
-  if (!connection.ok()) return ReportFailure(connection.status());
-  auto stub = v1::SampleService::NewStub((*connection)->channel());
   v1::GenerateRequest request;
   if (checkpoint_id != 0) request.set_checkpoint_id(checkpoint_id);
   else request.set_trial_id(trial_id);
@@ -215,49 +213,8 @@ int RunRemoteGenerate(int argc, char** argv) {
   request.set_seed(seed);
   request.set_genre(genre);
   if (threshold >= 0) request.set_threshold(threshold);
-  for (size_t start = 0; start <= formats.size();) {
-    size_t comma = formats.find(',', start);
-    if (comma == std::string::npos) comma = formats.size();
-    if (comma > start) request.add_formats(formats.substr(start, comma - start));
-    start = comma + 1;
-  }
-  std::unique_ptr<grpc::ClientContext> context = (*connection)->NewContext(CallTimeout(remote) + std::chrono::minutes(5));
-  auto reader = stub->Generate(context.get(), request);
-  v1::GenerateResponse message;
-  std::map<std::string, std::string> files;
-  std::vector<std::string> order;
-  int64_t from_checkpoint = 0, step = 0;
-  while (reader->Read(&message)) {
-    if (message.checkpoint_id() != 0) {
-      from_checkpoint = message.checkpoint_id();
-      step = message.step();
-    }
-    if (files.find(message.name()) == files.end()) order.push_back(message.name());
-    files[message.name()] += message.data();
-  }
-  Status s = (*connection)->FromGrpc(reader->Finish(), "generating samples");
-  if (!s.ok()) return ReportFailure(s);
-  s = CreateDirectories(out);
-  for (const std::string& name : order) {
-    if (!s.ok()) break;
-    // Names come from the coordinator: never let one climb out of --out.
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-      s = absl::DataLossError(absl::StrCat("the coordinator sent a file named \"", name, "\""));
-      break;
-    }
-    s = WriteFileAtomically(out + "/" + name, files[name]);
-  }
-  if (!s.ok()) return ReportFailure(s);
-  if (remote.json) {
-    std::cout << "{\"checkpoint_id\": " << from_checkpoint << ", \"step\": " << step << ", \"files\": [";
-    for (size_t i = 0; i < order.size(); ++i) std::cout << (i ? ", " : "") << "\"" << out << "/" << order[i] << "\"";
-    std::cout << "]}\n";
-  } else {
-    std::cout << "wrote " << order.size() << " file(s) to " << out << " from checkpoint " << from_checkpoint
-              << " (step " << step << ")\n";
-    for (const std::string& name : order) std::cout << "  " << out << "/" << name << "\n";
-  }
-  return 0;
+  for (const std::string& f : SplitFormats(formats)) request.add_formats(f);
+  return FetchSamples(remote, request, out);
 }
 
 }  // namespace tutti::cli

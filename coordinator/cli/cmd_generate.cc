@@ -45,7 +45,6 @@ int RunGenerate(GenerateArgs& a) {
       WriteSampleFiles(generated->binary.data(), generated->n, generated->shape, a.out, files);
   if (!report.ok()) return ReportFailure(report.status());
 
-  if (!report->wav_skipped.empty()) std::cerr << "note: no WAV files: " << report->wav_skipped << "\n";
   const bool empty = generated->active_fraction == 0;
   if (empty) {
     std::cerr << "warning: no cell is above the threshold " << generated->threshold
@@ -76,7 +75,6 @@ int RunGenerate(GenerateArgs& a) {
                         {"out", a.out},
                         {"samples", samples},
                         {"overview_png", report->overview_png},
-                        {"wav_skipped", OrNull(report->wav_skipped)},
                         {"files", report->Files()}};
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -105,7 +103,8 @@ void RegisterGenerateCommand(CLI::App& app, int* exit_code) {
       "generate",
       "Generate samples from a training checkpoint: per sample DIR/sample-<i>.mid (type-1 MIDI, 5 named tracks, "
       "drums on channel 10), .npz (pypianoroll >= 1.0, resolution 4 = the sample grid, 128 pitches), .png "
-      "(pianoroll) and .wav (when fluidsynth is installed), plus DIR/overview.png. Same checkpoint and seed, "
+      "(pianoroll with track names, bar lines and a pitch axis) and .wav (rendered in process by FluidSynth with the "
+      "installed General MIDI soundfont; --no-wav to skip), plus DIR/overview.png. Same checkpoint and seed, "
       "same bytes");
   c->add_option("--checkpoint", a->request.checkpoint, "Checkpoint file (ckpt-<step>.tutti)")->required();
   c->add_option("-n,--samples", a->request.n, "Number of samples")->capture_default_str()->check(

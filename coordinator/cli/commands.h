@@ -24,6 +24,8 @@ void RegisterExperimentCommands(CLI::App& app, int* exit_code);
 void RegisterCheckpointCommands(CLI::App& app, int* exit_code);
 // validate, pause, resume, extend, fork, best (cmd_sweeps.cc).
 void RegisterSweepCommands(CLI::App& app, int* exit_code);
+// sample, genres, leaderboard, ratings (cmd_listen.cc).
+void RegisterListenCommands(CLI::App& app, int* exit_code);
 // agent --np N --slots K (cmd_agent.cc).
 void RegisterAgentCommand(CLI::App& app, int* exit_code);
 // `tutti generate --checkpoint-id ID | --trial ID ...`: samples made by the coordinator (cmd_checkpoints.cc).

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   tutti::cli::RegisterExperimentCommands(app, &exit_code);
   tutti::cli::RegisterCheckpointCommands(app, &exit_code);
   tutti::cli::RegisterSweepCommands(app, &exit_code);
+  tutti::cli::RegisterListenCommands(app, &exit_code);
   tutti::cli::RegisterAgentCommand(app, &exit_code);
   tutti::cli::RegisterTorchCommandStubs(app);
   tutti::InstallInterruptHandler();

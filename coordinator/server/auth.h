@@ -22,6 +22,9 @@ class TokenAuth {
   bool enabled() const { return !token_.empty(); }
   // OK, or UNAUTHENTICATED saying whether the header was missing or wrong (never echoing a token).
   grpc::Status Check(const grpc::ServerContext& context) const;
+  // The same check on an "authorization" value (`present` false when there was none): for the HTTP API,
+  // which also accepts the bare token from a query string (`bearer` false).
+  grpc::Status CheckValue(const std::string& value, bool present, bool bearer = true) const;
 
  private:
   const std::string token_;

@@ -75,18 +75,30 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
                                                        s->manager_.get(), &s->clock_);
   s->checkpoint_handler_ =
       std::make_unique<CheckpointHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get());
-  s->sample_handler_ = std::make_unique<SampleHandler>(s->registry_.get(), o.samples);
+  s->catalog_ = std::make_unique<GenreCatalog>(s->store_.get(), s->lifecycle_.get(), s->registry_.get());
+  SampleHandlerOptions sample_limits = o.sample_limits;
+  if (!sample_limits.log) sample_limits.log = o.log;
+  s->sample_handler_ = std::make_unique<SampleHandler>(s->lifecycle_.get(), s->registry_.get(), s->catalog_.get(),
+                                                       o.samples, sample_limits);
+  // A better checkpoint for a genre is loaded as soon as it lands (the handler outlives the registry's use
+  // of it: both are torn down after the servers stop).
+  s->registry_->SetRecordListener(
+      [handler = s->sample_handler_.get()](const CheckpointRow& row) { handler->OnCheckpointRecorded(row); });
+  s->listen_handler_ = std::make_unique<ListenHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get(),
+                                                       s->catalog_.get(), s->sample_handler_.get(), &s->clock_);
   s->experiment_service_ = std::make_unique<ExperimentServiceImpl>(s->experiment_handler_.get(), s->auth_.get());
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->worker_handler_.get(), s->auth_.get());
   s->checkpoint_service_ = std::make_unique<CheckpointServiceImpl>(s->checkpoint_handler_.get(), s->auth_.get());
   s->sample_service_ = std::make_unique<SampleServiceImpl>(s->sample_handler_.get(), s->auth_.get());
+  s->listen_service_ = std::make_unique<ListenServiceImpl>(s->listen_handler_.get(), s->auth_.get());
   // Reflection behind the token too (gRPC's reflection plugin would answer anyone); it lists every service
   // registered below, the health service included.
   s->reflection_service_ = std::make_unique<ReflectionService>(
       s->auth_.get(), std::vector<std::string>{v1::ExperimentService::service_full_name(),
                                                v1::WorkerService::service_full_name(),
                                                v1::CheckpointService::service_full_name(),
-                                               v1::SampleService::service_full_name(), "grpc.health.v1.Health"});
+                                               v1::SampleService::service_full_name(),
+                                               v1::ListenService::service_full_name(), "grpc.health.v1.Health"});
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (o.tls_cert_file.empty()) {
@@ -110,6 +122,7 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
   builder.RegisterService(s->worker_service_.get());
   builder.RegisterService(s->checkpoint_service_.get());
   builder.RegisterService(s->sample_service_.get());
+  builder.RegisterService(s->listen_service_.get());
   builder.RegisterService(s->reflection_service_->v1alpha());
   builder.RegisterService(s->reflection_service_->v1());
   s->server_ = builder.BuildAndStart();
@@ -120,6 +133,16 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
   const size_t colon = o.listen.rfind(':');
   s->address_ = absl::StrCat(o.listen.substr(0, colon), ":", s->port_);
   s->server_->GetHealthCheckService()->SetServingStatus(true);
+  if (!o.http_listen.empty()) {
+    s->json_api_ = std::make_unique<JsonApi>(JsonApiHandlers{s->experiment_handler_.get(), s->checkpoint_handler_.get(),
+                                                             s->sample_handler_.get(), s->listen_handler_.get()});
+    HttpServerOptions http;
+    http.listen = o.http_listen;
+    StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+        http, s->json_api_.get(), s->sample_handler_.get(), s->checkpoint_handler_.get(), s->auth_.get(), o.log);
+    if (!started.ok()) return started.status();  // the destructor stops the gRPC server
+    s->http_ = *std::move(started);
+  }
   s->reaper_ = std::thread([raw = s.get()] { raw->ReaperLoop(); });
   return s;
 }
@@ -149,6 +172,8 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  // HTTP first: its requests use the same handlers; Stop lets those in flight finish.
+  if (http_ != nullptr) http_->Stop();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     // Calls still running at the deadline (followers of a trial's metrics, slow uploads) are cancelled.

@@ -25,6 +25,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "coordinator/blob/blob_store.h"
+#include "coordinator/http/http_server.h"
 #include "coordinator/server/auth.h"
 #include "coordinator/server/grpc_services.h"
 #include "coordinator/server/reflection/reflection_service.h"
@@ -57,6 +58,9 @@ struct CoordinatorServerOptions {
   int64_t reaper_interval_ms = 500;
   // Makes sample files (LibTorch); null = SampleService answers UNIMPLEMENTED. Not owned.
   SampleBackend* samples = nullptr;
+  SampleHandlerOptions sample_limits;
+  // host:port for the HTTP API and web page (docs/http_api.md); "" = no HTTP. Port 0 picks a free one.
+  std::string http_listen;
   // One line per event (start-up recovery, trial transitions); empty = silent.
   std::function<void(const std::string&)> log;
 };
@@ -69,6 +73,8 @@ class CoordinatorServer {
   // "host:port" actually bound (the chosen port when the options asked for port 0).
   const std::string& address() const { return address_; }
   int port() const { return port_; }
+  // "host:port" of the HTTP server; "" when there is none.
+  std::string http_address() const { return http_ ? http_->address() : std::string(); }
 
   // See the file comment. Idempotent.
   void Shutdown(std::chrono::milliseconds grace);
@@ -100,11 +106,16 @@ class CoordinatorServer {
   std::unique_ptr<ExperimentHandler> experiment_handler_;
   std::unique_ptr<WorkerHandler> worker_handler_;
   std::unique_ptr<CheckpointHandler> checkpoint_handler_;
+  std::unique_ptr<GenreCatalog> catalog_;
   std::unique_ptr<SampleHandler> sample_handler_;
+  std::unique_ptr<ListenHandler> listen_handler_;
   std::unique_ptr<ExperimentServiceImpl> experiment_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<CheckpointServiceImpl> checkpoint_service_;
   std::unique_ptr<SampleServiceImpl> sample_service_;
+  std::unique_ptr<ListenServiceImpl> listen_service_;
+  std::unique_ptr<JsonApi> json_api_;
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<ReflectionService> reflection_service_;  // ours: checks the token (gRPC's plugin cannot)
   std::unique_ptr<grpc::Server> server_;
 

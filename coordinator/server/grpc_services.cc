@@ -158,8 +158,37 @@ grpc::Status CheckpointServiceImpl::BestCheckpoint(grpc::ServerContext* c, const
 grpc::Status SampleServiceImpl::Generate(grpc::ServerContext* c, const v1::GenerateRequest* q,
                                          grpc::ServerWriter<v1::GenerateResponse>* w) {
   return Serve(auth_, c, [&] {
-    return handler_->Generate(*q, [&](const v1::GenerateResponse& m) { return w->Write(m); });
+    // The client's deadline bounds the time a request may wait for a batch.
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    const auto remaining = c->deadline() - std::chrono::system_clock::now();
+    if (c->deadline() != std::chrono::system_clock::time_point::max() && remaining < std::chrono::hours(24 * 365)) {
+      deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining);
+    }
+    return handler_->Generate(*q, [&](const v1::GenerateResponse& m) { return w->Write(m); }, deadline);
   });
+}
+grpc::Status SampleServiceImpl::ListGenres(grpc::ServerContext* c, const v1::ListGenresRequest* q,
+                                           v1::ListGenresResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->ListGenres(*q, r); });
+}
+
+// --- ListenService ---
+
+grpc::Status ListenServiceImpl::CreateListenPair(grpc::ServerContext* c, const v1::CreateListenPairRequest* q,
+                                                 v1::CreateListenPairResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->CreatePair(*q, r); });
+}
+grpc::Status ListenServiceImpl::RateListenPair(grpc::ServerContext* c, const v1::RateListenPairRequest* q,
+                                               v1::RateListenPairResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->Rate(*q, r); });
+}
+grpc::Status ListenServiceImpl::ListRatings(grpc::ServerContext* c, const v1::ListRatingsRequest* q,
+                                            v1::ListRatingsResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->ListRatings(*q, r); });
+}
+grpc::Status ListenServiceImpl::Leaderboard(grpc::ServerContext* c, const v1::LeaderboardRequest* q,
+                                            v1::LeaderboardResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->Leaderboard(*q, r); });
 }
 
 }  // namespace tutti::coord

@@ -11,10 +11,12 @@
 #include "coordinator/server/auth.h"
 #include "coordinator/service/checkpoint_handler.h"
 #include "coordinator/service/experiment_handler.h"
+#include "coordinator/service/listen_handler.h"
 #include "coordinator/service/sample_handler.h"
 #include "coordinator/service/worker_handler.h"
 #include "tutti/v1/checkpoint_service.grpc.pb.h"
 #include "tutti/v1/experiment_service.grpc.pb.h"
+#include "tutti/v1/listen_service.grpc.pb.h"
 #include "tutti/v1/sample_service.grpc.pb.h"
 #include "tutti/v1/worker_service.grpc.pb.h"
 
@@ -94,9 +96,25 @@ class SampleServiceImpl final : public v1::SampleService::Service {
   SampleServiceImpl(SampleHandler* handler, const TokenAuth* auth) : handler_(handler), auth_(auth) {}
   grpc::Status Generate(grpc::ServerContext*, const v1::GenerateRequest*,
                         grpc::ServerWriter<v1::GenerateResponse>*) override;
+  grpc::Status ListGenres(grpc::ServerContext*, const v1::ListGenresRequest*, v1::ListGenresResponse*) override;
 
  private:
   SampleHandler* const handler_;
+  const TokenAuth* const auth_;
+};
+
+class ListenServiceImpl final : public v1::ListenService::Service {
+ public:
+  ListenServiceImpl(ListenHandler* handler, const TokenAuth* auth) : handler_(handler), auth_(auth) {}
+  grpc::Status CreateListenPair(grpc::ServerContext*, const v1::CreateListenPairRequest*,
+                                v1::CreateListenPairResponse*) override;
+  grpc::Status RateListenPair(grpc::ServerContext*, const v1::RateListenPairRequest*,
+                              v1::RateListenPairResponse*) override;
+  grpc::Status ListRatings(grpc::ServerContext*, const v1::ListRatingsRequest*, v1::ListRatingsResponse*) override;
+  grpc::Status Leaderboard(grpc::ServerContext*, const v1::LeaderboardRequest*, v1::LeaderboardResponse*) override;
+
+ private:
+  ListenHandler* const handler_;
   const TokenAuth* const auth_;
 };
 

@@ -127,20 +127,39 @@ StatusOr<std::optional<CheckpointRow>> CheckpointRegistry::FindLocked(int64_t tr
 
 StatusOr<CheckpointRegistry::ReportResult> CheckpointRegistry::Report(const CheckpointAnnouncement& a) {
   TUTTI_RETURN_IF_ERROR(Validate(a));
-  std::lock_guard<std::mutex> lock(mu_);
   ReportResult result;
-  TUTTI_ASSIGN_OR_RETURN(result.checkpoint, FindLocked(a.trial_id, a.step));
-  if (result.checkpoint) return result;
-  if (!blobs_->Contains(a.sha256)) {
-    result.upload_required = true;
-    return result;
+  bool created = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TUTTI_ASSIGN_OR_RETURN(result.checkpoint, FindLocked(a.trial_id, a.step));
+    if (result.checkpoint) return result;
+    if (!blobs_->Contains(a.sha256)) {
+      result.upload_required = true;
+      return result;
+    }
+    TUTTI_ASSIGN_OR_RETURN(CheckpointRow row, RecordLocked(a, &created));
+    result.checkpoint = std::move(row);
   }
-  TUTTI_ASSIGN_OR_RETURN(CheckpointRow row, RecordLocked(a));
-  result.checkpoint = std::move(row);
+  if (created) NotifyRecorded(*result.checkpoint);
   return result;
 }
 
-StatusOr<CheckpointRow> CheckpointRegistry::RecordLocked(const CheckpointAnnouncement& a) {
+void CheckpointRegistry::SetRecordListener(std::function<void(const CheckpointRow&)> listener) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void CheckpointRegistry::NotifyRecorded(const CheckpointRow& row) {
+  std::function<void(const CheckpointRow&)> listener;
+  {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    listener = listener_;
+  }
+  if (listener) listener(row);
+}
+
+StatusOr<CheckpointRow> CheckpointRegistry::RecordLocked(const CheckpointAnnouncement& a, bool* created) {
+  *created = false;
   // The lease again: an upload may have taken minutes, and the trial may have moved on meanwhile.
   TUTTI_ASSIGN_OR_RETURN(TrialRow trial, lifecycle_->CheckLease(a.lease_id, a.trial_id));
   TUTTI_ASSIGN_OR_RETURN(std::optional<CheckpointRow> existing, FindLocked(a.trial_id, a.step));
@@ -154,6 +173,8 @@ StatusOr<CheckpointRow> CheckpointRegistry::RecordLocked(const CheckpointAnnounc
   row.state = CheckpointState::kLive;
   row.created_ms = clock_->NowMs();
   TUTTI_ASSIGN_OR_RETURN(row.id, store_->InsertCheckpoint(row));
+  *created = true;
+  generation_.fetch_add(1);
   (void)lifecycle_->RecordProgress(a.lease_id, a.trial_id, a.step, {});
   // A failing retention pass does not undo the record: it runs again after the next checkpoint.
   (void)ApplyRetentionLocked(a.trial_id);
@@ -188,8 +209,14 @@ StatusOr<CheckpointRow> CheckpointRegistry::Upload::Finish() {
   }
   TUTTI_RETURN_IF_ERROR(Annotate(writer->Commit(a.sha256, a.size_bytes),
                                  absl::StrCat("checkpoint of trial ", a.trial_id, " step ", a.step)));
-  std::lock_guard<std::mutex> lock(registry_->mu_);
-  return registry_->RecordLocked(a);
+  bool created = false;
+  StatusOr<CheckpointRow> row;
+  {
+    std::lock_guard<std::mutex> lock(registry_->mu_);
+    row = registry_->RecordLocked(a, &created);
+  }
+  if (created) registry_->NotifyRecorded(*row);
+  return row;
 }
 
 StatusOr<CheckpointRow> CheckpointRegistry::Get(int64_t checkpoint_id) {
@@ -277,6 +304,7 @@ Status CheckpointRegistry::DeleteLocked(CheckpointRow row) {
   }
   TUTTI_ASSIGN_OR_RETURN(int64_t users, store_->CountCheckpointsWithSha(row.sha256));
   if (users <= 1) TUTTI_RETURN_IF_ERROR(blobs_->Remove(row.sha256));
+  generation_.fetch_add(1);
   return store_->DeleteCheckpoint(row.id);
 }
 

@@ -22,7 +22,9 @@
 // Thread-safety: all methods may be called from any thread. One mutex orders recording and deletion;
 // upload bytes are written outside it (each Upload belongs to one thread).
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -110,6 +112,13 @@ class CheckpointRegistry {
 
   const RegistryRecovery& recovered() const { return recovered_; }
 
+  // Changes whenever a record is added or a deletion starts: readers that derive something from the
+  // records (the best checkpoint per genre) recompute only when it moved.
+  int64_t generation() const { return generation_.load(); }
+  // Called after each new record is committed, on the recording thread, with no lock of the registry held
+  // (the listener may call back into it). One listener; a later call replaces it.
+  void SetRecordListener(std::function<void(const CheckpointRow&)> listener);
+
  private:
   CheckpointRegistry(ExperimentStore* store, BlobStore* blobs, TrialLifecycle* lifecycle, const Clock* clock,
                      RegistryOptions options)
@@ -117,7 +126,8 @@ class CheckpointRegistry {
 
   Status Validate(const CheckpointAnnouncement& a) const;
   // Records a checkpoint whose bytes are in the blob store, then applies retention. Callers hold mu_.
-  StatusOr<CheckpointRow> RecordLocked(const CheckpointAnnouncement& a);
+  StatusOr<CheckpointRow> RecordLocked(const CheckpointAnnouncement& a, bool* created);
+  void NotifyRecorded(const CheckpointRow& row);
   // The existing live record of (trial, step), if any. Callers hold mu_.
   StatusOr<std::optional<CheckpointRow>> FindLocked(int64_t trial_id, int64_t step);
   Status ApplyRetentionLocked(int64_t trial_id);
@@ -133,6 +143,9 @@ class CheckpointRegistry {
   RegistryRecovery recovered_;
 
   std::mutex mu_;  // orders RecordLocked, retention and deletion
+  std::atomic<int64_t> generation_{0};
+  std::mutex listener_mu_;
+  std::function<void(const CheckpointRow&)> listener_;  // guarded by listener_mu_
 };
 
 // Checkpoint metrics as a JSON object (non-finite values as null) and back.

@@ -114,6 +114,24 @@ struct CheckpointRow {
   int64_t created_ms = 0;
 };
 
+// A blind listening test of two samples of one genre (ListenService). Created unrated (choice kUnrated);
+// rated once.
+enum class ListenChoice { kUnrated = 0, kA = 1, kB = 2, kSame = 3 };
+
+struct ListenPairRow {
+  int64_t id = 0;            // assigned by InsertListenPair
+  std::string pair_id;       // the opaque id clients rate with; unique
+  std::string genre;
+  // Side A and side B. Trials must exist; checkpoints are plain ids (retention may delete them later).
+  int64_t trial_a = 0, checkpoint_a = 0, step_a = 0;
+  int64_t trial_b = 0, checkpoint_b = 0, step_b = 0;
+  int64_t seed = 0;          // the latents' seed (a uint64 stored bit for bit)
+  ListenChoice choice = ListenChoice::kUnrated;
+  std::string listener;
+  int64_t created_ms = 0;
+  int64_t rated_ms = 0;
+};
+
 class ExperimentStore {
  public:
   virtual ~ExperimentStore() = default;
@@ -166,6 +184,20 @@ class ExperimentStore {
   virtual StatusOr<int64_t> CountCheckpointsWithSha(const std::string& sha256) = 0;
   // Every distinct sha256 any record names (blob garbage collection at start-up), sorted ascending.
   virtual StatusOr<std::vector<std::string>> ListCheckpointShas() = 0;
+
+  // --- listening tests ---------------------------------------------------------------------------------
+  // Records a new, unrated pair. AlreadyExists for a pair_id already stored; FailedPrecondition when a trial
+  // does not exist; InvalidArgument for a choice that is not kUnrated or an empty pair_id.
+  virtual StatusOr<int64_t> InsertListenPair(const ListenPairRow& row) = 0;
+  // NotFound "listen pair <pair_id> not found".
+  virtual StatusOr<ListenPairRow> GetListenPair(const std::string& pair_id) = 0;
+  // Sets the choice, listener and rated_ms of an unrated pair and returns the row. NotFound as above;
+  // FailedPrecondition "listen pair <id> was already rated" when it was; InvalidArgument for kUnrated or a
+  // value outside the enum.
+  virtual StatusOr<ListenPairRow> RateListenPair(const std::string& pair_id, ListenChoice choice,
+                                                 const std::string& listener, int64_t rated_ms) = 0;
+  // Rated pairs by id; `genre` "" = every genre, `trial_id` 0 = every trial (else pairs with it on either side).
+  virtual StatusOr<std::vector<ListenPairRow>> ListRatedPairs(const std::string& genre, int64_t trial_id) = 0;
 };
 
 }  // namespace tutti::coord

@@ -15,6 +15,12 @@ using store_internal::CheckpointExists;
 using store_internal::CheckReadLimit;
 using store_internal::CheckTrialRow;
 using store_internal::MissingParent;
+using store_internal::CheckNewListenPair;
+using store_internal::CheckRatingChoice;
+using store_internal::ListenPairAlreadyRated;
+using store_internal::ListenPairExists;
+using store_internal::ListenPairNotFound;
+using store_internal::MatchesRatingFilter;
 using store_internal::NotFound;
 
 // --- experiments -------------------------------------------------------------------------------------------
@@ -226,6 +232,51 @@ StatusOr<std::vector<std::string>> MemoryStore::ListCheckpointShas() {
   std::set<std::string> shas;
   for (const auto& [id, row] : checkpoints_) shas.insert(row.sha256);
   return std::vector<std::string>(shas.begin(), shas.end());
+}
+
+// --- listening tests -----------------------------------------------------------------------------------
+
+StatusOr<int64_t> MemoryStore::InsertListenPair(const ListenPairRow& row) {
+  TUTTI_RETURN_IF_ERROR(CheckNewListenPair(row));
+  absl::MutexLock lock(&mu_);
+  if (listen_pairs_.count(row.pair_id) != 0) return ListenPairExists(row.pair_id);
+  for (int64_t trial : {row.trial_a, row.trial_b}) {
+    if (trials_.count(trial) == 0) return MissingParent("listen pair", "trial", trial);
+  }
+  ListenPairRow stored = row;
+  stored.id = ++last_listen_pair_id_;
+  listen_pairs_[stored.pair_id] = stored;
+  return stored.id;
+}
+
+StatusOr<ListenPairRow> MemoryStore::GetListenPair(const std::string& pair_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = listen_pairs_.find(pair_id);
+  if (it == listen_pairs_.end()) return ListenPairNotFound(pair_id);
+  return it->second;
+}
+
+StatusOr<ListenPairRow> MemoryStore::RateListenPair(const std::string& pair_id, ListenChoice choice,
+                                                    const std::string& listener, int64_t rated_ms) {
+  TUTTI_RETURN_IF_ERROR(CheckRatingChoice(choice));
+  absl::MutexLock lock(&mu_);
+  auto it = listen_pairs_.find(pair_id);
+  if (it == listen_pairs_.end()) return ListenPairNotFound(pair_id);
+  if (it->second.choice != ListenChoice::kUnrated) return ListenPairAlreadyRated(pair_id);
+  it->second.choice = choice;
+  it->second.listener = listener;
+  it->second.rated_ms = rated_ms;
+  return it->second;
+}
+
+StatusOr<std::vector<ListenPairRow>> MemoryStore::ListRatedPairs(const std::string& genre, int64_t trial_id) {
+  absl::MutexLock lock(&mu_);
+  std::vector<ListenPairRow> rows;
+  for (const auto& [pair_id, row] : listen_pairs_) {
+    if (MatchesRatingFilter(row, genre, trial_id)) rows.push_back(row);
+  }
+  std::sort(rows.begin(), rows.end(), [](const ListenPairRow& a, const ListenPairRow& b) { return a.id < b.id; });
+  return rows;
 }
 
 }  // namespace tutti::coord

@@ -49,6 +49,12 @@ class MemoryStore : public ExperimentStore {
   StatusOr<int64_t> CountCheckpointsWithSha(const std::string& sha256) override;
   StatusOr<std::vector<std::string>> ListCheckpointShas() override;
 
+  StatusOr<int64_t> InsertListenPair(const ListenPairRow& row) override;
+  StatusOr<ListenPairRow> GetListenPair(const std::string& pair_id) override;
+  StatusOr<ListenPairRow> RateListenPair(const std::string& pair_id, ListenChoice choice, const std::string& listener,
+                                         int64_t rated_ms) override;
+  StatusOr<std::vector<ListenPairRow>> ListRatedPairs(const std::string& genre, int64_t trial_id) override;
+
  private:
   // A trial's metric points keyed by (step, kind): map order is ReadMetrics' order.
   using MetricKey = std::pair<int64_t, std::string>;
@@ -62,6 +68,8 @@ class MemoryStore : public ExperimentStore {
   std::map<int64_t, TrialRow> trials_ ABSL_GUARDED_BY(mu_);            // by id
   std::map<int64_t, std::map<MetricKey, MetricRow>> metrics_ ABSL_GUARDED_BY(mu_);  // by trial id
   std::map<int64_t, CheckpointRow> checkpoints_ ABSL_GUARDED_BY(mu_);  // by id
+  int64_t last_listen_pair_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, ListenPairRow> listen_pairs_ ABSL_GUARDED_BY(mu_);  // by pair_id
 };
 
 }  // namespace tutti::coord

@@ -64,4 +64,37 @@ Status CheckpointExists(int64_t trial_id, int64_t step, int64_t existing_id) {
       absl::StrCat("trial ", trial_id, " already has checkpoint ", existing_id, " at step ", step));
 }
 
+Status CheckNewListenPair(const ListenPairRow& row) {
+  if (row.pair_id.empty()) return absl::InvalidArgumentError("new listen pair: pair_id is empty");
+  if (row.choice != ListenChoice::kUnrated) {
+    return absl::InvalidArgumentError(absl::StrCat("new listen pair ", row.pair_id, ": choice must be unrated (0), got ",
+                                                   static_cast<int>(row.choice)));
+  }
+  return absl::OkStatus();
+}
+
+Status CheckRatingChoice(ListenChoice choice) {
+  if (choice == ListenChoice::kA || choice == ListenChoice::kB || choice == ListenChoice::kSame) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("rating choice: expected A (1), B (2) or same (3), got ", static_cast<int>(choice)));
+}
+
+Status ListenPairNotFound(const std::string& pair_id) {
+  return absl::NotFoundError(absl::StrCat("listen pair ", pair_id, " not found"));
+}
+
+Status ListenPairExists(const std::string& pair_id) {
+  return absl::AlreadyExistsError(absl::StrCat("listen pair ", pair_id, " already exists"));
+}
+
+Status ListenPairAlreadyRated(const std::string& pair_id) {
+  return absl::FailedPreconditionError(absl::StrCat("listen pair ", pair_id, " was already rated"));
+}
+
+bool MatchesRatingFilter(const ListenPairRow& row, const std::string& genre, int64_t trial_id) {
+  if (row.choice == ListenChoice::kUnrated) return false;
+  if (!genre.empty() && row.genre != genre) return false;
+  return trial_id == 0 || row.trial_a == trial_id || row.trial_b == trial_id;
+}
+
 }  // namespace tutti::coord::store_internal

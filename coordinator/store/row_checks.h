@@ -30,4 +30,15 @@ Status MissingParent(const char* child_kind, const char* parent_kind, int64_t pa
 // AlreadyExists: "trial 5 already has checkpoint 3 at step 100".
 Status CheckpointExists(int64_t trial_id, int64_t step, int64_t existing_id);
 
+// Listening tests: a new pair (non-empty pair_id, unrated); a rating's choice (A, B or same).
+Status CheckNewListenPair(const ListenPairRow& row);
+Status CheckRatingChoice(ListenChoice choice);
+// "listen pair <id> not found" (NotFound); "listen pair <id> already exists" (AlreadyExists); "listen pair
+// <id> was already rated" (FailedPrecondition).
+Status ListenPairNotFound(const std::string& pair_id);
+Status ListenPairExists(const std::string& pair_id);
+Status ListenPairAlreadyRated(const std::string& pair_id);
+// Whether a rated pair passes ListRatedPairs' filters.
+bool MatchesRatingFilter(const ListenPairRow& row, const std::string& genre, int64_t trial_id);
+
 }  // namespace tutti::coord::store_internal

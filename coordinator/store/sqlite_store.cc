@@ -14,6 +14,11 @@ using store_internal::CheckpointExists;
 using store_internal::CheckReadLimit;
 using store_internal::CheckTrialRow;
 using store_internal::MissingParent;
+using store_internal::CheckNewListenPair;
+using store_internal::CheckRatingChoice;
+using store_internal::ListenPairAlreadyRated;
+using store_internal::ListenPairExists;
+using store_internal::ListenPairNotFound;
 using store_internal::NotFound;
 
 // --- schema ------------------------------------------------------------------------------------------------
@@ -97,6 +102,28 @@ CREATE INDEX checkpoints_by_sha256 ON checkpoints (sha256);
 CREATE INDEX checkpoints_by_state ON checkpoints (state);
 )sql";
 
+// Version 2: blind listening tests (ListenService). choice 0 = unrated; one row per pair, rated at most once.
+// Checkpoint ids are not foreign keys: retention may delete a rated checkpoint, and its rating stays.
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE listen_pairs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  pair_id TEXT NOT NULL UNIQUE,
+  genre TEXT NOT NULL,
+  trial_a INTEGER NOT NULL REFERENCES trials (id),
+  checkpoint_a INTEGER NOT NULL,
+  step_a INTEGER NOT NULL,
+  trial_b INTEGER NOT NULL REFERENCES trials (id),
+  checkpoint_b INTEGER NOT NULL,
+  step_b INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  choice INTEGER NOT NULL CHECK (choice BETWEEN 0 AND 3),
+  listener TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  rated_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX listen_pairs_rated_by_genre ON listen_pairs (genre, choice);
+)sql";
+
 // --- statements --------------------------------------------------------------------------------------------
 //
 // Column lists are shared by the SELECTs and the row readers below (Read*Row): keep them in step. Each
@@ -157,6 +184,21 @@ constexpr char kSetCheckpointStateSql[] = "UPDATE checkpoints SET state = ?2 WHE
 constexpr char kDeleteCheckpointSql[] = "DELETE FROM checkpoints WHERE id = ?1";
 constexpr char kCountCheckpointsWithShaSql[] = "SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?1";
 constexpr char kListCheckpointShasSql[] = "SELECT DISTINCT sha256 FROM checkpoints ORDER BY sha256";
+
+#define TUTTI_LISTEN_PAIR_FIELDS                                                                          \
+  "pair_id, genre, trial_a, checkpoint_a, step_a, trial_b, checkpoint_b, step_b, seed, choice, listener, " \
+  "created_ms, rated_ms"
+constexpr char kInsertListenPairSql[] =
+    "INSERT INTO listen_pairs (" TUTTI_LISTEN_PAIR_FIELDS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12, ?13)";
+constexpr char kGetListenPairSql[] = "SELECT id, " TUTTI_LISTEN_PAIR_FIELDS " FROM listen_pairs WHERE pair_id = ?1";
+constexpr char kRateListenPairSql[] =
+    "UPDATE listen_pairs SET choice = ?2, listener = ?3, rated_ms = ?4 WHERE pair_id = ?1 AND choice = 0";
+// ?1 genre ("" = any), ?2 trial (0 = any).
+constexpr char kListRatedPairsSql[] =
+    "SELECT id, " TUTTI_LISTEN_PAIR_FIELDS " FROM listen_pairs WHERE choice != 0 AND (?1 = '' OR genre = ?1) "
+    "AND (?2 = 0 OR trial_a = ?2 OR trial_b = ?2) ORDER BY id";
+#undef TUTTI_LISTEN_PAIR_FIELDS
 
 #undef TUTTI_EXPERIMENT_FIELDS
 #undef TUTTI_TRIAL_FIELDS
@@ -274,6 +316,25 @@ CheckpointRow ReadCheckpointRow(const SqliteStatement& s) {
   return r;
 }
 
+ListenPairRow ReadListenPairRow(const SqliteStatement& s) {
+  ListenPairRow r;
+  r.id = s.ColumnInt64(0);
+  r.pair_id = s.ColumnText(1);
+  r.genre = s.ColumnText(2);
+  r.trial_a = s.ColumnInt64(3);
+  r.checkpoint_a = s.ColumnInt64(4);
+  r.step_a = s.ColumnInt64(5);
+  r.trial_b = s.ColumnInt64(6);
+  r.checkpoint_b = s.ColumnInt64(7);
+  r.step_b = s.ColumnInt64(8);
+  r.seed = s.ColumnInt64(9);
+  r.choice = static_cast<ListenChoice>(s.ColumnInt64(10));
+  r.listener = s.ColumnText(11);
+  r.created_ms = s.ColumnInt64(12);
+  r.rated_ms = s.ColumnInt64(13);
+  return r;
+}
+
 // Steps `statement` to the end, appending read(statement) for each row.
 template <typename Row, typename ReadFn>
 StatusOr<std::vector<Row>> ReadAll(SqliteStatement* statement, ReadFn read) {
@@ -362,7 +423,7 @@ Status Migrate(SqliteConnection* connection, const std::vector<std::string>& mig
 }  // namespace
 
 const std::vector<std::string>& SqliteStore::Migrations() {
-  static const std::vector<std::string>* const migrations = new std::vector<std::string>{kSchemaV1};
+  static const std::vector<std::string>* const migrations = new std::vector<std::string>{kSchemaV1, kSchemaV2};
   return *migrations;
 }
 
@@ -730,6 +791,68 @@ StatusOr<std::vector<std::string>> SqliteStore::ListCheckpointShas() {
   TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kListCheckpointShasSql));
   ScopedReset reset(statement);
   return ReadAll<std::string>(statement, [](const SqliteStatement& s) { return s.ColumnText(0); });
+}
+
+// --- listening tests -----------------------------------------------------------------------------------
+
+StatusOr<int64_t> SqliteStore::InsertListenPair(const ListenPairRow& row) {
+  TUTTI_RETURN_IF_ERROR(CheckNewListenPair(row));
+  absl::MutexLock lock(&mu_);
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * insert, Statement(kInsertListenPairSql));
+  int error = SQLITE_OK;
+  {
+    ScopedReset reset(insert);
+    TUTTI_RETURN_IF_ERROR(BindAll(insert, row.pair_id, row.genre, row.trial_a, row.checkpoint_a, row.step_a,
+                                  row.trial_b, row.checkpoint_b, row.step_b, row.seed,
+                                  static_cast<int64_t>(row.choice), row.listener, row.created_ms, row.rated_ms));
+    StatusOr<int64_t> changes = insert->Run();
+    if (changes.ok()) return static_cast<int64_t>(sqlite3_last_insert_rowid(connection_->handle()));
+    error = insert->last_error();
+    if (error != SQLITE_CONSTRAINT_FOREIGNKEY && error != SQLITE_CONSTRAINT_UNIQUE) return changes.status();
+  }
+  if (error == SQLITE_CONSTRAINT_UNIQUE) return ListenPairExists(row.pair_id);
+  // Name the missing trial, as the memory store does (A first).
+  TUTTI_ASSIGN_OR_RETURN(bool a_exists, ExistsLocked(kTrialExistsSql, row.trial_a));
+  return MissingParent("listen pair", "trial", a_exists ? row.trial_b : row.trial_a);
+}
+
+StatusOr<ListenPairRow> SqliteStore::GetListenPair(const std::string& pair_id) {
+  absl::MutexLock lock(&mu_);
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kGetListenPairSql));
+  ScopedReset reset(statement);
+  TUTTI_RETURN_IF_ERROR(statement->BindText(1, pair_id));
+  TUTTI_ASSIGN_OR_RETURN(bool found, statement->Step());
+  if (!found) return ListenPairNotFound(pair_id);
+  return ReadListenPairRow(*statement);
+}
+
+StatusOr<ListenPairRow> SqliteStore::RateListenPair(const std::string& pair_id, ListenChoice choice,
+                                                    const std::string& listener, int64_t rated_ms) {
+  TUTTI_RETURN_IF_ERROR(CheckRatingChoice(choice));
+  absl::MutexLock lock(&mu_);
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * update, Statement(kRateListenPairSql));
+  int64_t changed = 0;
+  {
+    ScopedReset reset(update);
+    TUTTI_RETURN_IF_ERROR(BindAll(update, pair_id, static_cast<int64_t>(choice), listener, rated_ms));
+    TUTTI_ASSIGN_OR_RETURN(changed, update->Run());
+  }
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * get, Statement(kGetListenPairSql));
+  ScopedReset reset(get);
+  TUTTI_RETURN_IF_ERROR(get->BindText(1, pair_id));
+  TUTTI_ASSIGN_OR_RETURN(bool found, get->Step());
+  if (!found) return ListenPairNotFound(pair_id);
+  // "AND choice = 0" made the update a no-op for a rated pair; mu_ keeps anyone from rating in between.
+  if (changed == 0) return ListenPairAlreadyRated(pair_id);
+  return ReadListenPairRow(*get);
+}
+
+StatusOr<std::vector<ListenPairRow>> SqliteStore::ListRatedPairs(const std::string& genre, int64_t trial_id) {
+  absl::MutexLock lock(&mu_);
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kListRatedPairsSql));
+  ScopedReset reset(statement);
+  TUTTI_RETURN_IF_ERROR(BindAll(statement, genre, trial_id));
+  return ReadAll<ListenPairRow>(statement, ReadListenPairRow);
 }
 
 }  // namespace tutti::coord

@@ -78,6 +78,12 @@ class SqliteStore : public ExperimentStore {
   StatusOr<int64_t> CountCheckpointsWithSha(const std::string& sha256) override;
   StatusOr<std::vector<std::string>> ListCheckpointShas() override;
 
+  StatusOr<int64_t> InsertListenPair(const ListenPairRow& row) override;
+  StatusOr<ListenPairRow> GetListenPair(const std::string& pair_id) override;
+  StatusOr<ListenPairRow> RateListenPair(const std::string& pair_id, ListenChoice choice, const std::string& listener,
+                                         int64_t rated_ms) override;
+  StatusOr<std::vector<ListenPairRow>> ListRatedPairs(const std::string& genre, int64_t trial_id) override;
+
   // --- diagnostics (tests, `doctor`-style checks) ---------------------------------------------------------
   // The value of `PRAGMA <name>` on the store's own connection, as text ("wal", "1"). Per-connection
   // settings (foreign_keys, synchronous, busy_timeout) can only be seen this way. `name` must be a bare

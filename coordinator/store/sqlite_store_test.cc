@@ -192,8 +192,8 @@ TEST_F(SqliteStoreTest, EmptyFileIsMigratedToTheLatestVersionOnce) {
   EXPECT_EQ(UserVersion(), SqliteStore::LatestSchemaVersion());
 }
 
-// This build has one schema version, so the older-file path is tested with a hand-built version-1 file and a
-// migration list that has one more step, exactly as a future release would add it.
+// The older-file path: a hand-built version-1 file is brought to this build's version and one more step (as
+// a future release would add it), keeping its rows; the listening-test table of version 2 works on it.
 TEST_F(SqliteStoreTest, OlderFileIsMigratedStepByStepKeepingItsRows) {
   {
     auto raw = Raw();
@@ -214,8 +214,11 @@ TEST_F(SqliteStoreTest, OlderFileIsMigratedStepByStepKeepingItsRows) {
     ASSERT_TRUE(experiment.ok()) << experiment.status();
     EXPECT_EQ(experiment->name, "by hand");
     EXPECT_EQ(experiment->created_ms, 5);
+    auto ratings = (*store)->ListRatedPairs("", 0);  // version 2's table is there
+    ASSERT_TRUE(ratings.ok()) << ratings.status();
+    EXPECT_TRUE(ratings->empty());
   }
-  EXPECT_EQ(UserVersion(), 2);
+  EXPECT_EQ(UserVersion(), SqliteStore::LatestSchemaVersion() + 1);
   {
     auto raw = Raw();
     ASSERT_NE(raw, nullptr);
@@ -227,25 +230,26 @@ TEST_F(SqliteStoreTest, OlderFileIsMigratedStepByStepKeepingItsRows) {
   auto again = SqliteStore::OpenWithMigrations(path_, migrations);
   EXPECT_TRUE(again.ok()) << again.status();
   again->reset();
-  // And this build, which knows only version 1, refuses the version-2 file.
+  // And this build, which does not know the extra step, refuses the file.
   auto old_build = SqliteStore::Open(path_);
   EXPECT_EQ(old_build.status().code(), absl::StatusCode::kFailedPrecondition) << old_build.status();
 }
 
 TEST_F(SqliteStoreTest, FailedMigrationStepLeavesThePreviousVersion) {
-  MustOpen().reset();  // a version-1 file
+  MustOpen().reset();  // a file at this build's version
+  const int latest = SqliteStore::LatestSchemaVersion();
   std::vector<std::string> migrations = SqliteStore::Migrations();
   // The step's first statement succeeds, its second fails: the whole step must roll back.
   migrations.push_back("CREATE TABLE extra (x INTEGER); INSERT INTO no_such_table VALUES (1)");
   auto store = SqliteStore::OpenWithMigrations(path_, migrations);
   ASSERT_FALSE(store.ok());
   std::string message(store.status().message());
-  EXPECT_THAT(message, HasSubstr("migrating the schema from version 1 to 2"));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat("migrating the schema from version ", latest, " to ", latest + 1)));
   EXPECT_THAT(message, HasSubstr(path_));
   EXPECT_THAT(message, HasSubstr("no_such_table"));
-  EXPECT_EQ(UserVersion(), 1);
+  EXPECT_EQ(UserVersion(), latest);
   EXPECT_FALSE(TableExists("extra"));
-  EXPECT_NE(MustOpen(), nullptr);  // still a good version-1 file
+  EXPECT_NE(MustOpen(), nullptr);  // still a good file of this build's version
 }
 
 // --- files to refuse ---------------------------------------------------------------------------------------

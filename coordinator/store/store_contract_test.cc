@@ -959,6 +959,88 @@ TEST_P(StoreContractTest, ConcurrentCallsLeaveConsistentState) {
   EXPECT_EQ(all_trials->size(), static_cast<size_t>(kThreads + 1) + all_created.size());
 }
 
+// --- listening tests -------------------------------------------------------------------------------------
+
+ListenPairRow MakePair(const std::string& pair_id, const std::string& genre, int64_t trial_a, int64_t trial_b) {
+  ListenPairRow row;
+  row.pair_id = pair_id;
+  row.genre = genre;
+  row.trial_a = trial_a;
+  row.checkpoint_a = 11;
+  row.step_a = 100;
+  row.trial_b = trial_b;
+  row.checkpoint_b = 12;
+  row.step_b = 200;
+  row.seed = static_cast<int64_t>(0xFEDCBA9876543210ull);  // a uint64 above INT64_MAX, bit for bit
+  row.created_ms = 5;
+  return row;
+}
+
+TEST_P(StoreContractTest, ListenPairsAreRatedOnceAndListedByFilter) {
+  std::vector<int64_t> trials;
+  NewExperiment(3, &trials);
+  auto first = store_->InsertListenPair(MakePair("p1", "rock", trials[0], trials[1]));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 1);
+  ASSERT_TRUE(store_->InsertListenPair(MakePair("p2", "rock", trials[1], trials[2])).ok());
+  ASSERT_TRUE(store_->InsertListenPair(MakePair("p3", "pop", trials[0], trials[2])).ok());
+
+  auto got = store_->GetListenPair("p1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->seed, static_cast<int64_t>(0xFEDCBA9876543210ull));
+  EXPECT_EQ(got->choice, ListenChoice::kUnrated);
+  EXPECT_EQ(got->checkpoint_b, 12);
+  EXPECT_EQ(got->step_b, 200);
+
+  // Unrated pairs are not ratings.
+  EXPECT_TRUE(store_->ListRatedPairs("", 0)->empty());
+  auto rated = store_->RateListenPair("p2", ListenChoice::kB, "ana", 9);
+  ASSERT_TRUE(rated.ok()) << rated.status();
+  EXPECT_EQ(rated->choice, ListenChoice::kB);
+  EXPECT_EQ(rated->listener, "ana");
+  EXPECT_EQ(rated->rated_ms, 9);
+  ASSERT_TRUE(store_->RateListenPair("p3", ListenChoice::kSame, "", 10).ok());
+  ASSERT_TRUE(store_->RateListenPair("p1", ListenChoice::kA, "", 11).ok());
+
+  auto again = store_->RateListenPair("p2", ListenChoice::kA, "bob", 12);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("listen pair p2 was already rated"));
+  EXPECT_EQ(store_->GetListenPair("p2")->choice, ListenChoice::kB);  // unchanged
+
+  EXPECT_EQ(Ids(*store_->ListRatedPairs("", 0)), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(Ids(*store_->ListRatedPairs("rock", 0)), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Ids(*store_->ListRatedPairs("", trials[2])), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(Ids(*store_->ListRatedPairs("pop", trials[1])), (std::vector<int64_t>{}));
+}
+
+TEST_P(StoreContractTest, BadListenPairsAreRefusedNamingWhy) {
+  const int64_t trial = NewTrial();
+  ASSERT_TRUE(store_->InsertListenPair(MakePair("p", "rock", trial, trial)).ok());
+  auto duplicate = store_->InsertListenPair(MakePair("p", "rock", trial, trial));
+  EXPECT_EQ(duplicate.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(duplicate.status().message()), HasSubstr("listen pair p already exists"));
+
+  auto missing = store_->InsertListenPair(MakePair("q", "rock", trial, 999));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("999"));
+  EXPECT_EQ(store_->GetListenPair("q").status().code(), absl::StatusCode::kNotFound);
+
+  ListenPairRow prerated = MakePair("r", "rock", trial, trial);
+  prerated.choice = ListenChoice::kA;
+  EXPECT_EQ(store_->InsertListenPair(prerated).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->InsertListenPair(MakePair("", "rock", trial, trial)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  EXPECT_EQ(store_->RateListenPair("p", ListenChoice::kUnrated, "", 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->RateListenPair("p", static_cast<ListenChoice>(7), "", 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto unknown = store_->RateListenPair("nope", ListenChoice::kA, "", 1);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("listen pair nope not found"));
+  EXPECT_EQ(store_->GetListenPair("p")->choice, ListenChoice::kUnrated);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest, ::testing::Values(Kind::kSqlite, Kind::kMemory), KindName);
 
 }  // namespace

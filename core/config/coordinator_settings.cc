@@ -32,6 +32,19 @@ const Schema<S>& SettingsSchema() {
                    kPositiveValue),
       MakeField<S>("grace_seconds", [](auto& s) -> auto& { return s.grace_seconds; }, "a non-negative number",
                    kNonNegativeValue),
+      MakeField<S>("http", [](auto& s) -> auto& { return s.http; }, "host:port", kAnyValue),
+      MakeField<S>("samples.max_per_request", [](auto& s) -> auto& { return s.samples.max_per_request; },
+                   "a positive integer", kPositiveValue),
+      MakeField<S>("samples.max_batch_size", [](auto& s) -> auto& { return s.samples.max_batch_size; },
+                   "a positive integer", kPositiveValue),
+      MakeField<S>("samples.max_queue_delay_ms", [](auto& s) -> auto& { return s.samples.max_queue_delay_ms; },
+                   "a non-negative number", kNonNegativeValue),
+      MakeField<S>("samples.deadline_seconds", [](auto& s) -> auto& { return s.samples.deadline_seconds; },
+                   "a positive number", kPositiveValue),
+      MakeField<S>("samples.cache_mb", [](auto& s) -> auto& { return s.samples.cache_mb; }, "a positive number",
+                   kPositiveValue),
+      MakeField<S>("samples.device", [](auto& s) -> auto& { return s.samples.device; }, "cpu, cuda or auto",
+                   [](const std::string& v) { return v == "cpu" || v == "cuda" || v == "auto"; }),
   });
   return *schema;
 }

@@ -31,6 +31,19 @@ struct CoordinatorSettings {
   double max_checkpoint_mb = 2048;
   // Seconds calls in flight may take to finish at shutdown.
   double grace_seconds = 10;
+  // host:port of the HTTP API and web page ("" = none; docs/http_api.md).
+  std::string http;
+
+  // The sample service (coordinator/sample): limits, dynamic batching and the model cache.
+  struct Samples {
+    int max_per_request = 64;       // largest n of one request
+    int max_batch_size = 32;        // samples one forward pass serves at most
+    double max_queue_delay_ms = 2;  // how long the first request of a batch waits for company
+    double deadline_seconds = 30;   // a request not started by then fails (DEADLINE_EXCEEDED)
+    double cache_mb = 512;          // generator models kept loaded, least recently used evicted first
+    std::string device = "cpu";     // cpu, cuda, or auto (CUDA when the build has it and a GPU is visible)
+  };
+  Samples samples;
 };
 
 // Reads a settings file; `overrides` ("key=value") after it. InvalidArgument with every error, one per line

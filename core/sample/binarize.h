@@ -30,6 +30,11 @@ struct BinarizeStats {
   int64_t active = 0;    // cells above the threshold
 };
 
+// Thresholds `raw` (any shape, float32 on the CPU, contiguous): out[i] = raw[i] > threshold (compared in
+// float32, as the MuseGAN tutorial does), returning the largest value (at least 0) and the active count.
+// `out` must hold raw.numel() bytes. Throws c10::Error on a LibTorch failure (callers convert).
+BinarizeStats BinarizeRaw(const at::Tensor& raw, double threshold, uint8_t* out);
+
 // Runs `generate` on rows [start, start + kGenerateChunk) of `latents` (and of `genre_ids` when defined)
 // and writes each chunk's cells, 1 where the raw output is > `threshold` and 0 elsewhere, to
 // out[start * cells_per_sample ...] (row-major (sample, track, step, pitch)). `out` must hold

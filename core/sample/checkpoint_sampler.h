@@ -12,9 +12,21 @@
 // A generator that does not fit the model its config describes is FailedPrecondition naming the file.
 //
 // Latents: one CPU generator seeded with `seed` draws all n latents at once, (n, latent_dim) standard
-// normal, so the same checkpoint, seed and n give the same samples (bit-identical on CPU, and identical to
-// GanTrainer::Generate after a full LoadCheckpoint of the same file). Generation runs in chunks of 64
-// samples; BatchNorm is in eval mode, so chunking does not change a sample.
+// normal, so the same checkpoint, seed and n give the same samples.
+// Forward passes always have the same number of rows, forward_rows() (4 on the CPU, 64 on CUDA), padded
+// with zero latents; BatchNorm is in eval mode, so a row's output depends only on its own latent and genre.
+// Why a fixed row count: LibTorch's kernels pick their algorithm, blocking and threading from the shapes
+// they are given, and a different choice rounds differently. Measured here (Debian LibTorch 1.13, OpenBLAS
+// 0.3.21 with OpenMP, oneDNN 2.6, 2 intra-op threads): the convolutions give the same bits for a sample at
+// any batch size, but the last layer's matrix product (rows x 16 by 16 x 12 per track) runs single-threaded
+// below M*N*K = 262144 (3 samples) and multi-threaded above, and the two differ in the last bit (2.98e-8);
+// a sample alone and the same sample in a batch of 16 were therefore NOT bit-identical. With every forward
+// at one fixed shape, every call makes the same choices, so a sample's bits do not depend on what it is
+// batched with, where it sits in the batch, or how many samples the request asked for (checked by
+// checkpoint_sampler_test over many seeds, positions and batch sizes). They do still depend on the machine,
+// the library build and LibTorch's intra-op thread count: same seed, same bytes holds within one process
+// (and across processes with the same thread count on the same machine), not across machines. Padding costs
+// little: on the CPU a sample costs about the same at 4 rows as at 32, and on a GPU 64 rows cost what one does.
 // Threshold: the generator's last block ends in ReLU (shared/lpd5.md §4), so its output is >= 0 and not a
 // probability; as in the MuseGAN tutorial a cell is active when its raw value is > threshold
 // (config sample.threshold, 0.5 by default).
@@ -33,6 +45,16 @@
 
 namespace tutti {
 
+// One request of a GenerateBatch call: what Generate's arguments are.
+struct BatchItem {
+  int64_t n = 1;                    // samples, >= 1
+  uint64_t seed = 0;                // seed of the latents
+  std::string genre;                // as ResolveGenre takes it
+  std::optional<double> threshold;  // nullopt = the config's sample.threshold
+  std::string default_genre;
+  bool keep_raw = false;            // also return the raw outputs (GeneratedSamples::raw)
+};
+
 struct GeneratedSamples {
   JobConfig config;        // the resolved config stored in the checkpoint
   int64_t step = 0;        // training step of the checkpoint
@@ -45,15 +67,16 @@ struct GeneratedSamples {
   std::vector<uint8_t> binary;  // n * shape.cells() bytes, 0/1, row-major (sample, track, step, pitch)
   double max_value = 0;         // largest raw generator output (to explain an all-empty result)
   double active_fraction = 0;   // share of cells above the threshold
+  std::vector<float> raw;       // the raw outputs behind `binary`, same layout; only when BatchItem::keep_raw
 };
 
 // A checkpoint's generator, loaded once and sampled many times (the coordinator's sample service keeps
 // these in a cache).
 //
-// Thread-safety: Generate is const and may be called from several threads at once: the generator is in
-// eval mode (BatchNorm reads its running statistics and writes nothing), autograd is off through a
-// thread-local guard, and every call draws its latents from its own seeded generator; the parameters are
-// never written after Load. Concurrent calls share LibTorch's intra-op thread pool (and so the cores).
+// Thread-safety: Generate, GenerateBatch and GenerateRaw are const and may be called from several threads
+// at once: the generator is in eval mode (BatchNorm reads its running statistics and writes nothing),
+// autograd is off through a thread-local guard, and every call draws its latents from its own seeded
+// generator; the parameters are never written after Load. Concurrent calls share LibTorch's intra-op thread pool (and so the cores).
 class GeneratorModel {
  public:
   // Loads the generator of the checkpoint file `checkpoint_path` onto `device` ("cpu", "cuda", "cuda:1",
@@ -81,6 +104,16 @@ class GeneratorModel {
                                       std::optional<double> threshold = std::nullopt,
                                       const std::string& default_genre = "") const;
 
+  // Several requests in one go (the coordinator's dynamic batcher): every item's latents are drawn exactly
+  // as Generate draws them, all rows go through the same fixed-size forward passes, and the outputs are
+  // split back, each item thresholded at its own threshold. Result i is byte-for-byte what
+  // Generate(items[i]...) gives alone (see the file comment). Errors: InvalidArgument naming the item's
+  // index for an invalid item (nothing is generated; callers batching independent requests check each with
+  // CheckItem first), or an empty list; Internal for a LibTorch failure (naming the checkpoint).
+  StatusOr<std::vector<GeneratedSamples>> GenerateBatch(const std::vector<BatchItem>& items) const;
+  // Whether `item` can be generated: n >= 1 and a genre the model knows (Generate's InvalidArgument errors).
+  Status CheckItem(const BatchItem& item) const;
+
   // The generator's raw outputs for the same latents and genre as Generate (n * shape().cells() floats,
   // row-major (sample, track, step, pitch)), before any threshold: for callers that render intensities,
   // and for tests that compare with GanTrainer::Generate. Same errors as Generate.
@@ -97,14 +130,18 @@ class GeneratorModel {
   const std::string& name() const;
   // The LibTorch device the generator runs on ("cpu", "cuda:0"...).
   std::string device() const;
+  // Bytes of the generator's parameters and buffers (BatchNorm statistics) on its device: what keeping it
+  // loaded costs (activations of a forward pass come on top, bounded by forward_rows()).
+  int64_t memory_bytes() const;
+  // Rows of every forward pass (see the file comment).
+  int64_t forward_rows() const;
 
  private:
   struct Impl;  // LibTorch lives here
   struct Inputs;
   explicit GeneratorModel(std::unique_ptr<Impl> impl);
-  // Latents (and genre ids) of (n, seed, genre) and the generator as a GenerateFn.
-  StatusOr<Inputs> MakeInputs(int64_t n, uint64_t seed, const std::string& genre,
-                              const std::string& default_genre) const;
+  // Latents (and genre ids) of one item, and the generator as a GenerateFn of fixed-size forwards.
+  StatusOr<Inputs> MakeInputs(const BatchItem& item) const;
   const std::unique_ptr<Impl> impl_;  // constant after Load
 };
 

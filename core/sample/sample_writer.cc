@@ -1,6 +1,8 @@
 #include "core/sample/sample_writer.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <utility>
 
 #include "core/base/file_util.h"
 #include "core/midi/midi_writer.h"
@@ -16,6 +18,7 @@ PngOptions PngOptionsFor(const SampleFileOptions& options) {
   PngOptions png;
   png.steps_per_bar = options.steps_per_bar;
   png.steps_per_beat = options.steps_per_beat;
+  png.lowest_pitch = options.lowest_pitch;
   return png;
 }
 
@@ -104,60 +107,135 @@ StatusOr<Multitrack> SampleToMultitrack(const uint8_t* sample, const SampleShape
   return song;
 }
 
-StatusOr<SampleFilesReport> WriteSampleFiles(const uint8_t* samples, int64_t n, const SampleShape& shape,
-                                             const std::string& dir, const SampleFileOptions& options) {
-  TUTTI_RETURN_IF_ERROR(ValidateSampleFileOptions(options, shape));
-  if (n < 1 || samples == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("sample files: expected at least one sample, got ", n));
-  }
-  TUTTI_RETURN_IF_ERROR(CreateDirectories(dir));
-  const PngOptions png = PngOptionsFor(options);
+namespace {
+
+// One sample's files, plus what the report says about it.
+struct EncodedSample {
+  std::vector<EncodedSampleFile> files;  // in the documented order
+  std::vector<int64_t> track_notes;
+};
+
+// The encoders' errors get the file's name in front, as the disk writers' errors get its path.
+Status NameTheFile(const Status& status, const std::string& name) { return Annotate(status, name); }
+
+MidiExportOptions MidiOptionsFor(const SampleFileOptions& options) {
   MidiExportOptions midi;
   midi.tempo_qpm = options.tempo_qpm;
   midi.ticks_per_quarter = 120 * options.steps_per_beat;  // 480 at 4 steps per beat: whole ticks per step
+  return midi;
+}
 
-  SampleFilesReport report;
-  bool try_wav = options.write_wav;
-  std::string soundfont;
-  if (try_wav) {
-    // Look for both once, so a missing program costs one message, not one per sample.
-    StatusOr<std::string> program = FindExecutableOnPath("fluidsynth");
-    StatusOr<std::string> found = program.ok() ? FindSoundFont(options.soundfont) : program;
-    if (!found.ok()) {
-      if (found.status().code() != absl::StatusCode::kUnavailable) return found.status();  // a named file missing
-      try_wav = false;
-      report.wav_skipped = absl::StrCat(std::string(found.status().message()),
-                                        "; or run scripts/install-deps.sh --with-audio");
-    } else {
-      soundfont = *found;
-    }
+StatusOr<EncodedSample> EncodeOneSample(const uint8_t* sample, const SampleShape& shape, const SampleFormats& formats,
+                                        const SampleFileOptions& options, int64_t index) {
+  const std::string stem = absl::StrCat(options.stem, "-", index);
+  TUTTI_ASSIGN_OR_RETURN(Multitrack song, SampleToMultitrack(sample, shape, options, stem));
+  EncodedSample out;
+  for (const Track& t : song.tracks) out.track_notes.push_back(t.pianoroll.CountNotes());
+
+  std::string midi;  // also the input of the WAV
+  if (formats.midi || formats.wav) {
+    StatusOr<SmfFile> smf = MultitrackToSmf(song, MidiOptionsFor(options));
+    StatusOr<std::string> bytes = smf.ok() ? EncodeSmf(*smf) : StatusOr<std::string>(smf.status());
+    if (!bytes.ok()) return NameTheFile(bytes.status(), stem + ".mid");
+    midi = *std::move(bytes);
   }
+  if (formats.midi) out.files.push_back({stem + ".mid", midi});
+  if (formats.npz) {
+    StatusOr<std::string> npz = SerializePianorollNpz(song, NpzLayout::kV1);
+    if (!npz.ok()) return NameTheFile(npz.status(), stem + ".npz");
+    out.files.push_back({stem + ".npz", *std::move(npz)});
+  }
+  if (formats.png) {
+    StatusOr<std::string> png = EncodePianorollPng(sample, shape.tracks, shape.steps, shape.pitches,
+                                                   options.track_names, PngOptionsFor(options));
+    if (!png.ok()) return NameTheFile(png.status(), stem + ".png");
+    out.files.push_back({stem + ".png", *std::move(png)});
+  }
+  if (formats.wav) {
+    WavOptions wav_options;
+    wav_options.soundfont = options.soundfont;
+    StatusOr<std::string> wav = RenderMidiToWav(midi, wav_options);
+    if (!wav.ok()) return NameTheFile(wav.status(), stem + ".wav");
+    out.files.push_back({stem + ".wav", *std::move(wav)});
+  }
+  return out;
+}
 
+constexpr char kOverviewName[] = "overview.png";
+
+// What both public functions do: every sample's files, then the overview.
+StatusOr<std::vector<EncodedSample>> EncodeSamples(const uint8_t* samples, int64_t n, const SampleShape& shape,
+                                                   const SampleFormats& formats, const SampleFileOptions& options,
+                                                   int64_t first_index, std::string* overview_png) {
+  TUTTI_RETURN_IF_ERROR(ValidateSampleFileOptions(options, shape));
+  if (n < 1 || samples == nullptr || first_index < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sample files: expected at least one sample and first_index >= 0, got ", n,
+                     samples == nullptr ? " (null data)" : "", " and first_index ", first_index));
+  }
+  if (formats.wav) {
+    // Look once, so that a missing SoundFont costs one clear message rather than one per sample.
+    StatusOr<std::string> soundfont = FindSoundFont(options.soundfont);
+    if (!soundfont.ok()) return Annotate(soundfont.status(), "sample files: WAV");
+  }
+  std::vector<EncodedSample> encoded;
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t* sample = samples + i * shape.cells();
-    const std::string base = absl::StrCat(dir, "/", options.stem, "-", i);
-    TUTTI_ASSIGN_OR_RETURN(Multitrack song,
-                           SampleToMultitrack(sample, shape, options, absl::StrCat(options.stem, "-", i)));
+    TUTTI_ASSIGN_OR_RETURN(EncodedSample one,
+                           EncodeOneSample(samples + i * shape.cells(), shape, formats, options, first_index + i));
+    encoded.push_back(std::move(one));
+  }
+  overview_png->clear();
+  if (formats.png && formats.overview) {
+    const int64_t shown = std::min<int64_t>(n, std::max(1, options.overview_samples));
+    StatusOr<std::string> png = EncodePianorollGridPng(samples, shown, shape.tracks, shape.steps, shape.pitches,
+                                                       options.track_names, PngOptionsFor(options));
+    if (!png.ok()) return NameTheFile(png.status(), kOverviewName);
+    *overview_png = *std::move(png);
+  }
+  return encoded;
+}
+
+}  // namespace
+
+StatusOr<std::vector<EncodedSampleFile>> EncodeSampleFiles(const uint8_t* samples, int64_t n,
+                                                           const SampleShape& shape, const SampleFormats& formats,
+                                                           const SampleFileOptions& options, int64_t first_index) {
+  std::string overview;
+  TUTTI_ASSIGN_OR_RETURN(std::vector<EncodedSample> encoded,
+                         EncodeSamples(samples, n, shape, formats, options, first_index, &overview));
+  std::vector<EncodedSampleFile> files;
+  for (EncodedSample& sample : encoded) {
+    for (EncodedSampleFile& file : sample.files) files.push_back(std::move(file));
+  }
+  if (formats.png && formats.overview) files.push_back({kOverviewName, std::move(overview)});
+  return files;
+}
+
+StatusOr<SampleFilesReport> WriteSampleFiles(const uint8_t* samples, int64_t n, const SampleShape& shape,
+                                             const std::string& dir, const SampleFileOptions& options) {
+  SampleFormats formats;
+  formats.wav = options.write_wav;
+  TUTTI_RETURN_IF_ERROR(CreateDirectories(dir));
+  std::string overview;
+  TUTTI_ASSIGN_OR_RETURN(std::vector<EncodedSample> encoded,
+                         EncodeSamples(samples, n, shape, formats, options, /*first_index=*/0, &overview));
+  SampleFilesReport report;
+  for (const EncodedSample& sample : encoded) {
     WrittenSample written;
-    for (const Track& t : song.tracks) written.track_notes.push_back(t.pianoroll.CountNotes());
-    written.midi = base + ".mid";
-    written.npz = base + ".npz";
-    written.png = base + ".png";
-    TUTTI_RETURN_IF_ERROR(WriteMidiFile(song, written.midi, midi));
-    TUTTI_RETURN_IF_ERROR(WritePianorollNpz(song, written.npz, NpzLayout::kV1));
-    TUTTI_RETURN_IF_ERROR(
-        WritePianorollPng(sample, shape.tracks, shape.steps, shape.pitches, options.track_names, written.png, png));
-    if (try_wav) {
-      written.wav = base + ".wav";
-      Status wav = RenderWavWithFluidSynth(written.midi, written.wav, soundfont);
-      if (!wav.ok()) return Annotate(wav, written.wav);
+    written.track_notes = sample.track_notes;
+    for (const EncodedSampleFile& file : sample.files) {
+      const std::string path = absl::StrCat(dir, "/", file.name);
+      TUTTI_RETURN_IF_ERROR(WriteFileAtomically(path, file.bytes));  // its errors name the path
+      const std::string extension = std::filesystem::path(file.name).extension().string();
+      if (extension == ".mid") written.midi = path;
+      if (extension == ".npz") written.npz = path;
+      if (extension == ".png") written.png = path;
+      if (extension == ".wav") written.wav = path;
     }
     report.samples.push_back(std::move(written));
   }
-  const int64_t shown = std::min<int64_t>(n, std::max(1, options.overview_samples));
-  report.overview_png = dir + "/overview.png";
-  TUTTI_RETURN_IF_ERROR(WritePianorollGridPng(samples, shown, shape.tracks, shape.steps, shape.pitches,
-                                              options.track_names, report.overview_png, png));
+  report.overview_png = absl::StrCat(dir, "/", kOverviewName);
+  TUTTI_RETURN_IF_ERROR(WriteFileAtomically(report.overview_png, overview));
   return report;
 }
 

@@ -15,16 +15,20 @@
 //                   own grid; NOT upsampled to LPD's 24, so a cell is a 16th note), binary (|b1) rolls padded
 //                   back to 128 pitch columns, constant tempo (T, 1) at tempo_qpm, downbeat (T, 1) true at
 //                   every bar start, the song name "sample-<i>".
-//   sample-<i>.png  the sample's pianoroll (core/render/pianoroll_png.h), bar and beat lines.
-//   sample-<i>.wav  when write_wav and fluidsynth + a GM SoundFont are installed (core/render/wav.h).
-//   overview.png    a grid of the first min(n, 16) samples, 4 per row.
+//   sample-<i>.png  the sample's pianoroll (core/render/pianoroll_png.h): bar and beat lines, labelled with the
+//                   track names, bar numbers and a pitch axis from lowest_pitch.
+//   sample-<i>.wav  when write_wav: the MIDI file rendered in this process by FluidSynth with a General MIDI
+//                   SoundFont (core/render/wav.h): 16-bit stereo, 44.1 kHz, the sample plus a 1 s tail.
+//   overview.png    a grid of the first min(n, overview_samples) samples, 4 per row, labelled like the rest.
 // Programs. LPD-5's own programs by default (Drums 0, Piano 0, Guitar 24, Bass 32, Strings 48: what the
 // model was trained on and what ReadMidiAsLpd5 maps back); the MuseGAN tutorial writes 25 and 33 for guitar
 // and bass in its output MIDI (`tutti generate --programs 0,0,25,33,48`).
 //
 // Every file is written atomically (old content or complete new content). Same input, same bytes: nothing
-// depends on the clock (the .npz members carry a fixed time stamp).
-// Thread-safety: the functions share no state.
+// depends on the clock (the .npz members carry a fixed time stamp) and WAV rendering is deterministic.
+// EncodeSampleFiles gives the same files as bytes, for callers that send them elsewhere.
+// Thread-safety: any number of threads may call these at once (WAV rendering shares only the loaded
+// SoundFonts, see core/render/wav.h).
 
 #include <cstdint>
 #include <string>
@@ -51,8 +55,8 @@ struct SampleFileOptions {
   std::vector<std::string> track_names = {"Drums", "Piano", "Guitar", "Bass", "Strings"};
   std::vector<int> programs = {0, 0, 24, 32, 48};
   int drum_track = 0;
-  // Render sample-<i>.wav with fluidsynth. When fluidsynth or a SoundFont is missing the WAVs are skipped
-  // (not an error) and SampleFilesReport::wav_skipped says why and how to install them.
+  // Render sample-<i>.wav (in process, core/render/wav.h; tens of milliseconds per 4-bar sample). A missing
+  // SoundFont is an error naming it and scripts/install-deps.sh, not a silent skip.
   bool write_wav = true;
   // SoundFont for the WAVs; "" = the first of core/render/wav.h's DefaultSoundFontPaths() that exists.
   std::string soundfont;
@@ -78,17 +82,40 @@ struct WrittenSample {
 struct SampleFilesReport {
   std::vector<WrittenSample> samples;
   std::string overview_png;
-  // Non-empty when WAVs were asked for but not rendered: the reason and the install hint
-  // ("... install them with scripts/install-deps.sh --with-audio").
-  std::string wav_skipped;
   // Every file written, in order (per sample: mid, npz, png[, wav]; then overview.png).
   std::vector<std::string> Files() const;
 };
 
 // Writes the files listed in the header comment for `n` >= 1 samples into `dir` (created when missing;
-// existing files of the same names are replaced). Errors name the file; files written before an error stay.
+// existing files of the same names are replaced): EncodeSampleFiles (every format; WAV when write_wav), then
+// each file written atomically. Errors name the file; nothing is written when encoding fails, and files
+// written before a write error stay.
 StatusOr<SampleFilesReport> WriteSampleFiles(const uint8_t* samples, int64_t n, const SampleShape& shape,
                                              const std::string& dir, const SampleFileOptions& options = {});
+
+// One file of EncodeSampleFiles: its name (no directory) and its complete contents.
+struct EncodedSampleFile {
+  std::string name;
+  std::string bytes;
+};
+
+// Which files EncodeSampleFiles makes.
+struct SampleFormats {
+  bool midi = true, npz = true, png = true, wav = false;
+  bool overview = true;  // overview.png, made only together with png
+};
+
+// The same files WriteSampleFiles writes, as bytes, nothing on disk: per sample i (0-based, first_index + i
+// in names) "sample-<k>.mid", ".npz", ".png", ".wav" (those in `formats`), then "overview.png" when
+// formats.png && formats.overview. Same input, same bytes as the files WriteSampleFiles writes.
+// ("sample" is options.stem; the .npz song name is "<stem>-<k>" too; `options.write_wav` is not read:
+// formats.wav decides.) The overview shows the first min(n, overview_samples) of these samples.
+// Errors: InvalidArgument for n < 1, a null pointer, first_index < 0 or options that do not fit the shape;
+// the encoders' errors prefixed with the file's name (a missing SoundFont names it and scripts/install-deps.sh).
+StatusOr<std::vector<EncodedSampleFile>> EncodeSampleFiles(const uint8_t* samples, int64_t n,
+                                                           const SampleShape& shape, const SampleFormats& formats,
+                                                           const SampleFileOptions& options = {},
+                                                           int64_t first_index = 0);
 
 // Validates the per-track fields of `options` against `shape` (used by the functions above; exposed so a
 // command can fail before expensive work).

@@ -7,7 +7,6 @@
 
 #include "core/base/file_util.h"
 #include "core/npz/pianoroll_npz.h"
-#include "core/render/wav.h"
 
 namespace tutti {
 namespace {
@@ -89,7 +88,6 @@ TEST(WriteSampleFiles, WritesReadableDeterministicFiles) {
   StatusOr<SampleFilesReport> rb = WriteSampleFiles(samples.data(), 3, kShape, b, options);
   ASSERT_TRUE(rb.ok()) << rb.status();
   ASSERT_EQ(ra->samples.size(), 3u);
-  EXPECT_EQ(ra->wav_skipped, "");
   EXPECT_EQ(ra->overview_png, a + "/overview.png");
   const std::vector<std::string> files_a = ra->Files(), files_b = rb->Files();
   ASSERT_EQ(files_a.size(), 3u * 3 + 1);
@@ -119,22 +117,107 @@ TEST(WriteSampleFiles, WritesReadableDeterministicFiles) {
   EXPECT_GT(ra->samples[2].notes(), 0);
 }
 
-TEST(WriteSampleFiles, RendersWavWhenFluidSynthIsInstalled) {
+TEST(WriteSampleFiles, RendersWavInProcess) {
   const std::vector<uint8_t> samples = RandomSamples(1, 0.01, 3);
   const std::string dir = FreshDir("wav");
   StatusOr<SampleFilesReport> report = WriteSampleFiles(samples.data(), 1, kShape, dir, {});
   ASSERT_TRUE(report.ok()) << report.status();
-  const bool have_fluidsynth = FindExecutableOnPath("fluidsynth").ok() && FindSoundFont("").ok();
-  if (!have_fluidsynth) {
-    EXPECT_NE(report->wav_skipped.find("install-deps.sh --with-audio"), std::string::npos) << report->wav_skipped;
-    EXPECT_EQ(report->samples[0].wav, "");
-    GTEST_SKIP() << "fluidsynth or a GM SoundFont is not installed: " << report->wav_skipped;
-  }
-  EXPECT_EQ(report->wav_skipped, "");
   ASSERT_EQ(report->samples[0].wav, dir + "/sample-0.wav");
   StatusOr<std::string> wav = ReadFileToString(report->samples[0].wav);
   ASSERT_TRUE(wav.ok()) << wav.status();
   EXPECT_EQ(wav->substr(0, 4), "RIFF");
+  EXPECT_EQ(wav->substr(8, 4), "WAVE");
+  // 4 bars at 100 qpm (9.6 s) and the 1 s tail, 44.1 kHz stereo 16-bit, within a few milliseconds.
+  EXPECT_NEAR(static_cast<double>(wav->size() - 44) / (44100 * 4), 10.6, 0.01);
+  EXPECT_EQ(report->Files().size(), 5u);
+}
+
+TEST(WriteSampleFiles, MissingSoundFontIsAnErrorNamingItAndTheInstallScript) {
+  const std::vector<uint8_t> samples = RandomSamples(1, 0.01, 3);
+  const std::string dir = FreshDir("no_soundfont");
+  SampleFileOptions options;
+  options.soundfont = "/nonexistent/gm.sf2";
+  StatusOr<SampleFilesReport> report = WriteSampleFiles(samples.data(), 1, kShape, dir, options);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kNotFound) << report.status();
+  EXPECT_NE(report.status().message().find("/nonexistent/gm.sf2"), std::string::npos) << report.status();
+  EXPECT_NE(report.status().message().find("scripts/install-deps.sh"), std::string::npos) << report.status();
+  EXPECT_FALSE(fs::exists(dir + "/sample-0.mid"));  // nothing written when encoding fails
+}
+
+TEST(EncodeSampleFiles, SameBytesAsTheFilesWriteSampleFilesWrites) {
+  const std::vector<uint8_t> samples = RandomSamples(2, 0.005, 11);
+  SampleFileOptions options;
+  options.tempo_qpm = 110;
+  const std::string dir = FreshDir("encode_vs_write");
+  StatusOr<SampleFilesReport> report = WriteSampleFiles(samples.data(), 2, kShape, dir, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  SampleFormats formats;
+  formats.wav = true;
+  StatusOr<std::vector<EncodedSampleFile>> encoded = EncodeSampleFiles(samples.data(), 2, kShape, formats, options);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+
+  const std::vector<std::string> files = report->Files();
+  ASSERT_EQ(encoded->size(), files.size());
+  const std::vector<std::string> names = {"sample-0.mid", "sample-0.npz", "sample-0.png", "sample-0.wav",
+                                          "sample-1.mid", "sample-1.npz", "sample-1.png", "sample-1.wav",
+                                          "overview.png"};
+  for (size_t i = 0; i < files.size(); ++i) {
+    EXPECT_EQ((*encoded)[i].name, names[i]);
+    EXPECT_EQ(fs::path(files[i]).filename().string(), names[i]);
+    StatusOr<std::string> on_disk = ReadFileToString(files[i]);
+    ASSERT_TRUE(on_disk.ok()) << on_disk.status();
+    EXPECT_TRUE((*encoded)[i].bytes == *on_disk) << names[i] << " differs from " << files[i];
+  }
+}
+
+TEST(EncodeSampleFiles, FormatsAndFirstIndexPickTheFiles) {
+  const std::vector<uint8_t> samples = RandomSamples(2, 0.005, 5);
+  SampleFormats formats;
+  formats.npz = false;
+  formats.overview = false;
+  StatusOr<std::vector<EncodedSampleFile>> encoded = EncodeSampleFiles(samples.data(), 2, kShape, formats, {}, 7);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  std::vector<std::string> names;
+  for (const EncodedSampleFile& f : *encoded) names.push_back(f.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"sample-7.mid", "sample-7.png", "sample-8.mid", "sample-8.png"}));
+
+  // The .npz of sample k carries the song name "sample-k", as WriteSampleFiles's would.
+  formats = {};
+  formats.midi = formats.png = false;
+  encoded = EncodeSampleFiles(samples.data() + kShape.cells(), 1, kShape, formats, {}, 1);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  ASSERT_EQ(encoded->size(), 1u);
+  const std::string dir = FreshDir("encode_npz");
+  StatusOr<SampleFilesReport> report = WriteSampleFiles(samples.data(), 2, kShape, dir, [] {
+    SampleFileOptions o;
+    o.write_wav = false;
+    return o;
+  }());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE((*encoded)[0].bytes == *ReadFileToString(report->samples[1].npz));
+
+  // Only a WAV: the MIDI is made for it but not returned.
+  formats = {};
+  formats.midi = formats.npz = formats.png = false;
+  formats.wav = true;
+  encoded = EncodeSampleFiles(samples.data(), 1, kShape, formats);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  ASSERT_EQ(encoded->size(), 1u);
+  EXPECT_EQ((*encoded)[0].name, "sample-0.wav");
+  EXPECT_EQ((*encoded)[0].bytes.substr(0, 4), "RIFF");
+}
+
+TEST(EncodeSampleFiles, RejectsBadArguments) {
+  const std::vector<uint8_t> samples = RandomSamples(1, 0.02, 5);
+  EXPECT_EQ(EncodeSampleFiles(samples.data(), 0, kShape, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeSampleFiles(nullptr, 1, kShape, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeSampleFiles(samples.data(), 1, kShape, {}, {}, -1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  SampleFileOptions options;
+  options.programs = {0};
+  EXPECT_EQ(EncodeSampleFiles(samples.data(), 1, kShape, {}, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(WriteSampleFiles, NamesTheFileThatCannotBeWritten) {
