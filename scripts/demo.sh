@@ -98,8 +98,11 @@ echo "== 11. the web page: one generation in Compose (headless Chromium), screen
 node tests/web/compose_screenshot.js --url "$page" --genre rock --seed 7 --out "$out/compose.png"
 
 echo "== demo finished; it wrote under $out:"
-(cd "$out" && find . -name manifest.json -o -name 'best.tutti' -o -name tutti.db -o -name compose.png \
-  -o -path './samples/*' -type f | sort | sed 's/^\.\//  /')
+(cd "$out" && find . -name manifest.json -o -name 'best.tutti' -o -name tutti.db -o -name compose.png |
+  sort | sed 's/^\.\//  /')
+for dir in "$out"/samples/*/; do
+  echo "  samples/$(basename "$dir")/: $(ls "$dir" | wc -l) files ($(ls "$dir" | sed 's/.*\.//' | sort -u | paste -sd, -))"
+done
 du -sh "$out"/* | sed 's/^/  /'
 echo
 echo "The web page (Compose, Experiments, Listen): $page"

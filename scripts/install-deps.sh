@@ -2,8 +2,9 @@
 # Installs what Tutti needs from Debian bookworm packages, and nothing that is already there.
 # Idempotent; works as root or through sudo.  Usage: scripts/install-deps.sh [--with-bench]
 #   --with-bench  also python3-torch (the Python reference the benchmarks compare against)
-# Audio (in-process FluidSynth + a 5 MB General MIDI soundfont) and the web page's browser test (Debian's
-# chromium driven by playwright-core from npm, pinned in tests/web/package-lock.json) are always installed.
+# Audio (in-process FluidSynth + a 5 MB General MIDI soundfont), the web page's browser test (Debian's
+# chromium driven by playwright-core from npm, pinned in tests/web/package-lock.json) and Slurm + munge (the
+# deploy/slurm test starts its own single-node cluster; packages start no daemons) are always installed.
 set -euo pipefail
 
 packages=(
@@ -15,9 +16,10 @@ packages=(
   libzip-dev zipcmp zipmerge ziptool zlib1g-dev libdeflate-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libpng-dev libssl-dev
-  python3-numpy python3-mido
+  python3-numpy python3-mido python3-yaml
   libfluidsynth-dev timgm6mb-soundfont
   chromium
+  slurm-wlm munge
 )
 for arg in "$@"; do
   case "$arg" in
