@@ -136,8 +136,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   double max_seconds = 0;
   bool quiet = false;
-  std::string coordinator, token_file, tls_ca, lease_id, work_dir;
+  std::string coordinator, token_file, tls_ca, lease_id, work_dir, pack_cache;
   double wait_s = 0;
+  double pack_cache_mb = 10240;
   int threads_per_rank = 0;
   auto* source = app.add_option_group("job", "What to train (exactly one)");
   source->add_option("--config", config_path, "Job config file (YAML)");
@@ -152,6 +153,12 @@ int main(int argc, char** argv) {
   app.add_option("--work-dir", work_dir,
                  "With --coordinator: local files of the trial go to WORK_DIR/trial-<id> (default "
                  "$TMPDIR/tutti-worker-<pid>)");
+  app.add_option("--pack-cache", pack_cache,
+                 "With --coordinator: node-local cache of packs fetched from the coordinator when a trial's pinned "
+                 "packs are not in its packs_dir here (default $TMPDIR/tutti-pack-cache; shared by the node's ranks)");
+  app.add_option("--pack-cache-mb", pack_cache_mb,
+                 "With --coordinator: bound on the pack cache in MiB; least recently used packs go first [10240]")
+      ->check(CLI::PositiveNumber);
   app.add_option("--threads-per-rank", threads_per_rank,
                  "LibTorch threads per rank when the config says 0 (0 = cores / ranks on this node)")
       ->check(CLI::NonNegativeNumber);
@@ -196,6 +203,12 @@ int main(int argc, char** argv) {
       work_dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tutti-worker-" + std::to_string(::getpid());
     }
     o.work_dir = work_dir;
+    if (pack_cache.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      pack_cache = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tutti-pack-cache";
+    }
+    o.pack_cache_dir = pack_cache;
+    o.pack_cache_bytes = static_cast<int64_t>(pack_cache_mb * (1 << 20));
     o.threads_per_rank = threads_per_rank;
     o.overrides = overrides;
     o.max_seconds = max_seconds;
@@ -208,8 +221,8 @@ int main(int argc, char** argv) {
     o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
     return tutti::worker::RunCoordinatedTrial(o);
   }
-  if (!lease_id.empty() || wait_s > 0 || !work_dir.empty()) {
-    std::fprintf(stderr, "error: --lease, --wait and --work-dir need --coordinator\n");
+  if (!lease_id.empty() || wait_s > 0 || !work_dir.empty() || !pack_cache.empty()) {
+    std::fprintf(stderr, "error: --lease, --wait, --work-dir and --pack-cache need --coordinator\n");
     return 2;
   }
   tutti::StatusOr<tutti::JobConfig> config = tutti::LoadJobConfig(config_path, overrides);

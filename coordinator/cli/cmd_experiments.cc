@@ -20,12 +20,15 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "coordinator/cli/cli_status.h"
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/pack_upload.h"
 #include "coordinator/cli/remote.h"
 #include "coordinator/cli/table.h"
 #include "core/base/file_util.h"
 #include "core/base/interrupt.h"
+#include "core/config/experiment_config_yaml.h"
 #include "tutti/v1/checkpoint_service.grpc.pb.h"
 #include "tutti/v1/experiment_service.grpc.pb.h"
 
@@ -77,7 +80,43 @@ struct SubmitArgs {
   RemoteFlags remote;
   std::string file;
   std::vector<std::string> overrides;
+  bool no_pack_upload = false;
 };
+
+// The packs step of submit: when every pack the experiment can train is here (data.packs_dir/<genre>,
+// relative to this directory), upload what the coordinator lacks and pin them with a data.pack_pins
+// override; otherwise leave the job as it is (the workers read data.packs_dir themselves). A file the
+// coordinator will refuse anyway (config errors) is left for the coordinator to report, with its
+// file:line:col, so nothing is uploaded for it.
+Status PinPacks(const SubmitArgs& a, const rpc::Connection& connection, std::vector<std::string>* overrides) {
+  StatusOr<ExperimentConfig> experiment = LoadExperimentConfig(a.file, a.overrides);
+  if (!experiment.ok() || !experiment->job.data.pack_pins.empty()) return absl::OkStatus();
+  TUTTI_ASSIGN_OR_RETURN(std::vector<std::string> genres, GenresOfExperiment(*experiment));
+  const std::string& packs_dir = experiment->job.data.packs_dir;
+  std::vector<std::string> absent;
+  for (const std::string& genre : genres) {
+    if (!std::filesystem::exists(std::filesystem::path(packs_dir) / genre / "manifest.json")) absent.push_back(genre);
+  }
+  if (!absent.empty()) {
+    // stderr, also with --json: stdout stays machine-readable.
+    std::cerr << "note: no pack for " << absl::StrJoin(absent, ", ") << " under " << packs_dir
+              << " here: packs are not uploaded; workers read data.packs_dir themselves\n";
+    return absl::OkStatus();
+  }
+  TUTTI_ASSIGN_OR_RETURN(std::vector<PackUpload> uploads,
+                         UploadPacks(connection, packs_dir, genres, a.remote.timeout_s, /*progress=*/true));
+  std::vector<std::string> pins;
+  for (const PackUpload& u : uploads) {
+    pins.push_back(u.pin());
+    std::cerr << "pack " << u.genre << ": " << u.manifest_sha256.substr(0, 12) << " ("
+              << (u.files_sent == 0 ? std::string("already at the coordinator")
+                                    : absl::StrCat(u.files_sent, " of ", u.files, " files sent, ",
+                                                   FormatBytes(u.bytes_sent)))
+              << ")\n";
+  }
+  overrides->push_back("data.pack_pins=[" + absl::StrJoin(pins, ", ") + "]");
+  return absl::OkStatus();
+}
 
 int RunSubmit(const SubmitArgs& a) {
   StatusOr<std::string> yaml = ReadFileToString(a.file);
@@ -85,10 +124,14 @@ int RunSubmit(const SubmitArgs& a) {
   auto connection = Connect(a.remote);
   if (!connection.ok()) return ReportFailure(connection.status());
   auto stub = v1::ExperimentService::NewStub((*connection)->channel());
+  std::vector<std::string> overrides = a.overrides;
+  if (!a.no_pack_upload) {
+    if (Status pinned = PinPacks(a, **connection, &overrides); !pinned.ok()) return ReportFailure(pinned);
+  }
   v1::SubmitExperimentRequest request;
   request.set_config_yaml(*yaml);
   request.set_source_name(a.file);
-  for (const std::string& o : a.overrides) request.add_overrides(o);
+  for (const std::string& o : overrides) request.add_overrides(o);
   std::error_code ec;
   request.set_working_directory(std::filesystem::current_path(ec).string());
   v1::SubmitExperimentResponse response;
@@ -410,6 +453,10 @@ void RegisterExperimentCommands(CLI::App& app, int* exit_code) {
   submit->add_option("file", submit_args->file, "Job file (YAML; see configs/)")->required();
   submit->add_option("--set", submit_args->overrides, "Override one key, e.g. --set train.steps=2000 (repeatable)")
       ->take_all();
+  submit->add_flag("--no-pack-upload", submit_args->no_pack_upload,
+                   "Do not upload the job's packs (by default, when data.packs_dir/<genre> exists here for every "
+                   "genre, the packs the coordinator lacks are uploaded and pinned by sha256, so workers without "
+                   "a shared filesystem fetch them)");
   AddRemoteFlags(submit, &submit_args->remote);
   submit->callback([submit_args, exit_code] { *exit_code = RunSubmit(*submit_args); });
 

@@ -86,11 +86,13 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
       [handler = s->sample_handler_.get()](const CheckpointRow& row) { handler->OnCheckpointRecorded(row); });
   s->listen_handler_ = std::make_unique<ListenHandler>(s->store_.get(), s->lifecycle_.get(), s->registry_.get(),
                                                        s->catalog_.get(), s->sample_handler_.get(), &s->clock_);
+  TUTTI_ASSIGN_OR_RETURN(s->pack_handler_, PackHandler::Create(s->store_.get(), s->blobs_.get(), &s->clock_));
   s->experiment_service_ = std::make_unique<ExperimentServiceImpl>(s->experiment_handler_.get(), s->auth_.get());
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->worker_handler_.get(), s->auth_.get());
   s->checkpoint_service_ = std::make_unique<CheckpointServiceImpl>(s->checkpoint_handler_.get(), s->auth_.get());
   s->sample_service_ = std::make_unique<SampleServiceImpl>(s->sample_handler_.get(), s->auth_.get());
   s->listen_service_ = std::make_unique<ListenServiceImpl>(s->listen_handler_.get(), s->auth_.get());
+  s->pack_service_ = std::make_unique<PackServiceImpl>(s->pack_handler_.get(), s->auth_.get());
   // Reflection behind the token too (gRPC's reflection plugin would answer anyone); it lists every service
   // registered below, the health service included.
   s->reflection_service_ = std::make_unique<ReflectionService>(
@@ -98,7 +100,8 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
                                                v1::WorkerService::service_full_name(),
                                                v1::CheckpointService::service_full_name(),
                                                v1::SampleService::service_full_name(),
-                                               v1::ListenService::service_full_name(), "grpc.health.v1.Health"});
+                                               v1::ListenService::service_full_name(),
+                                               v1::PackService::service_full_name(), "grpc.health.v1.Health"});
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (o.tls_cert_file.empty()) {
@@ -123,6 +126,7 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
   builder.RegisterService(s->checkpoint_service_.get());
   builder.RegisterService(s->sample_service_.get());
   builder.RegisterService(s->listen_service_.get());
+  builder.RegisterService(s->pack_service_.get());
   builder.RegisterService(s->reflection_service_->v1alpha());
   builder.RegisterService(s->reflection_service_->v1());
   s->server_ = builder.BuildAndStart();

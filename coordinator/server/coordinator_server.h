@@ -109,11 +109,13 @@ class CoordinatorServer {
   std::unique_ptr<GenreCatalog> catalog_;
   std::unique_ptr<SampleHandler> sample_handler_;
   std::unique_ptr<ListenHandler> listen_handler_;
+  std::unique_ptr<PackHandler> pack_handler_;
   std::unique_ptr<ExperimentServiceImpl> experiment_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<CheckpointServiceImpl> checkpoint_service_;
   std::unique_ptr<SampleServiceImpl> sample_service_;
   std::unique_ptr<ListenServiceImpl> listen_service_;
+  std::unique_ptr<PackServiceImpl> pack_service_;
   std::unique_ptr<JsonApi> json_api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<ReflectionService> reflection_service_;  // ours: checks the token (gRPC's plugin cannot)

@@ -191,4 +191,45 @@ grpc::Status ListenServiceImpl::Leaderboard(grpc::ServerContext* c, const v1::Le
   return Serve(auth_, c, [&] { return handler_->Leaderboard(*q, r); });
 }
 
+// --- PackService ---
+
+grpc::Status PackServiceImpl::MissingBlobs(grpc::ServerContext* c, const v1::MissingBlobsRequest* q,
+                                           v1::MissingBlobsResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->MissingBlobs(*q, r); });
+}
+grpc::Status PackServiceImpl::UploadBlob(grpc::ServerContext* c, grpc::ServerReader<v1::UploadBlobRequest>* reader,
+                                         v1::UploadBlobResponse* r) {
+  return Serve(auth_, c, [&]() -> Status {
+    std::unique_ptr<PackHandler::UploadSession> session = handler_->StartUpload();
+    v1::UploadBlobRequest message;
+    while (reader->Read(&message)) TUTTI_RETURN_IF_ERROR(session->OnMessage(message));
+    if (c->IsCancelled()) return absl::CancelledError("the upload was cancelled by the client");
+    return session->Finish(r);
+  });
+}
+grpc::Status PackServiceImpl::RegisterPack(grpc::ServerContext* c, const v1::RegisterPackRequest* q,
+                                           v1::RegisterPackResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->RegisterPack(*q, r); });
+}
+grpc::Status PackServiceImpl::ListPacks(grpc::ServerContext* c, const v1::ListPacksRequest* q, v1::ListPacksResponse* r) {
+  return Serve(auth_, c, [&] { return handler_->ListPacks(*q, r); });
+}
+grpc::Status PackServiceImpl::DownloadBlob(grpc::ServerContext* c, const v1::DownloadBlobRequest* q,
+                                           grpc::ServerWriter<v1::DownloadBlobResponse>* w) {
+  return Serve(auth_, c, [&]() -> Status {
+    TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore::Reader> reader, handler_->OpenDownload(*q));
+    v1::DownloadBlobResponse message;
+    message.set_size_bytes(reader->size());
+    std::string chunk;
+    for (bool first = true;; first = false) {
+      TUTTI_RETURN_IF_ERROR(reader->Read(static_cast<size_t>(rpc::kChunkBytes), &chunk));
+      if (chunk.empty() && !first) return absl::OkStatus();
+      message.set_data(chunk);  // the first message carries the size even when the blob is empty
+      if (!w->Write(message)) return absl::OkStatus();  // the client left
+      if (chunk.empty()) return absl::OkStatus();
+      message.clear_size_bytes();
+    }
+  });
+}
+
 }  // namespace tutti::coord

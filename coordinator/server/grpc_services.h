@@ -12,11 +12,13 @@
 #include "coordinator/service/checkpoint_handler.h"
 #include "coordinator/service/experiment_handler.h"
 #include "coordinator/service/listen_handler.h"
+#include "coordinator/service/pack_handler.h"
 #include "coordinator/service/sample_handler.h"
 #include "coordinator/service/worker_handler.h"
 #include "tutti/v1/checkpoint_service.grpc.pb.h"
 #include "tutti/v1/experiment_service.grpc.pb.h"
 #include "tutti/v1/listen_service.grpc.pb.h"
+#include "tutti/v1/pack_service.grpc.pb.h"
 #include "tutti/v1/sample_service.grpc.pb.h"
 #include "tutti/v1/worker_service.grpc.pb.h"
 
@@ -115,6 +117,22 @@ class ListenServiceImpl final : public v1::ListenService::Service {
 
  private:
   ListenHandler* const handler_;
+  const TokenAuth* const auth_;
+};
+
+class PackServiceImpl final : public v1::PackService::Service {
+ public:
+  PackServiceImpl(PackHandler* handler, const TokenAuth* auth) : handler_(handler), auth_(auth) {}
+  grpc::Status MissingBlobs(grpc::ServerContext*, const v1::MissingBlobsRequest*, v1::MissingBlobsResponse*) override;
+  grpc::Status UploadBlob(grpc::ServerContext*, grpc::ServerReader<v1::UploadBlobRequest>*,
+                          v1::UploadBlobResponse*) override;
+  grpc::Status RegisterPack(grpc::ServerContext*, const v1::RegisterPackRequest*, v1::RegisterPackResponse*) override;
+  grpc::Status ListPacks(grpc::ServerContext*, const v1::ListPacksRequest*, v1::ListPacksResponse*) override;
+  grpc::Status DownloadBlob(grpc::ServerContext*, const v1::DownloadBlobRequest*,
+                            grpc::ServerWriter<v1::DownloadBlobResponse>*) override;
+
+ private:
+  PackHandler* const handler_;
   const TokenAuth* const auth_;
 };
 

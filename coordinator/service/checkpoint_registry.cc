@@ -87,7 +87,11 @@ Status CheckpointRegistry::Recover() {
     ++recovered_.finished_deletions;
   }
   TUTTI_ASSIGN_OR_RETURN(std::vector<std::string> named, store_->ListCheckpointShas());
-  const std::set<std::string> referenced(named.begin(), named.end());
+  std::set<std::string> referenced(named.begin(), named.end());
+  // Registered packs (PackService) keep their blobs too; blobs uploaded for a pack never registered are
+  // orphans like any other and go (the client's next submit finds them missing and sends them again).
+  TUTTI_ASSIGN_OR_RETURN(std::vector<std::string> pack_blobs, store_->ListPackBlobShas());
+  referenced.insert(pack_blobs.begin(), pack_blobs.end());
   TUTTI_ASSIGN_OR_RETURN(std::vector<std::string> stored, blobs_->List());
   for (const std::string& sha : stored) {
     if (referenced.count(sha) != 0) continue;

@@ -132,6 +132,19 @@ struct ListenPairRow {
   int64_t rated_ms = 0;
 };
 
+// A training pack stored as blobs (PackService): its manifest.json and shards, each by the sha256 of its bytes.
+// Registered once; a registered pack keeps its blobs from garbage collection.
+struct PackRow {
+  std::string manifest_sha256;       // the pack's identity; unique
+  std::string genre;
+  std::vector<std::string> blob_shas;  // manifest + every shard, distinct, sorted
+  int32_t shards = 0;
+  int64_t size_bytes = 0;            // manifest + shards
+  int64_t train_samples = 0;
+  int64_t heldout_samples = 0;
+  int64_t registered_ms = 0;
+};
+
 class ExperimentStore {
  public:
   virtual ~ExperimentStore() = default;
@@ -198,6 +211,18 @@ class ExperimentStore {
                                                  const std::string& listener, int64_t rated_ms) = 0;
   // Rated pairs by id; `genre` "" = every genre, `trial_id` 0 = every trial (else pairs with it on either side).
   virtual StatusOr<std::vector<ListenPairRow>> ListRatedPairs(const std::string& genre, int64_t trial_id) = 0;
+
+  // --- packs -------------------------------------------------------------------------------------------
+  // Records a pack with its blobs in one transaction. Returns false (and changes nothing) when a pack with
+  // that manifest_sha256 is stored already. InvalidArgument for a sha that is not 64 lower-case hex digits,
+  // an empty genre or no blobs, or blob_shas not naming the manifest.
+  virtual StatusOr<bool> InsertPack(const PackRow& row) = 0;
+  // NotFound "pack <sha> not found".
+  virtual StatusOr<PackRow> GetPack(const std::string& manifest_sha256) = 0;
+  // Packs newest first (then by sha); `genre` "" = all.
+  virtual StatusOr<std::vector<PackRow>> ListPacks(const std::string& genre) = 0;
+  // Every distinct blob sha256 any pack names, sorted ascending (garbage collection keeps them).
+  virtual StatusOr<std::vector<std::string>> ListPackBlobShas() = 0;
 };
 
 }  // namespace tutti::coord

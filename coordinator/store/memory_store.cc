@@ -279,4 +279,48 @@ StatusOr<std::vector<ListenPairRow>> MemoryStore::ListRatedPairs(const std::stri
   return rows;
 }
 
+// --- packs -------------------------------------------------------------------------------------------
+
+namespace {
+// Sorted, distinct: what every store returns, so callers and the contract test compare rows directly.
+PackRow Normalized(PackRow row) {
+  std::sort(row.blob_shas.begin(), row.blob_shas.end());
+  row.blob_shas.erase(std::unique(row.blob_shas.begin(), row.blob_shas.end()), row.blob_shas.end());
+  return row;
+}
+bool NewerFirst(const PackRow& a, const PackRow& b) {
+  return a.registered_ms != b.registered_ms ? a.registered_ms > b.registered_ms : a.manifest_sha256 < b.manifest_sha256;
+}
+}  // namespace
+
+StatusOr<bool> MemoryStore::InsertPack(const PackRow& row) {
+  TUTTI_RETURN_IF_ERROR(store_internal::CheckNewPack(row));
+  absl::MutexLock lock(&mu_);
+  return packs_.emplace(row.manifest_sha256, Normalized(row)).second;
+}
+
+StatusOr<PackRow> MemoryStore::GetPack(const std::string& manifest_sha256) {
+  absl::MutexLock lock(&mu_);
+  auto it = packs_.find(manifest_sha256);
+  if (it == packs_.end()) return store_internal::PackNotFound(manifest_sha256);
+  return it->second;
+}
+
+StatusOr<std::vector<PackRow>> MemoryStore::ListPacks(const std::string& genre) {
+  absl::MutexLock lock(&mu_);
+  std::vector<PackRow> out;
+  for (const auto& [sha, row] : packs_) {
+    if (genre.empty() || row.genre == genre) out.push_back(row);
+  }
+  std::sort(out.begin(), out.end(), NewerFirst);
+  return out;
+}
+
+StatusOr<std::vector<std::string>> MemoryStore::ListPackBlobShas() {
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> shas;
+  for (const auto& [sha, row] : packs_) shas.insert(row.blob_shas.begin(), row.blob_shas.end());
+  return std::vector<std::string>(shas.begin(), shas.end());
+}
+
 }  // namespace tutti::coord

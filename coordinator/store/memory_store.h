@@ -55,6 +55,11 @@ class MemoryStore : public ExperimentStore {
                                          int64_t rated_ms) override;
   StatusOr<std::vector<ListenPairRow>> ListRatedPairs(const std::string& genre, int64_t trial_id) override;
 
+  StatusOr<bool> InsertPack(const PackRow& row) override;
+  StatusOr<PackRow> GetPack(const std::string& manifest_sha256) override;
+  StatusOr<std::vector<PackRow>> ListPacks(const std::string& genre) override;
+  StatusOr<std::vector<std::string>> ListPackBlobShas() override;
+
  private:
   // A trial's metric points keyed by (step, kind): map order is ReadMetrics' order.
   using MetricKey = std::pair<int64_t, std::string>;
@@ -70,6 +75,7 @@ class MemoryStore : public ExperimentStore {
   std::map<int64_t, CheckpointRow> checkpoints_ ABSL_GUARDED_BY(mu_);  // by id
   int64_t last_listen_pair_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, ListenPairRow> listen_pairs_ ABSL_GUARDED_BY(mu_);  // by pair_id
+  std::map<std::string, PackRow> packs_ ABSL_GUARDED_BY(mu_);               // by manifest_sha256
 };
 
 }  // namespace tutti::coord

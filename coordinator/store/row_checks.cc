@@ -1,6 +1,7 @@
 #include "coordinator/store/row_checks.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/sha256.h"
 
 namespace tutti::coord::store_internal {
 
@@ -71,6 +72,30 @@ Status CheckNewListenPair(const ListenPairRow& row) {
                                                    static_cast<int>(row.choice)));
   }
   return absl::OkStatus();
+}
+
+Status CheckNewPack(const PackRow& row) {
+  if (!IsSha256Hex(row.manifest_sha256)) {
+    return absl::InvalidArgumentError(absl::StrCat("new pack: manifest_sha256: expected 64 lower-case hex digits, got \"",
+                                                   row.manifest_sha256, "\""));
+  }
+  if (row.genre.empty()) return absl::InvalidArgumentError(absl::StrCat("new pack ", row.manifest_sha256, ": genre is empty"));
+  bool names_manifest = false;
+  for (const std::string& sha : row.blob_shas) {
+    if (!IsSha256Hex(sha)) {
+      return absl::InvalidArgumentError(absl::StrCat("new pack ", row.manifest_sha256, ": blob sha256 \"", sha,
+                                                     "\" is not 64 lower-case hex digits"));
+    }
+    names_manifest |= sha == row.manifest_sha256;
+  }
+  if (!names_manifest) {
+    return absl::InvalidArgumentError(absl::StrCat("new pack ", row.manifest_sha256, ": its blobs must include the manifest"));
+  }
+  return absl::OkStatus();
+}
+
+Status PackNotFound(const std::string& manifest_sha256) {
+  return absl::NotFoundError(absl::StrCat("pack ", manifest_sha256, " not found"));
 }
 
 Status CheckRatingChoice(ListenChoice choice) {

@@ -38,6 +38,9 @@ Status CheckRatingChoice(ListenChoice choice);
 Status ListenPairNotFound(const std::string& pair_id);
 Status ListenPairExists(const std::string& pair_id);
 Status ListenPairAlreadyRated(const std::string& pair_id);
+// Packs: well-formed shas, a genre, blob_shas naming the manifest. "pack <sha> not found" (NotFound).
+Status CheckNewPack(const PackRow& row);
+Status PackNotFound(const std::string& manifest_sha256);
 // Whether a rated pair passes ListRatedPairs' filters.
 bool MatchesRatingFilter(const ListenPairRow& row, const std::string& genre, int64_t trial_id);
 

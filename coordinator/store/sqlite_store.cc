@@ -124,6 +124,26 @@ CREATE TABLE listen_pairs (
 CREATE INDEX listen_pairs_rated_by_genre ON listen_pairs (genre, choice);
 )sql";
 
+// Version 3: training packs stored as blobs (PackService). pack_blobs lists every blob a pack names, so
+// blob garbage collection can keep them and a blob shared by two packs is listed under both.
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE packs (
+  manifest_sha256 TEXT PRIMARY KEY,
+  genre TEXT NOT NULL,
+  shards INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  train_samples INTEGER NOT NULL,
+  heldout_samples INTEGER NOT NULL,
+  registered_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE pack_blobs (
+  manifest_sha256 TEXT NOT NULL REFERENCES packs (manifest_sha256),
+  sha256 TEXT NOT NULL,
+  PRIMARY KEY (manifest_sha256, sha256)
+) STRICT;
+CREATE INDEX pack_blobs_by_sha256 ON pack_blobs (sha256);
+)sql";
+
 // --- statements --------------------------------------------------------------------------------------------
 //
 // Column lists are shared by the SELECTs and the row readers below (Read*Row): keep them in step. Each
@@ -184,6 +204,16 @@ constexpr char kSetCheckpointStateSql[] = "UPDATE checkpoints SET state = ?2 WHE
 constexpr char kDeleteCheckpointSql[] = "DELETE FROM checkpoints WHERE id = ?1";
 constexpr char kCountCheckpointsWithShaSql[] = "SELECT COUNT(*) FROM checkpoints WHERE sha256 = ?1";
 constexpr char kListCheckpointShasSql[] = "SELECT DISTINCT sha256 FROM checkpoints ORDER BY sha256";
+
+#define TUTTI_PACK_FIELDS "manifest_sha256, genre, shards, size_bytes, train_samples, heldout_samples, registered_ms"
+constexpr char kInsertPackSql[] =
+    "INSERT INTO packs (" TUTTI_PACK_FIELDS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
+constexpr char kInsertPackBlobSql[] = "INSERT OR IGNORE INTO pack_blobs (manifest_sha256, sha256) VALUES (?1, ?2)";
+constexpr char kGetPackSql[] = "SELECT " TUTTI_PACK_FIELDS " FROM packs WHERE manifest_sha256 = ?1";
+constexpr char kListPacksSql[] = "SELECT " TUTTI_PACK_FIELDS
+                                 " FROM packs WHERE ?1 = '' OR genre = ?1 ORDER BY registered_ms DESC, manifest_sha256";
+constexpr char kListBlobsOfPackSql[] = "SELECT sha256 FROM pack_blobs WHERE manifest_sha256 = ?1 ORDER BY sha256";
+constexpr char kListPackBlobShasSql[] = "SELECT DISTINCT sha256 FROM pack_blobs ORDER BY sha256";
 
 #define TUTTI_LISTEN_PAIR_FIELDS                                                                          \
   "pair_id, genre, trial_a, checkpoint_a, step_a, trial_b, checkpoint_b, step_b, seed, choice, listener, " \
@@ -316,6 +346,18 @@ CheckpointRow ReadCheckpointRow(const SqliteStatement& s) {
   return r;
 }
 
+PackRow ReadPackRow(const SqliteStatement& s) {
+  PackRow r;
+  r.manifest_sha256 = s.ColumnText(0);
+  r.genre = s.ColumnText(1);
+  r.shards = static_cast<int32_t>(s.ColumnInt64(2));
+  r.size_bytes = s.ColumnInt64(3);
+  r.train_samples = s.ColumnInt64(4);
+  r.heldout_samples = s.ColumnInt64(5);
+  r.registered_ms = s.ColumnInt64(6);
+  return r;
+}
+
 ListenPairRow ReadListenPairRow(const SqliteStatement& s) {
   ListenPairRow r;
   r.id = s.ColumnInt64(0);
@@ -423,7 +465,7 @@ Status Migrate(SqliteConnection* connection, const std::vector<std::string>& mig
 }  // namespace
 
 const std::vector<std::string>& SqliteStore::Migrations() {
-  static const std::vector<std::string>* const migrations = new std::vector<std::string>{kSchemaV1, kSchemaV2};
+  static const std::vector<std::string>* const migrations = new std::vector<std::string>{kSchemaV1, kSchemaV2, kSchemaV3};
   return *migrations;
 }
 
@@ -853,6 +895,75 @@ StatusOr<std::vector<ListenPairRow>> SqliteStore::ListRatedPairs(const std::stri
   ScopedReset reset(statement);
   TUTTI_RETURN_IF_ERROR(BindAll(statement, genre, trial_id));
   return ReadAll<ListenPairRow>(statement, ReadListenPairRow);
+}
+
+// --- packs -------------------------------------------------------------------------------------------
+
+StatusOr<bool> SqliteStore::InsertPack(const PackRow& row) {
+  TUTTI_RETURN_IF_ERROR(store_internal::CheckNewPack(row));
+  absl::MutexLock lock(&mu_);
+  TUTTI_ASSIGN_OR_RETURN(auto transaction, SqliteTransaction::Begin(connection_.get(), SqliteTransaction::Mode::kWrite));
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * insert, Statement(kInsertPackSql));
+  int64_t inserted = 0;
+  {
+    ScopedReset reset(insert);
+    TUTTI_RETURN_IF_ERROR(BindAll(insert, row.manifest_sha256, row.genre, static_cast<int64_t>(row.shards),
+                                  row.size_bytes, row.train_samples, row.heldout_samples, row.registered_ms));
+    TUTTI_ASSIGN_OR_RETURN(inserted, insert->Run());
+  }
+  if (inserted == 0) return false;  // registered before: the transaction rolls back (nothing was written)
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * blob, Statement(kInsertPackBlobSql));
+  for (const std::string& sha : row.blob_shas) {
+    ScopedReset reset(blob);
+    TUTTI_RETURN_IF_ERROR(BindAll(blob, row.manifest_sha256, sha));
+    TUTTI_RETURN_IF_ERROR(blob->Run().status());
+  }
+  TUTTI_RETURN_IF_ERROR(transaction->Commit());
+  return true;
+}
+
+StatusOr<std::vector<std::string>> SqliteStore::BlobsOfPackLocked(const std::string& manifest_sha256) {
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kListBlobsOfPackSql));
+  ScopedReset reset(statement);
+  TUTTI_RETURN_IF_ERROR(statement->BindText(1, manifest_sha256));
+  return ReadAll<std::string>(statement, [](const SqliteStatement& s) { return s.ColumnText(0); });
+}
+
+StatusOr<PackRow> SqliteStore::GetPack(const std::string& manifest_sha256) {
+  absl::MutexLock lock(&mu_);
+  PackRow row;
+  {
+    TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kGetPackSql));
+    ScopedReset reset(statement);
+    TUTTI_RETURN_IF_ERROR(statement->BindText(1, manifest_sha256));
+    TUTTI_ASSIGN_OR_RETURN(bool found, statement->Step());
+    if (!found) return store_internal::PackNotFound(manifest_sha256);
+    row = ReadPackRow(*statement);
+  }
+  TUTTI_ASSIGN_OR_RETURN(row.blob_shas, BlobsOfPackLocked(manifest_sha256));
+  return row;
+}
+
+StatusOr<std::vector<PackRow>> SqliteStore::ListPacks(const std::string& genre) {
+  absl::MutexLock lock(&mu_);
+  std::vector<PackRow> rows;
+  {
+    TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kListPacksSql));
+    ScopedReset reset(statement);
+    TUTTI_RETURN_IF_ERROR(statement->BindText(1, genre));
+    TUTTI_ASSIGN_OR_RETURN(rows, ReadAll<PackRow>(statement, ReadPackRow));
+  }
+  for (PackRow& row : rows) {
+    TUTTI_ASSIGN_OR_RETURN(row.blob_shas, BlobsOfPackLocked(row.manifest_sha256));
+  }
+  return rows;
+}
+
+StatusOr<std::vector<std::string>> SqliteStore::ListPackBlobShas() {
+  absl::MutexLock lock(&mu_);
+  TUTTI_ASSIGN_OR_RETURN(SqliteStatement * statement, Statement(kListPackBlobShasSql));
+  ScopedReset reset(statement);
+  return ReadAll<std::string>(statement, [](const SqliteStatement& s) { return s.ColumnText(0); });
 }
 
 }  // namespace tutti::coord

@@ -84,6 +84,11 @@ class SqliteStore : public ExperimentStore {
                                          int64_t rated_ms) override;
   StatusOr<std::vector<ListenPairRow>> ListRatedPairs(const std::string& genre, int64_t trial_id) override;
 
+  StatusOr<bool> InsertPack(const PackRow& row) override;
+  StatusOr<PackRow> GetPack(const std::string& manifest_sha256) override;
+  StatusOr<std::vector<PackRow>> ListPacks(const std::string& genre) override;
+  StatusOr<std::vector<std::string>> ListPackBlobShas() override;
+
   // --- diagnostics (tests, `doctor`-style checks) ---------------------------------------------------------
   // The value of `PRAGMA <name>` on the store's own connection, as text ("wal", "1"). Per-connection
   // settings (foreign_keys, synchronous, busy_timeout) can only be seen this way. `name` must be a bare
@@ -103,6 +108,7 @@ class SqliteStore : public ExperimentStore {
   StatusOr<SqliteStatement*> Statement(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StatusOr<bool> ExistsLocked(const char* sql, int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StatusOr<std::vector<std::string>> BlobsOfPackLocked(const std::string& manifest_sha256) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   StatusOr<int64_t> InsertTrialLocked(const TrialRow& trial, int64_t experiment_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -1041,6 +1041,71 @@ TEST_P(StoreContractTest, BadListenPairsAreRefusedNamingWhy) {
   EXPECT_EQ(store_->GetListenPair("p")->choice, ListenChoice::kUnrated);
 }
 
+PackRow MakePack(char manifest, const std::string& genre, std::vector<std::string> shards, int64_t registered_ms) {
+  PackRow row;
+  row.manifest_sha256 = Sha(manifest);
+  row.genre = genre;
+  row.blob_shas = std::move(shards);
+  row.blob_shas.push_back(row.manifest_sha256);
+  row.shards = static_cast<int32_t>(row.blob_shas.size() - 1);
+  row.size_bytes = 1000;
+  row.train_samples = 90;
+  row.heldout_samples = 10;
+  row.registered_ms = registered_ms;
+  return row;
+}
+
+TEST_P(StoreContractTest, PacksAreRegisteredOnceListedNewestFirstAndKeepTheirBlobs) {
+  auto first = store_->InsertPack(MakePack('a', "rock", {Sha('1'), Sha('2')}, 100));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  auto again = store_->InsertPack(MakePack('a', "jazz", {Sha('9')}, 999));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(*again) << "a second registration must change nothing";
+  ASSERT_TRUE(store_->InsertPack(MakePack('b', "pop", {Sha('2'), Sha('3'), Sha('3')}, 200)).ok());
+
+  auto got = store_->GetPack(Sha('a'));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->genre, "rock");
+  EXPECT_EQ(got->registered_ms, 100);
+  EXPECT_EQ(got->shards, 2);
+  EXPECT_EQ(got->train_samples, 90);
+  EXPECT_EQ(got->blob_shas, (std::vector<std::string>{Sha('1'), Sha('2'), Sha('a')}));
+
+  auto all = store_->ListPacks("");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].manifest_sha256, Sha('b'));  // newest first
+  EXPECT_EQ((*all)[0].blob_shas, (std::vector<std::string>{Sha('2'), Sha('3'), Sha('b')}));
+  auto rock = store_->ListPacks("rock");
+  ASSERT_TRUE(rock.ok());
+  ASSERT_EQ(rock->size(), 1u);
+  EXPECT_EQ((*rock)[0].manifest_sha256, Sha('a'));
+  EXPECT_TRUE(store_->ListPacks("jazz")->empty());
+
+  auto blobs = store_->ListPackBlobShas();
+  ASSERT_TRUE(blobs.ok());
+  EXPECT_EQ(*blobs, (std::vector<std::string>{Sha('1'), Sha('2'), Sha('3'), Sha('a'), Sha('b')}));
+}
+
+TEST_P(StoreContractTest, BadPacksAreRefusedNamingWhy) {
+  auto unknown = store_->GetPack(Sha('c'));
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("pack " + Sha('c') + " not found"));
+  PackRow bad_sha = MakePack('a', "rock", {}, 1);
+  bad_sha.manifest_sha256 = "ABC";
+  EXPECT_EQ(store_->InsertPack(bad_sha).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->InsertPack(MakePack('a', "", {}, 1)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->InsertPack(MakePack('a', "rock", {"x"}, 1)).status().code(), absl::StatusCode::kInvalidArgument);
+  PackRow no_manifest = MakePack('a', "rock", {Sha('1')}, 1);
+  no_manifest.blob_shas = {Sha('1')};
+  auto refused = store_->InsertPack(no_manifest);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("must include the manifest"));
+  EXPECT_TRUE(store_->ListPacks("")->empty());
+  EXPECT_TRUE(store_->ListPackBlobShas()->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest, ::testing::Values(Kind::kSqlite, Kind::kMemory), KindName);
 
 }  // namespace

@@ -27,6 +27,12 @@ struct DataConfig {
   // Genres to train on; each names a pack under packs_dir. Must be non-empty. With more than one genre the
   // batches mix them (and the genre label is fed to G and D when model.genre_conditional is on).
   std::vector<std::string> genres = {"rock"};
+  // Packs pinned by content: "<genre>=<sha256 of its manifest.json>" entries (`tutti submit` sets them when
+  // it uploads the packs to the coordinator, one per genre the experiment can train, so trials of a sweep
+  // over genres each find theirs). When set, every genre of `genres` needs a pin, and a worker uses
+  // packs_dir/<genre> only if its manifest has the pinned sha256; otherwise it fetches the pack from the
+  // coordinator into its node's pack cache (core/data/pack_cache.h). [] = use packs_dir as it is.
+  std::vector<std::string> pack_pins;
   // Batches the prefetching loader keeps ready ahead of the training step (per rank). More hides I/O
   // hiccups at the cost of memory (a batch of 16 samples is ~1.4 MiB as float).
   int prefetch_batches = 4;

@@ -110,7 +110,7 @@ TEST(JobConfigTest, UnknownSectionAndMisplacedKeySuggest) {
   EXPECT_THAT(LoadError("batch_size: 4\n"),
               HasSubstr(":1:1: batch_size: unknown key; did you mean train.batch_size?"));
   EXPECT_THAT(LoadError("data:\n  zzzz: 1\n"),
-              HasSubstr("data.zzzz: unknown key; valid keys in data: packs_dir, genres, prefetch_batches"));
+              HasSubstr("data.zzzz: unknown key; valid keys in data: packs_dir, genres, pack_pins, prefetch_batches"));
 }
 
 TEST(JobConfigTest, WrongTypeNamesPathExpectedAndGot) {
@@ -270,6 +270,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "output_dir=o",
                                             "data.packs_dir=p",
                                             "data.genres=[pop]",
+                                            "data.pack_pins=[pop=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb]",
                                             "data.prefetch_batches=9",
                                             "model.latent_dim=9",
                                             "model.tracks=9",
@@ -324,7 +325,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   JobConfig c;
   c.name = "n1";
   c.output_dir = "o2";
-  c.data = {"p3", {"g4"}, 5};
+  c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
   c.model = {6, 7, 8, 9, 10, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
@@ -387,7 +388,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"distributed.stall_warning_s", "30"},
                                                                      {"sample.tempo_qpm", "32"},
                                                                      {"sample.threshold", "0.33"}};
-  EXPECT_EQ(expected.size() + 1, JobConfigKeyPaths().size());  // + data.genres, checked below
+  EXPECT_EQ(expected.size() + 2, JobConfigKeyPaths().size());  // + data.genres and data.pack_pins, below
   const YAML::Node root = YAML::Load(JobConfigToYaml(c));
   for (const auto& [path, text] : expected) {
     const size_t dot = path.find('.');
@@ -397,6 +398,22 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
     EXPECT_EQ(node.Scalar(), text) << path;
   }
   EXPECT_EQ(root["data"]["genres"][0].Scalar(), "g4");
+  EXPECT_EQ(root["data"]["pack_pins"][0].Scalar(), "g4=" + std::string(64, 'e'));
+}
+
+TEST(JobConfigTest, PacksArePinnedPerGenre) {
+  const std::string sha(64, 'a'), other(64, 'b');
+  StatusOr<JobConfig> config = ParseJobConfig(
+      "name: x\ndata: {genres: [rock, pop], pack_pins: [rock=" + sha + ", pop=" + other + ", jazz=" + sha + "]}\n",
+      "p.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(PinnedPackSha(config->data, "rock"), sha);
+  EXPECT_EQ(PinnedPackSha(config->data, "pop"), other);
+  EXPECT_EQ(PinnedPackSha(config->data, "po"), "");
+  EXPECT_THAT(LoadError("name: x\ndata: {genres: [rock, pop], pack_pins: [rock=" + sha + "]}\n"),
+              HasSubstr("data.pack_pins: no pin for genre \"pop\" of data.genres"));
+  EXPECT_THAT(LoadError("name: x\ndata: {pack_pins: [rock=ABC]}\n"), HasSubstr("data.pack_pins"));
+  EXPECT_THAT(LoadError("name: x\ndata: {pack_pins: [" + sha + "]}\n"), HasSubstr("data.pack_pins"));
 }
 
 TEST(JobConfigTest, ResolveUnderOutputDir) {

@@ -66,8 +66,24 @@ std::string JobConfigToYaml(const JobConfig& config) {
          std::string(out.c_str()) + "\n";
 }
 
+std::string PinnedPackSha(const DataConfig& data, const std::string& genre) {
+  for (const std::string& pin : data.pack_pins) {
+    const size_t eq = pin.rfind('=');
+    if (eq != std::string::npos && pin.compare(0, eq, genre) == 0 && eq == genre.size()) return pin.substr(eq + 1);
+  }
+  return "";
+}
+
 Status ValidateJobConfig(const JobConfig& config) {
   TUTTI_RETURN_IF_ERROR(config_internal::ValidateFields(JobSchema(), config));
+  if (!config.data.pack_pins.empty()) {
+    for (const std::string& genre : config.data.genres) {
+      if (PinnedPackSha(config.data, genre).empty()) {
+        return absl::InvalidArgumentError("data.pack_pins: no pin for genre \"" + genre +
+                                          "\" of data.genres (expected an entry \"" + genre + "=<manifest sha256>\")");
+      }
+    }
+  }
   const DistributedConfig& d = config.distributed;
   if (d.stall_warning_s > d.timeout_s) {
     return absl::InvalidArgumentError(

@@ -57,6 +57,9 @@ std::string JobConfigToYaml(const JobConfig& config);
 // [0, 1), got 1").
 Status ValidateJobConfig(const JobConfig& config);
 
+// The manifest sha256 data.pack_pins gives `genre` ("" when it has no pin).
+std::string PinnedPackSha(const DataConfig& data, const std::string& genre);
+
 // Field-wise equality (used by round-trip tests and by resume to compare a checkpoint's config).
 bool operator==(const JobConfig& a, const JobConfig& b);
 inline bool operator!=(const JobConfig& a, const JobConfig& b) { return !(a == b); }

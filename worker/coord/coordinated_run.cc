@@ -12,7 +12,9 @@
 #include "core/base/file_util.h"
 #include "core/base/interrupt.h"
 #include "core/checkpoint/checkpoint.h"
+#include "core/base/sha256.h"
 #include "core/config/job_config_yaml.h"
+#include "core/data/pack_cache.h"
 #include "worker/comm/agreement.h"
 #include "worker/comm/comm_factory.h"
 #include "worker/coord/coordinator_client.h"
@@ -87,6 +89,52 @@ nlohmann::json LeaseOnRankZero(CoordinatorClient& client, const CoordinatedOptio
   }
 }
 
+// Whether packs_dir/<genre>/manifest.json here is exactly the pinned one for every genre (a shared
+// filesystem, or packs copied by hand): then the packs are read in place, as without pins.
+bool PinnedPacksAreLocal(const JobConfig& config) {
+  for (const std::string& genre : config.data.genres) {
+    StatusOr<std::string> manifest =
+        ReadFileToString((std::filesystem::path(config.data.packs_dir) / genre / "manifest.json").string());
+    if (!manifest.ok() || Sha256Hex(*manifest) != PinnedPackSha(config.data, genre)) return false;
+  }
+  return true;
+}
+
+// Step 3's pack part, on every rank: points config->data.packs_dir at this node's cache when the pinned
+// packs are not here. Ranks other than 0 open their own connection to the coordinator for it. Rank 0 always
+// says what it found; another rank only when it was the one that fetched (whichever rank of a node takes
+// the cache's lock first fetches; the others find the packs verified).
+Status UsePinnedPacks(JobConfig* config, const CoordinatedOptions& o, CoordinatorClient* client, int rank,
+                      const std::function<void(const std::string&)>& log) {
+  if (config->data.pack_pins.empty() || PinnedPacksAreLocal(*config)) return absl::OkStatus();
+  std::unique_ptr<CoordinatorClient> own;
+  if (client == nullptr) {
+    TUTTI_ASSIGN_OR_RETURN(auto connection, rpc::Connection::Create(o.connection));
+    own = std::make_unique<CoordinatorClient>(connection);
+    client = own.get();
+  }
+  PackCacheOptions cache_options;
+  cache_options.root = o.pack_cache_dir;
+  cache_options.max_bytes = o.pack_cache_bytes;
+  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackCache> cache, PackCache::Open(cache_options));
+  std::vector<PackPin> pins;
+  for (const std::string& genre : config->data.genres) pins.push_back({genre, PinnedPackSha(config->data, genre)});
+  PackCacheReport report;
+  StatusOr<std::string> view =
+      cache->Ensure(pins, [client](const std::string& sha) { return client->DownloadBlob(sha); }, &report);
+  if (!view.ok()) return Annotate(view.status(), "fetching the trial's packs from the coordinator");
+  if (rank != 0 && report.files_fetched == 0) {
+    config->data.packs_dir = *view;
+    return absl::OkStatus();
+  }
+  log(absl::StrCat(rank == 0 ? "" : absl::StrCat("rank ", rank, ": "), "packs: ", report.packs_hit, " verified in the cache, ", report.packs_fetched, " fetched (",
+                   report.files_fetched, " file(s), ", report.bytes_fetched, " bytes",
+                   report.files_damaged > 0 ? absl::StrCat(", ", report.files_damaged, " damaged file(s) replaced") : "",
+                   ") into ", o.pack_cache_dir));
+  config->data.packs_dir = *view;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunCoordinatedTrial(const CoordinatedOptions& o) {
@@ -150,7 +198,8 @@ int RunCoordinatedTrial(const CoordinatedOptions& o) {
     config = *std::move(parsed);
     config.output_dir = absl::StrCat(o.work_dir, "/trial-", trial_id);
     if (config.train.intra_op_threads == 0 && o.threads_per_rank > 0) config.train.intra_op_threads = o.threads_per_rank;
-    if (chief) {
+    problem = UsePinnedPacks(&config, o, client.get(), boot.rank(), log);
+    if (problem.ok() && chief) {
       RemoveAllQuietly(config.output_dir);
       problem = CreateDirectories(config.output_dir);
       if (problem.ok() && assignment->resume_from) {

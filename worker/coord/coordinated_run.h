@@ -8,7 +8,11 @@
 //      for one to be queued, and broadcasts the assignment (lease, trial, the trial's resolved config) as
 //      JSON; "no trial" and rank 0's errors are broadcast too, so no rank waits forever.
 //   3. Every rank parses the config (plus local --set overrides) and points output_dir at
-//      <work_dir>/trial-<id>; rank 0 empties that directory first (the coordinator's checkpoints are the
+//      <work_dir>/trial-<id>. When the config pins its packs (data.pack_pins, set by `tutti submit`) and
+//      packs_dir/<genre> does not hold the pinned manifest here (no shared filesystem), every rank makes
+//      sure its node's pack cache holds them, fetching from the coordinator (core/data/pack_cache.h: the
+//      first rank of a node fetches, the others wait and verify), and trains from the cache; rank 0 empties
+//      <work_dir>/trial-<id> first (the coordinator's checkpoints are the
 //      truth, not what a previous attempt left here) and downloads the trial's newest checkpoint, when it
 //      has one, into it (sha256 checked).
 //   4. The training communicator is built from the trial's config (backend, timeouts, device), and the
@@ -45,6 +49,9 @@ struct CoordinatedOptions {
   int threads_per_rank = 0;
   // "key=value" overrides applied on top of the trial's config (local matters such as train.device).
   std::vector<std::string> overrides;
+  // Node-local cache of packs fetched from the coordinator (shared by the ranks of a node) and its bound.
+  std::string pack_cache_dir;
+  int64_t pack_cache_bytes = int64_t{10} << 30;
   // Wall-clock budget (0 = none); when spent the trial is handed back after a checkpoint.
   double max_seconds = 0;
   // The console observer (progress line, messages) on rank 0; null = quiet.

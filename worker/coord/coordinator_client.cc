@@ -10,7 +10,8 @@ CoordinatorClient::CoordinatorClient(std::shared_ptr<rpc::Connection> connection
     : connection_(std::move(connection)),
       options_(options),
       worker_(v1::WorkerService::NewStub(connection_->channel())),
-      checkpoints_(v1::CheckpointService::NewStub(connection_->channel())) {}
+      checkpoints_(v1::CheckpointService::NewStub(connection_->channel())),
+      packs_(v1::PackService::NewStub(connection_->channel())) {}
 
 template <typename Call>
 Status CoordinatorClient::Retry(const std::string& what, std::chrono::milliseconds timeout, Call&& call) {
@@ -167,6 +168,34 @@ Status CoordinatorClient::DownloadCheckpoint(int64_t checkpoint_id, const std::s
                                             header.size_bytes(), " bytes with sha256 ", header.sha256()));
   }
   return WriteFileAtomically(path, bytes);
+}
+
+StatusOr<std::string> CoordinatorClient::DownloadBlob(const std::string& sha256) {
+  v1::DownloadBlobRequest request;
+  request.set_sha256(sha256);
+  std::string bytes;
+  int64_t size = -1;
+  TUTTI_RETURN_IF_ERROR(Retry(absl::StrCat("downloading pack blob ", sha256), options_.stream_timeout,
+                              [&](grpc::ClientContext* c) {
+                                bytes.clear();
+                                size = -1;
+                                std::unique_ptr<grpc::ClientReader<v1::DownloadBlobResponse>> reader =
+                                    packs_->DownloadBlob(c, request);
+                                v1::DownloadBlobResponse message;
+                                while (reader->Read(&message)) {
+                                  if (size < 0) {
+                                    size = message.size_bytes();
+                                    bytes.reserve(static_cast<size_t>(size));
+                                  }
+                                  bytes += message.data();
+                                }
+                                return reader->Finish();
+                              }));
+  if (static_cast<int64_t>(bytes.size()) != size) {
+    return absl::DataLossError(absl::StrCat("pack blob ", sha256, " from ", address(), ": received ", bytes.size(),
+                                            " of ", size, " bytes"));
+  }
+  return bytes;
 }
 
 }  // namespace tutti::worker

@@ -18,6 +18,7 @@
 #include "core/base/status.h"
 #include "proto/client/channel.h"
 #include "tutti/v1/checkpoint_service.grpc.pb.h"
+#include "tutti/v1/pack_service.grpc.pb.h"
 #include "tutti/v1/worker_service.grpc.pb.h"
 
 namespace tutti::worker {
@@ -75,6 +76,9 @@ class CoordinatorClient {
   // Downloads a checkpoint into `path` (written atomically) and checks its sha256 against the record:
   // DataLoss naming the checkpoint when the bytes differ.
   Status DownloadCheckpoint(int64_t checkpoint_id, const std::string& path);
+  // A registered pack's blob (PackService.DownloadBlob), whole, under the retry policy. The caller checks
+  // its sha256 (core/data/pack_cache.h does); only a short stream is refused here (DataLoss).
+  StatusOr<std::string> DownloadBlob(const std::string& sha256);
 
  private:
   // Runs `call` (one attempt, given a fresh context) under the retry policy; `what` names the call.
@@ -85,6 +89,7 @@ class CoordinatorClient {
   const ClientOptions options_;
   const std::unique_ptr<v1::WorkerService::Stub> worker_;
   const std::unique_ptr<v1::CheckpointService::Stub> checkpoints_;
+  const std::unique_ptr<v1::PackService::Stub> packs_;
 };
 
 }  // namespace tutti::worker

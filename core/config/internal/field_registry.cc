@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/base/sha256.h"
 #include "core/config/internal/yaml_values.h"
 
 namespace tutti::config_internal {
@@ -72,6 +73,13 @@ const auto kNames = [](const std::vector<std::string>& names) {
   }
   return true;
 };
+const auto kPinList = [](const std::vector<std::string>& pins) {
+  for (const std::string& pin : pins) {
+    const size_t eq = pin.rfind('=');
+    if (eq == std::string::npos || eq == 0 || !IsSha256Hex(std::string_view(pin).substr(eq + 1))) return false;
+  }
+  return true;
+};
 auto OneOf(std::vector<std::string> allowed) {
   return [allowed = std::move(allowed)](const std::string& s) {
     for (const std::string& a : allowed) {
@@ -106,6 +114,8 @@ std::vector<Field> BuildFields() {
 
     MakeField("data.packs_dir",            &J::data, &D::packs_dir,          kString,    kNonEmpty),
     MakeField("data.genres",               &J::data, &D::genres,             kGenres,    kNames),
+    MakeField("data.pack_pins",            &J::data, &D::pack_pins,
+              "a list of \"<genre>=<manifest sha256>\" entries ([] = none)",               kPinList),
     MakeField("data.prefetch_batches",     &J::data, &D::prefetch_batches,   kPosInt,    kPositive),
 
     MakeField("model.latent_dim",          &J::model, &M::latent_dim,        kPosInt,    kPositive),
