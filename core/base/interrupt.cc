@@ -28,6 +28,13 @@ void OnSignal(int signal_number) {
   (void)ignored;  // Nothing useful to do if stderr is gone.
 }
 
+void OnTerminate(int) {
+  if (interrupt_count.fetch_add(1) >= 1) return;  // repeated SIGTERM: already stopping cleanly
+  static const char kMessage[] = "\nterminated: finishing cleanly (checkpoint, then stop)\n";
+  ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  (void)ignored;
+}
+
 }  // namespace
 
 void InstallInterruptHandler() {
@@ -35,7 +42,10 @@ void InstallInterruptHandler() {
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
+  struct sigaction terminate {};
+  terminate.sa_handler = OnTerminate;
+  sigemptyset(&terminate.sa_mask);
+  ::sigaction(SIGTERM, &terminate, nullptr);
 }
 
 bool InterruptRequested() {

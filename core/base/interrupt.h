@@ -1,6 +1,9 @@
 #pragma once
 // Ctrl-C handling for long commands: the first SIGINT/SIGTERM sets a flag that work loops poll so they can
-// stop at a safe point and clean up (no half-written packs or checkpoints); a second one exits at once.
+// stop at a safe point and clean up (no half-written packs or checkpoints); a second Ctrl-C (SIGINT) exits at
+// once. A repeated SIGTERM does not: launchers deliver it more than once for one stop (Slurm at a time limit
+// signals the tasks and srun forwards it too), and each of them follows up with SIGKILL when it has waited
+// long enough, so insisting is their job, not ours.
 
 namespace tutti {
 
