@@ -10,6 +10,7 @@
 #include "coordinator/cli/cli_status.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/table.h"
+#include "core/base/file_util.h"
 #include "core/data/pack_reader.h"
 #include "core/ingest/pack_pipeline.h"
 #include "core/lpd/lpd_index.h"
@@ -51,15 +52,44 @@ struct PackArgs {
   std::vector<std::string> genres;
   PackOptions options;
   std::string rule = "segment";
+  std::string report;  // --report FILE.json
   bool json = false, quiet = false;
 };
+
+// --report: every input file with its outcome, written whether or not packing succeeded (a genre whose
+// files all fail is exactly when a user needs the list).
+Status WritePackReport(const std::string& path, const std::vector<PackInput>& inputs, const Status& outcome) {
+  nlohmann::json files = nlohmann::json::array();
+  int64_t skipped = 0;
+  for (const PackInput& input : inputs) {
+    files.push_back(input.ToJson());
+    skipped += input.outcome == "skipped";
+  }
+  nlohmann::json report = {{"ok", outcome.ok()},
+                           {"error", outcome.ok() ? nlohmann::json(nullptr) : nlohmann::json(std::string(outcome.message()))},
+                           {"files", static_cast<int64_t>(inputs.size())},
+                           {"skipped", skipped},
+                           {"inputs", files}};
+  return WriteFileAtomically(path, report.dump(2) + "\n");
+}
 
 int RunPack(PackArgs& a) {
   if (a.rule == "song") a.options.segment.rule = NoteRule::kEveryTrackInSong;
   a.options.show_progress = !a.quiet;
+  std::vector<PackInput> inputs;
+  if (!a.report.empty()) a.options.inputs = &inputs;
+  auto report = [&](const Status& outcome) {
+    if (a.report.empty()) return;
+    if (Status written = WritePackReport(a.report, inputs, outcome); !written.ok()) {
+      std::cerr << "error: writing the report: " << written.message() << "\n";
+    } else if (!a.json) {
+      std::cerr << "report: " << a.report << " (" << inputs.size() << " input files)\n";
+    }
+  };
   std::vector<PackSummary> summaries;
   if (!a.midi.empty()) {
     StatusOr<PackSummary> summary = PackMidiDirectory(a.midi, a.genre, a.out, a.options);
+    report(summary.status());
     if (!summary.ok()) return ReportFailure(summary.status());
     summaries.push_back(*summary);
   } else {
@@ -69,6 +99,7 @@ int RunPack(PackArgs& a) {
     StatusOr<LpdIndex> index = LpdIndex::Open(index_options);
     if (!index.ok()) return ReportFailure(index.status());
     StatusOr<std::vector<PackSummary>> packed = PackLpdGenres(*index, a.genres, a.out, a.options);
+    report(packed.status());
     if (!packed.ok()) return ReportFailure(packed.status());
     summaries = *packed;
   }
@@ -175,6 +206,9 @@ void RegisterDataCommands(CLI::App& app, int* exit_code) {
                 "project's whole-song test")->check(CLI::IsMember({"segment", "song"}))->capture_default_str();
   p->add_option("--threads", pack->options.threads, "Reader threads (0 = all cores)")->capture_default_str();
   p->add_option("--samples-per-shard", pack->options.samples_per_shard, "Samples per shard file")->capture_default_str();
+  p->add_option("--report", pack->report,
+                "Write every input file with its outcome (train, heldout, or skipped with the reason) to this JSON "
+                "file, also when packing fails");
   p->add_flag("--json", pack->json, "Print the summary as JSON");
   p->add_flag("--quiet,-q", pack->quiet, "No progress output");
   p->callback([pack, exit_code, p] {

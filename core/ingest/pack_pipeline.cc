@@ -99,6 +99,14 @@ nlohmann::json SegmentOptionsToJson(const SegmentOptions& o) {
           {"note_rule", o.rule == NoteRule::kEveryTrackInSegment ? "every_track_in_segment" : "every_track_in_song"}};
 }
 
+nlohmann::json PackInput::ToJson() const {
+  nlohmann::json j = {{"genre", genre}, {"path", path}, {"key", key}, {"ids", ids}, {"outcome", outcome},
+                      {"samples", samples}};
+  if (!reason.empty()) j["reason"] = reason;
+  if (!error.empty()) j["error"] = error;
+  return j;
+}
+
 StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const SongReader& reader,
                                 const std::string& genre, const std::string& pack_dir, const PackOptions& options,
                                 const nlohmann::json& packing_source) {
@@ -133,8 +141,10 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
 
   // Held-out songs: the lowest seeded hashes of the md5 among songs that gave samples.
   std::vector<size_t> with_samples;
+  std::vector<PackInput> inputs(songs.size());
   for (size_t i = 0; i < songs.size(); ++i) {
     const SongOutcome& o = outcomes[i];
+    inputs[i] = PackInput{genre, songs[i].path, songs[i].key, songs[i].ids, "skipped", o.samples, o.skip_reason, o.error};
     if (o.samples > 0) {
       with_samples.push_back(i);
     } else {
@@ -145,9 +155,20 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
     }
   }
   if (with_samples.empty()) {
+    if (options.inputs != nullptr) options.inputs->insert(options.inputs->end(), inputs.begin(), inputs.end());
+    // Name the files: counts alone do not say which of a user's files to look at.
+    std::string named;
+    for (size_t i = 0; i < inputs.size() && i < static_cast<size_t>(kMaxSkippedNamedInError); ++i) {
+      absl::StrAppend(&named, "\n  ", inputs[i].path, ": ", inputs[i].reason,
+                      inputs[i].error.empty() ? "" : absl::StrCat(" (", inputs[i].error, ")"));
+    }
+    if (inputs.size() > static_cast<size_t>(kMaxSkippedNamedInError)) {
+      absl::StrAppend(&named, "\n  ... and ", inputs.size() - kMaxSkippedNamedInError,
+                      " more (tutti pack --report FILE.json lists every file)");
+    }
     return absl::FailedPreconditionError(
         absl::StrCat("genre '", genre, "': none of its ", songs.size(), " song files gave a sample (",
-                     nlohmann::json(summary.skipped_by_reason).dump(), "); nothing was written"));
+                     nlohmann::json(summary.skipped_by_reason).dump(), "); nothing was written. Skipped:", named));
   }
   int64_t n_heldout = std::llround(options.heldout_fraction * static_cast<double>(with_samples.size()));
   if (options.heldout_fraction > 0 && n_heldout == 0 && with_samples.size() >= 2) n_heldout = 1;
@@ -175,6 +196,7 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
         TUTTI_RETURN_IF_ERROR(writer->AddPacked(split, o.packed.data() + s * shape.packed_bytes()));
       }
       pack_songs.push_back(PackSong{songs[i].key, songs[i].ids, static_cast<int32_t>(o.samples), split});
+      inputs[i].outcome = SplitName(split);
       (split == Split::kTrain ? summary.train_samples : summary.heldout_samples) += o.samples;
       summary.heldout_songs += split == Split::kHeldout;
     }
@@ -190,6 +212,7 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
                             {"heldout_rule", "songs with the lowest seeded hash of their md5"},
                             {"source", packing_source}};
   TUTTI_RETURN_IF_ERROR(writer->Finish(std::move(pack_songs), packing, summary.ToJson()));
+  if (options.inputs != nullptr) options.inputs->insert(options.inputs->end(), inputs.begin(), inputs.end());
   return summary;
 }
 

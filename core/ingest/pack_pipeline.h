@@ -7,8 +7,10 @@
 // PackWriter — staged beside the target and published in one rename, the manifest last.
 //
 // Bad songs are skipped and counted by reason; they never stop the pack. What does stop it, before
-// anything is written: an unknown genre, a genre with no song on disk, a genre whose songs give no sample,
-// or Ctrl-C (InterruptRequested) — in every case no half pack is left behind.
+// anything is written: an unknown genre, a genre with no song on disk, a genre whose songs give no sample
+// (the error then names every file with its reason, up to kMaxSkippedNamedInError of them), or Ctrl-C
+// (InterruptRequested) — in every case no half pack is left behind. PackOptions::inputs receives every
+// file's outcome (tutti pack --report).
 
 #include <cstdint>
 #include <functional>
@@ -25,6 +27,19 @@
 
 namespace tutti {
 
+// What became of one input file (tutti pack --report): packed into a split, or skipped with a reason.
+struct PackInput {
+  std::string genre;
+  std::string path;
+  std::string key;                 // md5 (LPD) or sha256 prefix (own MIDI)
+  std::vector<std::string> ids;    // MSD ids, or the MIDI file's relative names
+  std::string outcome;             // "train", "heldout" or "skipped"
+  int64_t samples = 0;
+  std::string reason;              // why it was skipped ("" when packed)
+  std::string error;               // the reader's message for unreadable files
+  nlohmann::json ToJson() const;
+};
+
 struct PackOptions {
   SegmentOptions segment;           // the sample recipe
   uint64_t seed = 0;                // segment draws and the held-out choice
@@ -33,6 +48,9 @@ struct PackOptions {
   int64_t samples_per_shard = 4096; // ~11.8 MB shards at the default shape
   bool show_progress = true;        // progress line on stderr
   int max_error_examples = 20;      // bad-file messages kept in the summary
+  // When set, every input file's outcome is appended here, in song order per genre, also when packing the
+  // genre fails because no file gave a sample (not when it is interrupted: nothing was decided then).
+  std::vector<PackInput>* inputs = nullptr;
 };
 
 // One song to pack: its identity and where it is.
@@ -64,6 +82,8 @@ struct PackSummary {
   int64_t skipped() const;
   nlohmann::json ToJson() const;
 };
+
+inline constexpr int kMaxSkippedNamedInError = 200;
 
 using SongReader = std::function<StatusOr<Multitrack>(const std::string& path)>;
 

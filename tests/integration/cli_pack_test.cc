@@ -192,6 +192,53 @@ TEST_F(CliPackTest, PackOwnMidiFolder) {
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
 }
 
+TEST_F(CliPackTest, EverySkippedFileIsNamedAndTheReportListsEveryInput) {
+  // A folder where nothing can be packed: each file is named with its reason, and the report lists them.
+  const std::string midi = *root_ + "/midi-unusable";
+  fs::create_directories(midi);
+  std::ofstream(midi + "/garbage.mid") << "MThd garbage";
+  std::ofstream(midi + "/empty.mid") << "";
+  ASSERT_TRUE(WriteMidiFile(GenerateSong("rock", 7, 1), midi + "/one-bar.mid").ok());  // too short for a sample
+  const std::string report = *root_ + "/unusable-report.json";
+  auto failed = RunCommand(kTutti + " pack --midi " + midi + " --genre none --out " + *root_ + "/packs-none -q --report " + report);
+  EXPECT_NE(failed.exit_code, 0);
+  for (const char* name : {"garbage.mid: unreadable file", "empty.mid: unreadable file", "one-bar.mid: "}) {
+    EXPECT_TRUE(Contains(failed.err, midi + "/" + name)) << name << " not named in:\n" << failed.err;
+  }
+  EXPECT_FALSE(fs::exists(*root_ + "/packs-none/none"));
+  nlohmann::json r = nlohmann::json::parse(std::ifstream(report));
+  EXPECT_EQ(r["ok"], false);
+  ASSERT_EQ(r["inputs"].size(), 3u);
+  for (const auto& input : r["inputs"]) {
+    EXPECT_EQ(input["outcome"], "skipped") << input;
+    EXPECT_FALSE(input["reason"].get<std::string>().empty()) << input;
+  }
+
+  // A successful pack: every input of both genres is in the report, with outcomes that add up to the summary.
+  const std::string full = *root_ + "/full-report.json";
+  auto pack = RunCommand(kTutti + " pack --lpd " + *root_ + "/lpd --genres rock,pop --out " + *root_ +
+                         "/packs-report --json -q --report " + full);
+  ASSERT_EQ(pack.exit_code, 0) << pack.err;
+  nlohmann::json summary = nlohmann::json::parse(pack.out);
+  nlohmann::json all = nlohmann::json::parse(std::ifstream(full));
+  EXPECT_EQ(all["ok"], true);
+  int64_t files = 0, skipped = 0, heldout_songs = 0;
+  for (const auto& g : summary) {
+    files += g["files"].get<int64_t>();
+    for (const auto& [reason, count] : g["skipped_by_reason"].items()) skipped += count.get<int64_t>();
+    heldout_songs += g["heldout_songs"].get<int64_t>();
+  }
+  EXPECT_EQ(static_cast<int64_t>(all["inputs"].size()), files);
+  int64_t skipped_in_report = 0, heldout_in_report = 0;
+  for (const auto& input : all["inputs"]) {
+    skipped_in_report += input["outcome"] == "skipped";
+    heldout_in_report += input["outcome"] == "heldout";
+    EXPECT_TRUE(fs::exists(input["path"].get<std::string>())) << input;
+  }
+  EXPECT_EQ(skipped_in_report, skipped);
+  EXPECT_EQ(heldout_in_report, heldout_songs);
+}
+
 TEST_F(CliPackTest, HelpIsUseful) {
   auto help = RunCommand(kTutti + " --help");
   EXPECT_EQ(help.exit_code, 0);
