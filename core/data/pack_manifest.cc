@@ -105,6 +105,14 @@ StatusOr<std::vector<ShardInfo>> ParseShards(const FieldReader& r, const json& r
     shard.bytes = static_cast<uint64_t>(bytes);
     TUTTI_ASSIGN_OR_RETURN(shard.sha256, r.String(item, "sha256", at + ".sha256"));
     if (!IsLowerHex(shard.sha256, 64)) return r.Error(at + ".sha256", "64 lower-case hex digits", &item["sha256"]);
+    // The size must be computable before it is compared: with a shape near its limits (65536^3 cells) the
+    // product wraps around 2^64 and a tiny file would pass as a huge shard (found by reading fuzz/pack_manifest).
+    if (shard.samples > 0 &&
+        shape.packed_bytes() >
+            (std::numeric_limits<int64_t>::max() - static_cast<int64_t>(kShardHeaderBytes)) / shard.samples) {
+      return r.Inconsistent(at + ".samples", absl::StrCat(shard.samples, " samples of ", shape.packed_bytes(),
+                                                          " bytes each do not fit in a file"));
+    }
     uint64_t expected_bytes = ShardSampleOffset(shape, shard.samples);
     if (shard.bytes != expected_bytes) {
       return r.Inconsistent(at + ".bytes", absl::StrCat("expected ", kShardHeaderBytes, " + ", shard.samples, " x ",

@@ -1,5 +1,9 @@
 #include "core/config/internal/schema.h"
 
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
+
 namespace tutti::config_internal {
 namespace {
 
@@ -18,6 +22,33 @@ std::string TabHint(const std::string& text) {
   return "";
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a stray top-level ',' (found by fuzz/job_yaml): the parser hands back
+// an empty document without consuming the token, again and again, and LoadAll collects them until memory runs
+// out. So the documents are walked first, and a document that starts where the previous one did is an error.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  bool stuck() const { return stuck_; }
+  const YAML::Mark& last() const { return last_; }
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    stuck_ = seen_ && mark.pos <= last_.pos;
+    seen_ = true;
+    last_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool seen_ = false;
+  bool stuck_ = false;
+  YAML::Mark last_;
+};
+
 }  // namespace
 
 Status ConfigErrors::ToStatus() const {
@@ -30,6 +61,16 @@ Status ConfigErrors::ToStatus() const {
 StatusOr<YAML::Node> LoadMappingDocument(const std::string& text, const std::string& source, const std::string& what) {
   std::vector<YAML::Node> documents;
   try {
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    DocumentStarts starts;
+    while (parser.HandleNextDocument(starts)) {
+      if (starts.stuck()) {
+        const size_t pos = static_cast<size_t>(starts.last().pos);
+        return absl::InvalidArgumentError(Location(source, starts.last()) + ": YAML syntax error: unexpected '" +
+                                          (pos < text.size() ? text.substr(pos, 1) : std::string()) + "'");
+      }
+    }
     documents = YAML::LoadAll(text);
   } catch (const YAML::ParserException& e) {
     return absl::InvalidArgumentError(Location(source, e.mark) + ": YAML syntax error: " + e.msg + TabHint(text));

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fuzzes every parser target (fuzz/README.md) for SECONDS each, one after the other, with libFuzzer + ASan +
+# UBSan, and prints one row per target: seconds, executions, corpus size, crashes.
+#   - builds build-fuzz/ with clang (-DTUTTI_FUZZ=ON, torch-free, no tests) unless it is already configured;
+#   - each target starts from a copy of fuzz/corpus/<name> in build-fuzz/corpus/<name> (new inputs land there,
+#     so the checked-in corpus stays small; copy the interesting ones back by hand, after `-merge=1`);
+#   - a crash stops that target and is written to build-fuzz/crashes/<name>/ (reproduce it with
+#     `build-fuzz/bin/tutti_fuzz_<name> FILE`); the script exits 1 when any target crashed.
+#
+# Usage: bench/fuzz.sh [SECONDS] [TARGET...]   (default 60 s; all targets)   Env: JOBS (make -j, default 1)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build-fuzz
+secs=${1:-60}
+shift || true
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(npy npz midi job_yaml experiment_yaml pack_manifest shard_header)
+
+# Inputs much longer than the real ones only slow the fuzzer down; these cover the seeds (npz: the
+# synthetic LPD songs are ~35 KB) with room to grow.
+declare -A max_len=([npy]=4096 [npz]=65536 [midi]=16384 [job_yaml]=4096 [experiment_yaml]=4096
+                    [pack_manifest]=8192 [shard_header]=256)
+
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DTUTTI_FUZZ=ON \
+    -DTUTTI_WITH_TORCH=OFF -DTUTTI_BUILD_TESTS=OFF >/dev/null
+fi
+make -C "$build" -j"${JOBS:-1}" "${targets[@]/#/tutti_fuzz_}" >/dev/null
+
+mkdir -p "$build/tmp"
+export TMPDIR=$build/tmp  # the npz target's temporary input file
+status=0
+rows=()
+for name in "${targets[@]}"; do
+  corpus=$build/corpus/$name
+  crashes=$build/crashes/$name
+  mkdir -p "$corpus" "$crashes"
+  cp -r "$root/fuzz/corpus/$name/." "$corpus/"
+  log=$build/fuzz-$name.log
+  echo "fuzzing $name for ${secs} s (log: $log)" >&2
+  rc=0
+  start=$(date +%s)
+  "$build/bin/tutti_fuzz_$name" "$corpus" -max_total_time="$secs" -max_len="${max_len[$name]:-4096}" \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  elapsed=$(($(date +%s) - start))
+  found=$(find "$crashes" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+          -o -name 'oom-*' \) | wc -l)
+  [[ $rc -eq 0 && $found -eq 0 ]] || status=1
+  rows+=("$(printf '%-16s %8s %12s %8s %8s' "$name" "${elapsed:-?}" "${execs:-?}" "$(ls "$corpus" | wc -l)" "$found")")
+done
+
+printf '%-16s %8s %12s %8s %8s\n' target seconds executions corpus crashes
+printf '%s\n' "${rows[@]}"
+exit $status
