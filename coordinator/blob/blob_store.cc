@@ -25,27 +25,6 @@ namespace fs = std::filesystem;
 // enough that several concurrent verifications do not add up to much memory.
 constexpr size_t kChunkBytes = size_t{1} << 20;
 
-// Canonical status for a failed system call on `path`. ENOSPC and EDQUOT say "disk full" and which one it
-// was, as the Writer contract promises, so that an operator knows what to free.
-Status ErrnoError(int err, const std::string& what, const std::string& path) {
-  switch (err) {
-    case ENOSPC:
-      return absl::ResourceExhaustedError(
-          absl::StrCat(path, ": ", what, ": disk full (ENOSPC: no space left on device)"));
-    case EDQUOT:
-      return absl::ResourceExhaustedError(
-          absl::StrCat(path, ": ", what, ": disk full for this user (EDQUOT: disk quota exceeded)"));
-    case ENOENT:
-      return absl::NotFoundError(absl::StrCat(path, ": ", what, ": ", std::strerror(err)));
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::PermissionDeniedError(absl::StrCat(path, ": ", what, ": ", std::strerror(err)));
-    default:
-      return absl::InternalError(absl::StrCat(path, ": ", what, ": ", std::strerror(err)));
-  }
-}
-
 // 16 random bytes as hex: upload names must not collide between concurrent uploads or with a previous
 // run's leftovers. std::random_device reads the kernel's CSPRNG (getrandom or /dev/urandom) in libstdc++.
 std::string RandomName() {
@@ -106,7 +85,7 @@ class LocalReader : public BlobStore::Reader {
         if (errno == EINTR) continue;
         int err = errno;
         out->clear();
-        return ErrnoError(err, "read failed", path_);
+        return ErrnoStatus(err, "read failed", path_);
       }
       if (n == 0) break;
       filled += static_cast<size_t>(n);
@@ -181,7 +160,7 @@ class LocalBlobStore : public BlobStore {
       if (fd >= 0) {
         return std::unique_ptr<Writer>(new LocalWriter(blobs_dir_, options_.max_blob_bytes, fd, std::move(path)));
       }
-      if (errno != EEXIST) return ErrnoError(errno, "cannot create upload file", path);
+      if (errno != EEXIST) return ErrnoStatus(errno, "cannot create upload file", path);
     }
     return absl::InternalError(absl::StrCat(incoming_dir_, ": cannot find a free upload name"));
   }
@@ -192,13 +171,13 @@ class LocalBlobStore : public BlobStore {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("blob ", sha256, " not found (", path, ")"));
-      return ErrnoError(errno, absl::StrCat("cannot open blob ", sha256), path);
+      return ErrnoStatus(errno, absl::StrCat("cannot open blob ", sha256), path);
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       int err = errno;
       CloseQuietly(fd);
-      return ErrnoError(err, absl::StrCat("cannot stat blob ", sha256), path);
+      return ErrnoStatus(err, absl::StrCat("cannot stat blob ", sha256), path);
     }
     return std::unique_ptr<Reader>(new LocalReader(fd, std::move(path), static_cast<int64_t>(st.st_size)));
   }
@@ -231,7 +210,7 @@ class LocalBlobStore : public BlobStore {
     std::string path = PathOf(sha256);
     if (::unlink(path.c_str()) != 0) {
       if (errno == ENOENT) return absl::OkStatus();
-      return ErrnoError(errno, absl::StrCat("cannot remove blob ", sha256), path);
+      return ErrnoStatus(errno, absl::StrCat("cannot remove blob ", sha256), path);
     }
     // Without it the removal may not survive a crash: the blob would come back, which is harmless (an
     // orphan removed at start-up), but Remove promises the directory sync.
@@ -289,7 +268,7 @@ Status LocalWriter::Append(const void* data, size_t size) {
     ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Fail(ErrnoError(errno, "cannot write upload", path_));
+      return Fail(ErrnoStatus(errno, "cannot write upload", path_));
     }
     // A short write (the disk filled up part-way) is followed by another write that reports the errno.
     p += n;
@@ -319,26 +298,26 @@ Status LocalWriter::Commit(const std::string& expected_sha256, int64_t expected_
         "upload does not match what was announced: expected ", expected_size, " bytes with sha256 ",
         expected_sha256, ", got ", size_, " bytes with sha256 ", actual, " (", path_, ", not published)")));
   }
-  if (::fsync(fd_) != 0) return Fail(ErrnoError(errno, "fsync failed", path_));
+  if (::fsync(fd_) != 0) return Fail(ErrnoStatus(errno, "fsync failed", path_));
   int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) {
     // Some filesystems report delayed write errors only at close; the bytes cannot be trusted.
-    return Fail(ErrnoError(errno, "close failed", path_));
+    return Fail(ErrnoStatus(errno, "close failed", path_));
   }
 
   const std::string shard = ShardDirOf(blobs_dir_, expected_sha256);
   struct stat st {};
   if (::stat(shard.c_str(), &st) != 0) {
     if (::mkdir(shard.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Fail(ErrnoError(errno, "cannot create blob directory", shard));
+      return Fail(ErrnoStatus(errno, "cannot create blob directory", shard));
     }
     Status synced = SyncDirectory(blobs_dir_);
     if (!synced.ok()) return Fail(synced);
   }
   const std::string target = BlobPathOf(blobs_dir_, expected_sha256);
   if (::rename(path_.c_str(), target.c_str()) != 0) {
-    return Fail(ErrnoError(errno, absl::StrCat("cannot publish blob ", expected_sha256, " from ", path_), target));
+    return Fail(ErrnoStatus(errno, absl::StrCat("cannot publish blob ", expected_sha256, " from ", path_), target));
   }
   // The bytes are published under their name from here on: the upload file no longer exists, so the
   // writer must not unlink anything, even if the directory sync fails.

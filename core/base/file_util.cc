@@ -18,23 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Status ErrnoStatus(int err, const char* what, const std::string& path) {
-  std::string message = absl::StrCat(path, ": ", what, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    case EEXIST:
-      return absl::AlreadyExistsError(message);
-    case ENOSPC:
-      return absl::ResourceExhaustedError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
-
 std::string ParentOf(const std::string& path) {
   fs::path parent = fs::path(path).parent_path();
   return parent.empty() ? std::string(".") : parent.string();
@@ -76,8 +59,34 @@ Status SyncDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view data) {
-  std::string temp = absl::StrCat(path, ".tmp-", ::getpid(), "-", temp_counter.fetch_add(1));
+Status ErrnoStatus(int err, std::string_view what_view, const std::string& path) {
+  const std::string what(what_view);  // this abseil's StrCat takes absl::string_view, not std::string_view
+  switch (err) {
+    case ENOSPC:
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, ": ", what, ": disk full (ENOSPC: no space left on device)"));
+    case EDQUOT:
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, ": ", what, ": disk full for this user (EDQUOT: disk quota exceeded)"));
+    default:
+      break;
+  }
+  std::string message = absl::StrCat(path, ": ", what, ": ", std::strerror(err));
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::PermissionDeniedError(message);
+    case EEXIST:
+      return absl::AlreadyExistsError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+Status WriteAndRename(const std::string& temp, const std::string& path, std::string_view data) {
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "cannot create", temp);
   const char* p = data.data();
@@ -106,6 +115,12 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
     ::unlink(temp.c_str());
     return ErrnoStatus(err, "rename failed", path);
   }
+  return absl::OkStatus();
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  const std::string temp = absl::StrCat(path, ".tmp-", ::getpid(), "-", temp_counter.fetch_add(1));
+  TUTTI_RETURN_IF_ERROR(WriteAndRename(temp, path, data));
   return SyncDirectory(ParentOf(path));
 }
 

@@ -19,6 +19,16 @@ StatusOr<std::string> ReadFileToString(const std::string& path);
 // Writes `data` to `path` through "<path>.tmp-<pid>-<n>" + fsync + rename + directory fsync.
 Status WriteFileAtomically(const std::string& path, std::string_view data);
 
+// The file part of WriteFileAtomically with the temporary named by the caller (a staging directory on the
+// same filesystem): writes `data` to `temp`, fsyncs it and renames it to `path`; `temp` is removed on any
+// failure. The directory of `path` is NOT fsynced: callers that publish many files sync it once.
+Status WriteAndRename(const std::string& temp, const std::string& path, std::string_view data);
+
+// The status for a failed system call on `path`: "<path>: <what>: <strerror>". ENOENT is NotFound,
+// EACCES/EPERM/EROFS PermissionDenied, EEXIST AlreadyExists, ENOSPC and EDQUOT ResourceExhausted saying
+// "disk full" and which one (so an operator knows what to free), anything else Internal.
+Status ErrnoStatus(int err, std::string_view what, const std::string& path);
+
 // fsync on a directory so that renames and creations inside it are durable.
 Status SyncDirectory(const std::string& dir);
 

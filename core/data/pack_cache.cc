@@ -32,22 +32,6 @@ constexpr char kViewsDir[] = "views";
 constexpr char kIncomingDir[] = "incoming";
 constexpr char kLockFile[] = "lock";
 
-Status ErrnoStatus(int err, std::string_view what, const std::string& path) {
-  std::string message = absl::StrCat(path, ": ", std::string(what), ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
-
 // Unique temporary names inside incoming/ (and views/<key>/) for this process; the pid keeps processes
 // apart even though the lock already does, so a name never collides with a dead process's leftover.
 std::string TempName(std::string_view stem) {
@@ -127,36 +111,7 @@ StatusOr<FileCheck> CheckFile(const std::string& path, uint64_t bytes, const std
 // both are under the cache root). The target's directory is not fsynced here; callers sync it once
 // before the step that depends on it (writing manifest.json). The temporary is removed on failure.
 Status WriteThroughIncoming(const std::string& incoming, const std::string& target, std::string_view data) {
-  const std::string temp = incoming + "/" + TempName(fs::path(target).filename().string());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(errno, "cannot create", temp);
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return ErrnoStatus(err, "write failed", temp);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return ErrnoStatus(err, "fsync failed", temp);
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    int err = errno;
-    ::unlink(temp.c_str());
-    return ErrnoStatus(err, absl::StrCat("cannot rename ", temp, " to"), target);
-  }
-  return absl::OkStatus();
+  return WriteAndRename(incoming + "/" + TempName(fs::path(target).filename().string()), target, data);
 }
 
 Status RemoveFileIfPresent(const std::string& path) {
