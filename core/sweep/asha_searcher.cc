@@ -106,15 +106,7 @@ class AshaSearcher final : public Searcher {
   }
 
   StatusOr<std::vector<Operation>> SetMaxTrials(int max_trials) override {
-    if (done_) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("searcher.max_trials: the search is over (all ", created_, " trials finished)"));
-    }
-    if (max_trials < 1 || max_trials < created_) {
-      return absl::InvalidArgumentError(absl::StrCat("searcher.max_trials: ", created_,
-                                                     " trials were already created; expected at least ",
-                                                     std::max(created_, 1), ", got ", max_trials));
-    }
+    TUTTI_RETURN_IF_ERROR(CheckNewMaxTrials(done_, created_, max_trials));
     max_trials_ = max_trials;
     std::vector<Operation> ops;
     GetJobs(&ops);

@@ -63,15 +63,7 @@ std::vector<Operation> FixedLengthSearcher::OnTrialEnded(int64_t request_id, boo
 }
 
 StatusOr<std::vector<Operation>> FixedLengthSearcher::SetMaxTrials(int max_trials) {
-  if (done_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("searcher.max_trials: the search is over (all ", created_, " trials finished)"));
-  }
-  if (max_trials < 1 || max_trials < created_) {
-    return absl::InvalidArgumentError(absl::StrCat("searcher.max_trials: ", created_,
-                                                   " trials were already created; expected at least ",
-                                                   std::max(created_, 1), ", got ", max_trials));
-  }
+  TUTTI_RETURN_IF_ERROR(CheckNewMaxTrials(done_, created_, max_trials));
   max_trials_ = max_trials;
   std::vector<Operation> ops;
   Fill(&ops);

@@ -1,5 +1,6 @@
 // The portable random source and the JSON state envelope shared by every searcher.
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -25,6 +26,19 @@ void Rng::Restore(uint64_t seed, uint64_t draws) {
   engine_.discard(draws);  // O(draws): a few per trial, microseconds even for thousands of trials
   seed_ = seed;
   draws_ = draws;
+}
+
+Status CheckNewMaxTrials(bool done, int created, int max_trials) {
+  if (done) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("searcher.max_trials: the search is over (all ", created, " trials finished)"));
+  }
+  if (max_trials < 1 || max_trials < created) {
+    return absl::InvalidArgumentError(absl::StrCat("searcher.max_trials: ", created,
+                                                   " trials were already created; expected at least ",
+                                                   std::max(created, 1), ", got ", max_trials));
+  }
+  return absl::OkStatus();
 }
 
 Status ParseState(const std::string& text, const char* kind, nlohmann::json* out) {

@@ -82,6 +82,10 @@ inline Operation ShutdownOperation() {
   return op;
 }
 
+// The rule of SetMaxTrials for every searcher that may grow: FailedPrecondition once the search is over;
+// InvalidArgument below the trials already created (or below 1).
+Status CheckNewMaxTrials(bool done, int created, int max_trials);
+
 // Grids larger than this are refused (they would be materialised, and no one trains 10^5 GANs).
 inline constexpr int64_t kMaxGridPoints = 100000;
 
