@@ -56,14 +56,6 @@ std::string StateName(v1::ExperimentState state) {
 
 namespace {
 
-// Runs one unary call with the flags' deadline; the error names the call and (when unreachable) the
-// address.
-template <typename Call>
-Status Unary(const rpc::Connection& connection, const RemoteFlags& flags, const std::string& what, Call&& call) {
-  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(CallTimeout(flags));
-  return connection.FromGrpc(call(context.get()), what);
-}
-
 std::string Counts(const v1::Experiment& e) {
   std::string out;
   for (const char* state : {"QUEUED", "RUNNING", "COMPLETED", "FAILED", "KILLED"}) {

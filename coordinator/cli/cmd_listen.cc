@@ -46,12 +46,6 @@ struct GenreArgs {
   int64_t trial = 0;
 };
 
-template <typename Call>
-Status Unary(const rpc::Connection& connection, const RemoteFlags& flags, const std::string& what, Call&& call) {
-  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(CallTimeout(flags));
-  return connection.FromGrpc(call(context.get()), what);
-}
-
 int RunGenres(const GenreArgs& a) {
   auto connection = Connect(a.remote);
   if (!connection.ok()) return ReportFailure(connection.status());

@@ -134,12 +134,6 @@ struct ExperimentArgs {
   bool larger = false;
 };
 
-template <typename Call>
-Status Unary(const rpc::Connection& connection, const RemoteFlags& flags, const std::string& what, Call&& call) {
-  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(CallTimeout(flags));
-  return connection.FromGrpc(call(context.get()), what);
-}
-
 // pause / resume / extend: one call returning the experiment.
 template <typename Request, typename Response, typename Method>
 int RunExperimentCall(const ExperimentArgs& a, const std::string& what, Request request, Method method,

@@ -35,6 +35,14 @@ inline std::chrono::milliseconds CallTimeout(const RemoteFlags& flags) {
   return std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_s * 1000));
 }
 
+// Runs one unary call with the flags' deadline; the error names the call (`what`) and, when the
+// coordinator is unreachable, its address. `call` gets a fresh context and returns the grpc::Status.
+template <typename Call>
+Status Unary(const rpc::Connection& connection, const RemoteFlags& flags, const std::string& what, Call&& call) {
+  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(CallTimeout(flags));
+  return connection.FromGrpc(call(context.get()), what);
+}
+
 // "2026-12-06 14:03:07" in local time; "-" for 0.
 std::string FormatTime(int64_t unix_ms);
 // "1h02m", "3m05s", "12s"; "-" when either end is 0.
