@@ -106,7 +106,12 @@ TEST(CoordinatorProcessTest, SigkillDuringUploadsTenTimesLosesAndCorruptsNothing
   }
   ASSERT_TRUE(coordinator.Start()) << coordinator.error();
   Client client(coordinator.address());
-  EXPECT_EQ(client.List(trial).size(), acknowledged.size());
+  // Every acknowledged upload is listed (checked per round above). The only other records allowed are uploads
+  // the coordinator committed just before its SIGKILL whose reply never reached the client: at most one per
+  // interrupted upload (the uploader stops at its first failure), and each verified above like the rest.
+  const size_t listed = client.List(trial).size();
+  EXPECT_GE(listed, acknowledged.size());
+  EXPECT_LE(listed, acknowledged.size() + static_cast<size_t>(interrupted_uploads));
   EXPECT_GE(interrupted_uploads, 5) << "the kills should mostly land inside an upload";
   EXPECT_GE(acknowledged.size(), 5u);
   EXPECT_EQ(coordinator.Stop(), 0);
