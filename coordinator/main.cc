@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   tutti::coord::TorchSampleBackend samples(serving);
   options.samples = &samples;
 
-  tutti::InstallInterruptHandler();
+  tutti::InstallInterruptHandler("calls in flight finish, then stop");
   auto server = tutti::coord::CoordinatorServer::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());

@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  tutti::InstallInterruptHandler();
+  tutti::InstallInterruptHandler("checkpoint, then stop");
   tutti::InstallGracefulStopSignal(SIGUSR1);
   if (!coordinator.empty()) {
     tutti::StatusOr<tutti::rpc::ConnectionOptions> connection =

@@ -10,12 +10,31 @@ namespace {
 
 std::atomic<int> interrupt_count{0};
 std::atomic<bool> graceful_stop{false};
+// What "finishing cleanly" means for this program (e.g. "checkpoint, then stop"), printed with the first
+// signal. A plain pointer to a string the caller keeps alive: the handlers may only read it.
+std::atomic<const char*> clean_stop_action{nullptr};
+
+// The signal line, built from pieces with write(2) alone (async-signal-safe; no formatting).
+void WriteStopLine(const char* head) {
+  auto put = [](const char* text) {
+    size_t n = 0;
+    while (text[n] != '\0') ++n;
+    ssize_t ignored = ::write(STDERR_FILENO, text, n);
+    (void)ignored;  // Nothing useful to do if stderr is gone.
+  };
+  put(head);
+  const char* action = clean_stop_action.load();
+  if (action != nullptr) {
+    put(" (");
+    put(action);
+    put(")");
+  }
+  put("\n");
+}
 
 void OnGracefulStop(int) {
   if (graceful_stop.exchange(true)) return;
-  static const char kMessage[] = "\nstop signal received: finishing cleanly (checkpoint, then stop)\n";
-  ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  (void)ignored;
+  WriteStopLine("\nstop signal received: finishing cleanly");
 }
 
 void OnSignal(int signal_number) {
@@ -23,21 +42,18 @@ void OnSignal(int signal_number) {
     // Second Ctrl-C: the user insists. _exit is async-signal-safe.
     _exit(128 + signal_number);
   }
-  static const char kMessage[] = "\ninterrupted: finishing cleanly (press Ctrl-C again to abort)\n";
-  ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  (void)ignored;  // Nothing useful to do if stderr is gone.
+  WriteStopLine("\ninterrupted: finishing cleanly; press Ctrl-C again to abort");
 }
 
 void OnTerminate(int) {
   if (interrupt_count.fetch_add(1) >= 1) return;  // repeated SIGTERM: already stopping cleanly
-  static const char kMessage[] = "\nterminated: finishing cleanly (checkpoint, then stop)\n";
-  ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  (void)ignored;
+  WriteStopLine("\nterminated: finishing cleanly");
 }
 
 }  // namespace
 
-void InstallInterruptHandler() {
+void InstallInterruptHandler(const char* clean_stop_action_text) {
+  clean_stop_action.store(clean_stop_action_text);
   struct sigaction action {};
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);

@@ -7,8 +7,10 @@
 
 namespace tutti {
 
-// Installs the SIGINT/SIGTERM handlers. Idempotent.
-void InstallInterruptHandler();
+// Installs the SIGINT/SIGTERM handlers. Idempotent. `clean_stop_action`, when given, says what finishing
+// cleanly means for this program and is printed with the first signal ("terminated: finishing cleanly
+// (checkpoint, then stop)"); it must outlive the process's signal handling (a string literal).
+void InstallInterruptHandler(const char* clean_stop_action = nullptr);
 
 // True once SIGINT or SIGTERM was received (or RequestInterrupt was called).
 bool InterruptRequested();
