@@ -1,13 +1,14 @@
 #include "core/checkpoint/checkpoint.h"
 
 #include <algorithm>
-#include <cstring>
+#include <cerrno>
 #include <ctime>
 #include <filesystem>
 #include <sstream>
 
 #include <torch/serialize/archive.h>
 
+#include "core/base/file_system.h"
 #include "core/base/file_util.h"
 #include "core/base/sha256.h"
 #include "core/train/gan_trainer.h"
@@ -17,78 +18,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kMagic[8] = {'T', 'U', 'T', 'T', 'I', 'C', 'K', 'P'};
-constexpr uint32_t kVersion = 1;
-constexpr size_t kFixedHeader = 20;
-constexpr uint64_t kMaxMetaBytes = 64ull << 20;
-
-void PutLe(std::string* out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-uint64_t GetLe(const std::string& in, size_t offset, int bytes) {
-  uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value |= uint64_t{static_cast<uint8_t>(in[offset + i])} << (8 * i);
-  return value;
-}
-
 std::string UtcNow() {
   std::time_t now = std::time(nullptr);
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   return buffer;
-}
-
-// Verifies a whole checkpoint file held in `b` (named `name` in errors) and returns its metadata, with
-// payload_offset set. Everything is checked before a model is touched: sizes first (so a truncated file
-// says "truncated", not "corrupted"), then the payload's sha256.
-StatusOr<CheckpointMeta> ParseAndVerify(const std::string& b, const std::string& name) {
-  if (b.size() < kFixedHeader || std::memcmp(b.data(), kMagic, sizeof kMagic) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": not a Tutti checkpoint (expected the magic \"TUTTICKP\" in the first 8 bytes)"));
-  }
-  uint32_t version = static_cast<uint32_t>(GetLe(b, 8, 4));
-  if (version != kVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(name, ": checkpoint format version ", version, ", this build reads version ", kVersion));
-  }
-  uint64_t meta_bytes = GetLe(b, 12, 8);
-  if (meta_bytes > kMaxMetaBytes || kFixedHeader + meta_bytes > b.size()) {
-    return absl::DataLossError(absl::StrCat(name, ": truncated checkpoint: metadata of ", meta_bytes,
-                                            " bytes announced, file has ", b.size(), " bytes"));
-  }
-  nlohmann::json j = nlohmann::json::parse(b.begin() + kFixedHeader, b.begin() + kFixedHeader + meta_bytes,
-                                           nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::DataLossError(absl::StrCat(name, ": checkpoint metadata is not valid JSON"));
-  }
-  CheckpointMeta m;
-  try {
-    m.step = j.at("step").get<int64_t>();
-    m.loader_epoch = j.at("loader_epoch").get<int64_t>();
-    m.loader_batch_in_epoch = j.at("loader_batch_in_epoch").get<int64_t>();
-    m.config_yaml = j.at("config_yaml").get<std::string>();
-    m.extra = j.value("extra", nlohmann::json::object());
-    m.payload_sha256 = j.at("payload_sha256").get<std::string>();
-    m.payload_bytes = j.at("payload_bytes").get<uint64_t>();
-    m.created_at = j.value("created_at", "");
-  } catch (const nlohmann::json::exception& e) {
-    return absl::DataLossError(absl::StrCat(name, ": checkpoint metadata: ", e.what()));
-  }
-  m.payload_offset = kFixedHeader + meta_bytes;
-  uint64_t have = b.size() - m.payload_offset;
-  if (have != m.payload_bytes) {
-    return absl::DataLossError(absl::StrCat(name, ": truncated or padded checkpoint: payload is ", have,
-                                            " bytes, metadata says ", m.payload_bytes));
-  }
-  Sha256 hash;
-  hash.Update(b.data() + m.payload_offset, have);
-  std::string actual = hash.FinishHex();
-  if (actual != m.payload_sha256) {
-    return absl::DataLossError(absl::StrCat(name, ": corrupted checkpoint: payload sha256 is ", actual,
-                                            ", metadata says ", m.payload_sha256));
-  }
-  return m;
 }
 
 // The canonical code for a failure to list a directory, with the directory named.
@@ -121,36 +55,21 @@ StatusOr<std::string> SaveCheckpoint(const std::string& path, const GanTrainer& 
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(path, ": serialising the trainer failed: ", e.what()));
   }
-  nlohmann::json j = {{"step", meta.step},
-                      {"loader_epoch", meta.loader_epoch},
-                      {"loader_batch_in_epoch", meta.loader_batch_in_epoch},
-                      {"config_yaml", meta.config_yaml},
-                      {"extra", meta.extra},
-                      {"payload_sha256", Sha256Hex(payload)},
-                      {"payload_bytes", payload.size()},
-                      {"created_at", UtcNow()}};
-  std::string meta_text = j.dump();
-  std::string file(kMagic, sizeof kMagic);
-  PutLe(&file, kVersion, 4);
-  PutLe(&file, meta_text.size(), 8);
-  file += meta_text;
-  file += payload;
+  CheckpointMeta stamped = meta;
+  stamped.created_at = UtcNow();
+  std::string file = EncodeCheckpointFile(stamped, payload);
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) TUTTI_RETURN_IF_ERROR(CreateDirectories(parent.string()));
+  // "<file>.sha256" names the bytes of its file or does not exist: a previous one goes before the file is
+  // replaced, so a failure (or a crash) between the two writes cannot leave it naming the old content.
+  if (int err = CurrentFileSystem().Unlink(path + ".sha256"); err != 0 && err != ENOENT) {
+    return ErrnoStatus(err, "cannot remove the previous checksum file", path + ".sha256");
+  }
   TUTTI_RETURN_IF_ERROR(WriteFileAtomically(path, file));
   std::string digest = Sha256Hex(file);
   TUTTI_RETURN_IF_ERROR(
       WriteFileAtomically(path + ".sha256", digest + "  " + fs::path(path).filename().string() + "\n"));
   return digest;
-}
-
-StatusOr<CheckpointMeta> ReadCheckpointMeta(const std::string& path) {
-  TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
-  return ParseAndVerify(bytes, path);
-}
-
-StatusOr<CheckpointMeta> ReadCheckpointMetaFromBytes(const std::string& bytes, const std::string& name) {
-  return ParseAndVerify(bytes, name);
 }
 
 StatusOr<CheckpointMeta> LoadCheckpoint(const std::string& path, GanTrainer* trainer) {
@@ -160,7 +79,7 @@ StatusOr<CheckpointMeta> LoadCheckpoint(const std::string& path, GanTrainer* tra
 
 StatusOr<CheckpointMeta> LoadCheckpointFromBytes(const std::string& bytes, const std::string& name,
                                                  GanTrainer* trainer) {
-  TUTTI_ASSIGN_OR_RETURN(CheckpointMeta meta, ParseAndVerify(bytes, name));
+  TUTTI_ASSIGN_OR_RETURN(CheckpointMeta meta, ReadCheckpointMetaFromBytes(bytes, name));
   try {
     torch::serialize::InputArchive archive;
     // Straight from the buffer: no copy of the payload, no temporary file.

@@ -3,17 +3,14 @@
 // both networks, both Adam states, the step, every random stream (GanTrainer::SaveState), the data
 // loader's position and the resolved job config (YAML).
 //
-// File layout (little-endian):
-//   bytes 0..7    magic "TUTTICKP"
-//   bytes 8..11   u32 format version (1)
-//   bytes 12..19  u64 length M of the metadata JSON
-//   next M bytes  metadata JSON: step, loader position, config YAML, model fingerprint, payload size and
-//                 payload sha256, created_at
-//   the rest      payload: the LibTorch archive written by GanTrainer::SaveState
+// The file layout, CheckpointMeta and the torch-free readers (ReadCheckpointMeta, ReadCheckpointMetaFromBytes)
+// are in checkpoint_format.h, which this header includes.
 //
 // Writes go through WriteFileAtomically (temp file beside the target, fsync, rename, directory fsync), so a
 // crash or Ctrl-C leaves the previous checkpoint intact. The sha256 of the whole file is also written to
-// "<file>.sha256" (sha256sum format) for tools that move checkpoints around. Readers re-hash the payload
+// "<file>.sha256" (sha256sum format) for tools that move checkpoints around; a previous sidecar is removed
+// before the file is replaced, so one that exists always names its file's bytes (a failed or interrupted
+// save may leave none). Readers re-hash the payload
 // and refuse a truncated or corrupted file with DataLoss naming it.
 //
 // Every reader comes in two forms: from a path, and from the file's bytes already in memory (a
@@ -26,36 +23,15 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/base/status.h"
+#include "core/checkpoint/checkpoint_format.h"
 
 namespace tutti {
 
 class GanTrainer;
 
-struct CheckpointMeta {
-  int64_t step = 0;
-  int64_t loader_epoch = 0;          // BatchLoader::Position of the next batch
-  int64_t loader_batch_in_epoch = 0;
-  std::string config_yaml;           // the resolved JobConfig
-  nlohmann::json extra = nlohmann::json::object();  // free-form (e.g. last metrics)
-  // Filled in by the readers:
-  std::string payload_sha256;
-  uint64_t payload_bytes = 0;
-  uint64_t payload_offset = 0;       // where the payload (the LibTorch archive) starts in the file
-  std::string created_at;            // UTC, ISO 8601
-};
-
 // Serialises `trainer` and `meta` into `path` atomically. Returns the sha256 of the whole file.
 StatusOr<std::string> SaveCheckpoint(const std::string& path, const GanTrainer& trainer, const CheckpointMeta& meta);
-
-// Reads and verifies the file (magic, version, sizes, payload sha256) without touching a model. Errors,
-// each naming the file: the read error (NotFound, PermissionDenied...); InvalidArgument when it is not a
-// Tutti checkpoint; FailedPrecondition for another format version; DataLoss when truncated or corrupted.
-StatusOr<CheckpointMeta> ReadCheckpointMeta(const std::string& path);
-// The same checks on a whole checkpoint file held in `bytes`; errors name `name`.
-StatusOr<CheckpointMeta> ReadCheckpointMetaFromBytes(const std::string& bytes, const std::string& name);
 
 // Verifies the file, then restores `trainer` (which must have been created with the same model options:
 // FailedPrecondition otherwise, naming the file). The trainer is unchanged on any error.
