@@ -30,7 +30,10 @@ grpc::Status TokenAuth::CheckValue(const std::string& value, bool present, bool 
   }
   static const std::string kPrefix = "Bearer ";
   if (bearer && value.compare(0, kPrefix.size(), kPrefix) != 0) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong token");
+    // Say which part is wrong (a Basic header, a bare token) without echoing what was sent.
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "wrong token: expected \"authorization: Bearer <token>\", got a value without the "
+                        "\"Bearer \" scheme");
   }
   if (!ConstantTimeEquals(bearer ? value.substr(kPrefix.size()) : value, token_)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong token");

@@ -274,7 +274,12 @@ StatusOr<TrialRow> TrialLifecycle::CheckLeaseLocked(const std::string& lease_id,
   auto it = trials_.find(trial_id);
   if (it == trials_.end()) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
   const TrialRow& row = it->second;
-  if (row.state != TrialState::kRunning || row.lease_id != lease_id || lease_id.empty()) {
+  // No lease id at all is a malformed request, not a lease that was lost ("lease  of trial 1 is no longer held").
+  if (lease_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial ", trial_id, ": lease_id: expected the id LeaseTrial returned, got none"));
+  }
+  if (row.state != TrialState::kRunning || row.lease_id != lease_id) {
     return absl::FailedPreconditionError(LeaseGone(lease_id, row));
   }
   return row;

@@ -81,6 +81,8 @@ Status ErrnoStatus(int err, std::string_view what_view, const std::string& path)
       return absl::PermissionDeniedError(message);
     case EEXIST:
       return absl::AlreadyExistsError(message);
+    case EISDIR:  // a directory named where a file belongs (reading one fails with EISDIR): the caller's input
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", what, ": expected a file, got a directory"));
     default:
       return absl::InternalError(message);
   }

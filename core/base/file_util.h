@@ -25,8 +25,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view data);
 Status WriteAndRename(const std::string& temp, const std::string& path, std::string_view data);
 
 // The status for a failed system call on `path`: "<path>: <what>: <strerror>". ENOENT is NotFound,
-// EACCES/EPERM/EROFS PermissionDenied, EEXIST AlreadyExists, ENOSPC and EDQUOT ResourceExhausted saying
-// "disk full" and which one (so an operator knows what to free), anything else Internal.
+// EACCES/EPERM/EROFS PermissionDenied, EEXIST AlreadyExists, EISDIR InvalidArgument, ENOSPC and EDQUOT
+// ResourceExhausted saying "disk full" and which one (so an operator knows what to free), anything else Internal.
 Status ErrnoStatus(int err, std::string_view what, const std::string& path);
 
 // fsync on a directory so that renames and creations inside it are durable.

@@ -53,6 +53,11 @@ StatusOr<std::unique_ptr<PackReader>> PackReader::Open(const std::string& pack_d
         ::close(fd);
         return OpenError(path, "cannot stat shard", err);
       }
+      if (!S_ISREG(st.st_mode)) {  // a directory would read as "Is a directory" (Internal): it is bad data
+        ::close(fd);
+        return absl::DataLossError(absl::StrCat(path, ": expected a shard file, got ",
+                                                S_ISDIR(st.st_mode) ? "a directory" : "a special file"));
+      }
       const uint64_t file_size = static_cast<uint64_t>(st.st_size);
       uint8_t header[kShardHeaderBytes] = {};
       ssize_t got = file_size >= kShardHeaderBytes ? ::pread(fd, header, sizeof header, 0) : 0;

@@ -233,7 +233,10 @@ bool IsMidiFileName(const std::string& path) {
 
 StatusOr<Multitrack> ReadMidiAsLpd5(const std::string& path, const MidiImportOptions& options) {
   TUTTI_ASSIGN_OR_RETURN(SmfFile smf, ReadSmfFile(path));
-  return SmfToLpd5(smf, std::filesystem::path(path).stem().string(), options);
+  // SmfToLpd5's errors name the song (the stem); put the file in front so `tutti pack` says which one.
+  StatusOr<Multitrack> song = SmfToLpd5(smf, std::filesystem::path(path).stem().string(), options);
+  if (!song.ok()) return Annotate(song.status(), path);
+  return song;
 }
 
 }  // namespace tutti

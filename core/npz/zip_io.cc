@@ -48,6 +48,13 @@ Status ErrnoError(const std::string& path, const char* what, int err) {
 
 // The whole file in one buffer, read with as few system calls as its size allows.
 Status ReadWholeFile(const std::string& path, ByteBuffer* out) {
+  // A directory would fail later as "read failed: Is a directory" (Internal), and opening a FIFO blocks until
+  // a writer comes: refuse anything but a regular file up front (found by tests/bad_inputs).
+  struct stat kind {};
+  if (::stat(path.c_str(), &kind) == 0 && !S_ISREG(kind.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected a regular .npz file, got ",
+                                                   S_ISDIR(kind.st_mode) ? "a directory" : "a special file"));
+  }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError(path, "cannot open", errno);
   struct stat st {};
@@ -92,6 +99,11 @@ void ByteBuffer::Release() {
 StatusOr<std::unique_ptr<ZipReader>> ZipReader::Open(const std::string& path) {
   auto bytes = std::make_unique<ByteBuffer>();
   TUTTI_RETURN_IF_ERROR(ReadWholeFile(path, bytes.get()));
+  // libzip opens an empty buffer as an archive with no members, which would then read as "info.json: expected
+  // this member" (NotFound); an empty file is a failed download or copy, not an empty song.
+  if (bytes->size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected a complete zip archive (.npz), got an empty file"));
+  }
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_buffer_create(bytes->data(), bytes->size(), 0, &error);
