@@ -138,9 +138,10 @@ void SqliteStatement::Reset() {
 
 // --- SqliteConnection --------------------------------------------------------------------------------------
 
-StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path, int flags) {
+StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path, int flags,
+                                                                    const std::string& vfs) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_EXRESCODE, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_EXRESCODE, vfs.empty() ? nullptr : vfs.c_str());
   if (rc != SQLITE_OK) {
     // sqlite3_open_v2 allocates a handle even when it fails (except out of memory); it carries the message
     // and must be closed.

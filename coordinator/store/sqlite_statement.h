@@ -99,9 +99,10 @@ class SqliteTransaction;
 
 class SqliteConnection {
  public:
-  // sqlite3_open_v2(path, flags). SQLITE_OPEN_EXRESCODE is always added so that errors carry extended
-  // result codes. Errors name the path.
-  static StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path, int flags);
+  // sqlite3_open_v2(path, flags, vfs). SQLITE_OPEN_EXRESCODE is always added so that errors carry extended
+  // result codes. `vfs` names a registered SQLite VFS; "" is the default one. Errors name the path.
+  static StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path, int flags,
+                                                          const std::string& vfs = "");
 
   // Closes the connection; every statement prepared on it must have been destroyed first.
   ~SqliteConnection();

@@ -475,12 +475,16 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   return OpenWithMigrations(path, Migrations());
 }
 
+StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, const SqliteStoreOptions& options) {
+  return OpenWithMigrations(path, Migrations(), options);
+}
+
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::OpenWithMigrations(
-    const std::string& path, const std::vector<std::string>& migrations) {
+    const std::string& path, const std::vector<std::string>& migrations, const SqliteStoreOptions& options) {
   // NOMUTEX: SQLite's per-connection mutex would only repeat mu_ (see the header).
   TUTTI_ASSIGN_OR_RETURN(
       std::unique_ptr<SqliteConnection> connection,
-      SqliteConnection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX));
+      SqliteConnection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, options.vfs));
   const std::string context = "cannot open the experiment store";
   // "<path>: cannot open the experiment store: <what failed>", whatever step failed.
   auto fail = [&](const Status& status) {

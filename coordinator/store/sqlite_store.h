@@ -31,6 +31,12 @@
 
 namespace tutti::coord {
 
+struct SqliteStoreOptions {
+  // The SQLite VFS the file is opened with (a name registered with sqlite3_vfs_register); "" is SQLite's
+  // default ("unix"). Only the storage-fault tests set it, to a VFS that fails chosen writes and syncs.
+  std::string vfs;
+};
+
 class SqliteStore : public ExperimentStore {
  public:
   // Opens (creating when missing) the database file at `path` and brings its schema to the latest version.
@@ -38,11 +44,13 @@ class SqliteStore : public ExperimentStore {
   // tutti-coordinator ..."), DataLoss for a file that is not an SQLite database or is corrupt, others as
   // SqliteErrorCode maps them.
   static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path, const SqliteStoreOptions& options);
 
   // Open with another migration list: for tests of the migration mechanism only (a list that extends
   // Migrations() by a step, or one whose last step fails).
   static StatusOr<std::unique_ptr<SqliteStore>> OpenWithMigrations(const std::string& path,
-                                                                   const std::vector<std::string>& migrations);
+                                                                   const std::vector<std::string>& migrations,
+                                                                   const SqliteStoreOptions& options = {});
 
   // The SQL that takes the schema from version i to i + 1, for i = 0 .. size() - 1.
   static const std::vector<std::string>& Migrations();

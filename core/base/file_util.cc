@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/base/file_system.h"
+
 namespace tutti {
 namespace {
 
@@ -50,12 +52,14 @@ StatusOr<std::string> ReadFileToString(const std::string& path) {
 }
 
 Status SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open directory for fsync", dir);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus(err, "fsync of directory failed", dir);
+  FileSystem& fs = CurrentFileSystem();
+  int fd = -1;
+  if (int err = fs.Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &fd); err != 0) {
+    return ErrnoStatus(err, "cannot open directory for fsync", dir);
+  }
+  int err = fs.Fsync(fd);
+  (void)fs.Close(fd);  // a directory descriptor holds no unwritten data: only the fsync's answer counts
+  if (err != 0) return ErrnoStatus(err, "fsync of directory failed", dir);
   return absl::OkStatus();
 }
 
@@ -89,33 +93,33 @@ Status ErrnoStatus(int err, std::string_view what_view, const std::string& path)
 }
 
 Status WriteAndRename(const std::string& temp, const std::string& path, std::string_view data) {
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(errno, "cannot create", temp);
+  FileSystem& fs = CurrentFileSystem();
+  int fd = -1;
+  if (int err = fs.Open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644, &fd); err != 0) {
+    return ErrnoStatus(err, "cannot create", temp);
+  }
   const char* p = data.data();
   size_t left = data.size();
   while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
+    size_t n = 0;
+    if (int err = fs.Write(fd, p, left, &n); err != 0) {
+      (void)fs.Close(fd);
+      (void)fs.Unlink(temp);
       return ErrnoStatus(err, "write failed", temp);
     }
     p += n;
-    left -= static_cast<size_t>(n);
+    left -= n;
   }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(temp.c_str());
+  if (int err = fs.Fsync(fd); err != 0) {
+    (void)fs.Close(fd);
+    (void)fs.Unlink(temp);
     return ErrnoStatus(err, "fsync failed", temp);
   }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(temp.c_str());
-    return ErrnoStatus(err, "rename failed", path);
+  // Not checked: after a successful fsync the bytes are on disk, and close has nothing left to report.
+  (void)fs.Close(fd);
+  if (int err = fs.Rename(temp, path); err != 0) {
+    (void)fs.Unlink(temp);
+    return ErrnoStatus(err, absl::StrCat("rename of ", temp, " failed"), path);
   }
   return absl::OkStatus();
 }
@@ -123,7 +127,8 @@ Status WriteAndRename(const std::string& temp, const std::string& path, std::str
 Status WriteFileAtomically(const std::string& path, std::string_view data) {
   const std::string temp = absl::StrCat(path, ".tmp-", ::getpid(), "-", temp_counter.fetch_add(1));
   TUTTI_RETURN_IF_ERROR(WriteAndRename(temp, path, data));
-  return SyncDirectory(ParentOf(path));
+  // The rename cannot be undone: say that the new content is in place but may not survive a crash.
+  return Annotate(SyncDirectory(ParentOf(path)), absl::StrCat(path, ": in place, but not yet durable"));
 }
 
 Status CreateDirectories(const std::string& dir) {
@@ -136,22 +141,24 @@ Status CreateDirectories(const std::string& dir) {
 StatusOr<std::string> MakeTempDirectoryIn(const std::string& parent, const std::string& stem) {
   TUTTI_RETURN_IF_ERROR(CreateDirectories(parent));
   std::string pattern = (fs::path(parent) / absl::StrCat(".", stem, ".tmp-XXXXXX")).string();
-  if (::mkdtemp(pattern.data()) == nullptr) return ErrnoStatus(errno, "mkdtemp failed", pattern);
+  if (int err = CurrentFileSystem().MakeTempDirectory(&pattern); err != 0) {
+    return ErrnoStatus(err, "mkdtemp failed", pattern);
+  }
   return pattern;
 }
 
 Status PublishDirectory(const std::string& staged, const std::string& target) {
   std::error_code ec;
   if (fs::exists(target, ec)) {
-    if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
-      return ErrnoStatus(errno, "cannot swap in the new directory", target);
+    if (int err = CurrentFileSystem().Exchange(staged, target); err != 0) {
+      return ErrnoStatus(err, absl::StrCat("cannot swap in the new directory ", staged, " (renameat2)"), target);
     }
     // `staged` now names the old content.
     RemoveAllQuietly(staged);
-  } else if (::rename(staged.c_str(), target.c_str()) != 0) {
-    return ErrnoStatus(errno, "cannot rename into place", target);
+  } else if (int err = CurrentFileSystem().Rename(staged, target); err != 0) {
+    return ErrnoStatus(err, absl::StrCat("cannot rename ", staged, " into place"), target);
   }
-  return SyncDirectory(ParentOf(target));
+  return Annotate(SyncDirectory(ParentOf(target)), absl::StrCat(target, ": published, but not yet durable"));
 }
 
 void RemoveAllQuietly(const std::string& path) {

@@ -4,6 +4,11 @@
 // WriteFileAtomically and PublishDirectory follow the same rule: write beside the target, fsync the data,
 // rename over the target, fsync the parent directory, and remove the temporary on any failure. A reader
 // therefore sees either the old content or the complete new content, never a half-written file.
+//
+// Every system call that writes (create, write, fsync, rename, renameat2, mkdtemp, directory fsync) goes
+// through CurrentFileSystem() (core/base/file_system.h), the seam the fault-injection tests use to fail
+// each step in turn. When only the final directory fsync fails, the new content is already in place (a
+// rename cannot be undone); the error then says "in place, but not yet durable".
 
 #include <cstdint>
 #include <string>

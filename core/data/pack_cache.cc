@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/file_system.h"
 #include "core/base/file_util.h"
 #include "core/base/sha256.h"
 #include "core/data/pack_manifest.h"
@@ -291,8 +292,8 @@ Status Ensurer::Evict(const std::string& name) {
   // remains in incoming/, which the next Ensure clears.
   const std::string from = packs_ + "/" + name;
   const std::string to = incoming_ + "/" + TempName("evicted-" + name);
-  if (::rename(from.c_str(), to.c_str()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("cannot move the evicted pack to ", to, ": rename of"), from);
+  if (int err = CurrentFileSystem().Rename(from, to); err != 0) {
+    return ErrnoStatus(err, absl::StrCat("cannot move the evicted pack to ", to, ": rename of"), from);
   }
   RemoveAllQuietly(to);
   ++report_->packs_evicted;
@@ -367,9 +368,8 @@ StatusOr<std::string> Ensurer::MakeView(const std::string& key, const std::map<s
     // A new symlink beside the old one, renamed over it: a reader sees the old or the new link, never none.
     const std::string temp = view_dir + "/" + TempName(genre);
     if (::symlink(target.c_str(), temp.c_str()) != 0) return ErrnoStatus(errno, "cannot create symlink", temp);
-    if (::rename(temp.c_str(), link.c_str()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
+    if (int err = CurrentFileSystem().Rename(temp, link); err != 0) {
+      (void)CurrentFileSystem().Unlink(temp);
       return ErrnoStatus(err, absl::StrCat("cannot rename ", temp, " to"), link);
     }
   }

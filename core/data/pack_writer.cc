@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/base/file_system.h"
 #include "core/base/file_util.h"
 #include "core/base/sha256.h"
 #include "core/data/shard_format.h"
@@ -28,13 +29,10 @@ Status IoError(const std::string& path, const char* what, int err) {
 
 Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
   while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError(path, "write failed", errno);
-    }
+    size_t n = 0;
+    if (int err = CurrentFileSystem().Write(fd, data, size, &n); err != 0) return IoError(path, "write failed", err);
     data += n;
-    size -= static_cast<size_t>(n);
+    size -= n;
   }
   return absl::OkStatus();
 }
@@ -67,7 +65,7 @@ struct PackWriter::OpenShard {
   std::vector<uint8_t> buffer;  // pending bytes, flushed at kWriteBufferBytes
 
   ~OpenShard() {
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) (void)CurrentFileSystem().Close(fd);  // an error here only ends a shard that is discarded or synced
   }
   Status Flush() {
     Status status = WriteAll(fd, buffer.data(), buffer.size(), path);
@@ -164,8 +162,10 @@ Status PackWriter::StartShard(Split split) {
   shard->index = static_cast<uint32_t>(closed_[slot].size());
   shard->file = ShardFileName(split, shard->index);
   shard->path = (fs::path(staging_dir_) / shard->file).string();
-  shard->fd = ::open(shard->path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (shard->fd < 0) return IoError(shard->path, "cannot create shard", errno);
+  if (int err = CurrentFileSystem().Open(shard->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644, &shard->fd);
+      err != 0) {
+    return IoError(shard->path, "cannot create shard", err);
+  }
   shard->buffer.reserve(kWriteBufferBytes + packed_.size());
   // Placeholder header; the real one (with the final count) is written at close.
   shard->buffer.assign(kShardHeaderBytes, 0);
@@ -183,10 +183,15 @@ Status PackWriter::CloseShard(Split split) {
   header.split = split;
   header.shard_index = shard.index;
   std::array<uint8_t, kShardHeaderBytes> bytes = EncodeShardHeader(header);
-  if (::pwrite(shard.fd, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
-    return IoError(shard.path, "writing the shard header failed", errno);
+  size_t written = 0;
+  int err = CurrentFileSystem().PWrite(shard.fd, bytes.data(), bytes.size(), 0, &written);
+  // A short write of the header over its own placeholder cannot be for lack of space and sets no errno:
+  // report EIO rather than whatever errno happened to hold.
+  if (err == 0 && written != bytes.size()) err = EIO;
+  if (err != 0) return IoError(shard.path, "writing the shard header failed", err);
+  if (int sync_err = CurrentFileSystem().Fsync(shard.fd); sync_err != 0) {
+    return IoError(shard.path, "fsync failed", sync_err);
   }
-  if (::fsync(shard.fd) != 0) return IoError(shard.path, "fsync failed", errno);
   ShardInfo info;
   info.file = shard.file;
   info.samples = shard.samples;
@@ -225,7 +230,10 @@ Status PackWriter::Finish(std::vector<PackSong> songs, nlohmann::json packing, n
   // WriteFileAtomically fsyncs the manifest and the staging directory (so every shard entry is durable).
   Status status = WriteFileAtomically(manifest_path, json.dump(2) + "\n");
   // mkdtemp made the staging directory 0700; a published pack is read by other users (Slurm, containers).
-  if (status.ok() && ::chmod(staging_dir_.c_str(), 0755) != 0) status = IoError(staging_dir_, "chmod failed", errno);
+  if (status.ok()) {
+    int err = CurrentFileSystem().Chmod(staging_dir_, 0755);
+    if (err != 0) status = IoError(staging_dir_, "chmod failed", err);
+  }
   if (status.ok()) status = PublishDirectory(staging_dir_, pack_dir_);
   if (!status.ok()) return Fail(status);
   published_ = true;
