@@ -1,6 +1,7 @@
 // synth-lpd, pack, pack-info, pack-verify.
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -11,6 +12,7 @@
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/table.h"
 #include "core/base/file_util.h"
+#include "core/base/leftovers.h"
 #include "core/data/pack_reader.h"
 #include "core/ingest/pack_pipeline.h"
 #include "core/lpd/lpd_index.h"
@@ -73,8 +75,24 @@ Status WritePackReport(const std::string& path, const std::vector<PackInput>& in
   return WriteFileAtomically(path, report.dump(2) + "\n");
 }
 
+// A report write cut short by SIGKILL leaves "<report>.tmp-<pid>-<n>" beside it (WriteFileAtomically):
+// removed, with one line each, when its writer is dead. Staging directories are the pipeline's to clean.
+void RemoveReportLeftovers(const std::string& report) {
+  const std::filesystem::path path(report);
+  const std::string dir = path.has_parent_path() ? path.parent_path().string() : std::string(".");
+  const std::string name = path.filename().string();
+  StatusOr<std::vector<std::string>> removed =
+      RemoveDeadAtomicWriteTemps(dir, [&name](const std::string& target) { return target == name; });
+  if (!removed.ok()) {
+    std::cerr << "warning: " << removed.status().message() << "\n";  // the report itself may still be written
+    return;
+  }
+  for (const std::string& temp : *removed) std::cerr << LeftoverNotice("temporary file", temp) << "\n";
+}
+
 int RunPack(PackArgs& a) {
   if (a.rule == "song") a.options.segment.rule = NoteRule::kEveryTrackInSong;
+  if (!a.report.empty()) RemoveReportLeftovers(a.report);
   a.options.show_progress = !a.quiet;
   std::vector<PackInput> inputs;
   if (!a.report.empty()) a.options.inputs = &inputs;

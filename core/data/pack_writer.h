@@ -11,7 +11,8 @@
 // Guarantees: nothing appears at `pack_dir` before Finish returns OK. If the writer is destroyed before
 // that (error, interrupt, exception), or any call fails, the staging directory is removed, so an
 // interrupted or failed pack leaves no half pack and no temporary behind. (A process killed with
-// SIGKILL can leave a ".<name>.tmp-*" directory; it never holds a manifest at the target path.)
+// SIGKILL can leave a ".<name>.tmp-*" directory; it never holds a manifest at the target path. The next
+// `tutti pack` of that pack removes it under its PackOutputLock, pack_output_lock.h.)
 //
 // Errors: a rejected sample (non-binary cell, non-zero padding bits) is refused and the pack goes on; any
 // other failure (I/O, Finish's checks) is sticky: the staging directory is removed at once and every later

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "core/base/interrupt.h"
 #include "core/base/progress.h"
 #include "core/base/sha256.h"
+#include "core/data/pack_output_lock.h"
 #include "core/data/pack_writer.h"
 #include "core/data/sample_shape.h"
 #include "core/midi/midi_to_multitrack.h"
@@ -118,6 +120,16 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
   summary.files = static_cast<int64_t>(songs.size());
   if (songs.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("genre '", genre, "': empty selection, no song files to pack"));
+  }
+  // Held until the pack is published (or this run fails): no other run writes it meanwhile, and what a
+  // killed earlier run staged is removed now, each with one line.
+  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackOutputLock> output_lock, PackOutputLock::Acquire(pack_dir));
+  for (const std::string& line : output_lock->notices()) {
+    if (options.notice) {
+      options.notice(line);
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
   }
 
   // Read and segment on all threads; results land in song order so the pack does not depend on timing.

@@ -9,8 +9,10 @@
 // Bad songs are skipped and counted by reason; they never stop the pack. What does stop it, before
 // anything is written: an unknown genre, a genre with no song on disk, a genre whose songs give no sample
 // (the error then names every file with its reason, up to kMaxSkippedNamedInError of them), or Ctrl-C
-// (InterruptRequested) — in every case no half pack is left behind. PackOptions::inputs receives every
-// file's outcome (tutti pack --report).
+// (InterruptRequested) — in every case no half pack is left behind. Each pack is written under its
+// PackOutputLock: a second run on the same pack fails at once, and what a run killed with SIGKILL staged
+// is removed by the next one, which says so. PackOptions::inputs receives every file's outcome (tutti pack
+// --report).
 
 #include <cstdint>
 #include <functional>
@@ -51,6 +53,9 @@ struct PackOptions {
   // When set, every input file's outcome is appended here, in song order per genre, also when packing the
   // genre fails because no file gave a sample (not when it is interrupted: nothing was decided then).
   std::vector<PackInput>* inputs = nullptr;
+  // Where the clean-up lines go: each staging directory that a killed earlier run left beside a pack is
+  // removed at the start of the next run (core/data/pack_output_lock.h), one line each. Null: stderr.
+  std::function<void(const std::string&)> notice;
 };
 
 // One song to pack: its identity and where it is.

@@ -33,9 +33,15 @@ Status MetricsLog::DropLinesAfterStep(const std::string& path, int64_t step) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return absl::OkStatus();
   TUTTI_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  // Text after the last newline is an append cut short (a run killed in the middle of a write): the next
+  // append would glue a whole line to it, so it goes.
+  bool dropped = false;
+  if (const size_t end = text.rfind('\n') + 1; end < text.size()) {
+    text.resize(end);
+    dropped = true;
+  }
   std::istringstream in(text);
   std::string line, kept;
-  bool dropped = false;
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer() &&

@@ -23,8 +23,9 @@ class MetricsLog {
   // Creates the parent directory and opens `path` for appending. Errors name the path.
   static StatusOr<std::unique_ptr<MetricsLog>> Open(const std::string& path);
   // Rewrites `path` atomically without the lines whose "step" is greater than `step` (lines a crashed run
-  // logged after its last checkpoint; a resumed run logs those steps again). Unparsable lines are kept.
-  // OK when the file does not exist.
+  // logged after its last checkpoint; a resumed run logs those steps again), and without a last line that
+  // lacks its newline (an append cut by a kill). Other unparsable lines are kept. OK when the file does not
+  // exist.
   static Status DropLinesAfterStep(const std::string& path, int64_t step);
 
   MetricsLog(const MetricsLog&) = delete;

@@ -21,6 +21,7 @@
 #include "worker/comm/communicator.h"
 #include "worker/run/distributed.h"
 #include "worker/run/run_data.h"
+#include "worker/run/run_leftovers.h"
 #include "worker/run/run_log.h"
 
 namespace tutti {
@@ -136,6 +137,16 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   const JobConfig& c = run->config_;
   const RunOptions& o = run->options_;
   run->checkpoint_dir_ = ResolveUnderOutputDir(c, c.checkpoint.dir);
+  // What a run of this job killed with SIGKILL left (temporaries, an orphan checksum) goes first, one note
+  // each, before the checkpoint to resume from is chosen (run_leftovers.h). Rank 0 alone writes here.
+  if (run->is_chief()) {
+    StatusOr<std::vector<std::string>> notes =
+        RemoveRunLeftovers(c.output_dir, run->checkpoint_dir_, ResolveUnderOutputDir(c, c.train.metrics_file));
+    if (!notes.ok()) notes = std::vector<std::string>{absl::StrCat("warning: ", notes.status().message())};
+    if (RunObserver* observer = run->observer()) {
+      for (const std::string& note : *notes) observer->OnNote(note);
+    }
+  }
   if (o.communicator != nullptr && o.communicator->size() > 1) {
     TUTTI_ASSIGN_OR_RETURN(run->data_parallel_, DataParallel::Create(o.communicator, c.distributed.bucket_mb));
   }
@@ -190,7 +201,8 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
     const std::string config_path = (std::filesystem::path(c.output_dir) / "config.yaml").string();
     TUTTI_RETURN_IF_ERROR(WriteFileAtomically(config_path, JobConfigToYaml(c)));
     const std::string metrics_path = ResolveUnderOutputDir(c, c.train.metrics_file);
-    if (!resume_path.empty()) TUTTI_RETURN_IF_ERROR(MetricsLog::DropLinesAfterStep(metrics_path, run->step()));
+    // Also from step 0: a run killed before its first checkpoint logged steps that this run logs again.
+    TUTTI_RETURN_IF_ERROR(MetricsLog::DropLinesAfterStep(metrics_path, run->step()));
     TUTTI_ASSIGN_OR_RETURN(run->metrics_log_, MetricsLog::Open(metrics_path));
   }
   return run;
