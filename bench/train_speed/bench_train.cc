@@ -18,10 +18,13 @@
 #include <cmath>
 #include <cstdio>
 #include <vector>
+#include <memory>
+#include <string>
 
 #include <CLI/CLI.hpp>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/types.h>
 
 #include "core/train/gan_trainer.h"
@@ -72,6 +75,12 @@ int main(int argc, char** argv) {
   app.add_option("--critic-steps", critic_steps, "critic updates per step")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed of weights, latents and data");
   app.add_flag("--per-track", per_track, "one module per track instead of grouped convolutions");
+  bool composed_norm = false;
+  app.add_flag("--composed-norm", composed_norm,
+               "LayerNorm + LeakyReLU as LibTorch's composed ops instead of the fused node (core/model/norm_act.h)");
+  std::string profile;
+  app.add_option("--profile", profile,
+                 "write a chrome://tracing JSON of the timed steps (LibTorch's profiler; slows them down)");
   CLI11_PARSE(app, argc, argv);
 
   tutti::TrainOptions train;
@@ -80,7 +89,7 @@ int main(int argc, char** argv) {
   train.seed = seed;
   train.critic_steps = critic_steps;
   const auto g = tutti::GeneratorOptions().grouped_tracks(!per_track);
-  const auto d = tutti::DiscriminatorOptions().grouped_tracks(!per_track);
+  const auto d = tutti::DiscriminatorOptions().grouped_tracks(!per_track).fused_norm_act(!composed_norm);
   auto trainer = tutti::GanTrainer::Create(g, d, train);
   if (!trainer.ok()) {
     std::fprintf(stderr, "tutti-bench-train: %s\n", trainer.status().ToString().c_str());
@@ -106,7 +115,12 @@ int main(int argc, char** argv) {
   };
   if (!run(warmup)) return 1;
   const auto start = std::chrono::steady_clock::now();
-  if (!run(steps)) return 1;
+  {
+    // Only the timed steps are traced; the profiler's own cost makes this run's rate meaningless.
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> trace;
+    if (!profile.empty()) trace = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
+    if (!run(steps)) return 1;
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double flops_per_sample =
@@ -114,10 +128,10 @@ int main(int argc, char** argv) {
       critic_steps * ForwardFlopsG(g) + 2 * ForwardFlopsG(g);
   const double steps_per_s = steps / seconds;
   std::printf(
-      "{\"impl\": \"tutti\", \"batch\": %lld, \"threads\": %d, \"steps\": %d, \"seconds\": %.4f, "
+      "{\"impl\": \"%s\", \"batch\": %lld, \"threads\": %d, \"steps\": %d, \"seconds\": %.4f, "
       "\"steps_per_s\": %.3f, \"mflop_per_step\": %.2f, \"gflop_per_s\": %.3f, \"d_loss\": %.6g, "
       "\"g_loss\": %.6g}\n",
-      static_cast<long long>(batch), at::get_num_threads(), steps, seconds, steps_per_s,
+      composed_norm ? "tutti-composed-norm" : "tutti", static_cast<long long>(batch), at::get_num_threads(), steps, seconds, steps_per_s,
       flops_per_sample * batch / 1e6, flops_per_sample * batch * steps_per_s / 1e9, last.d_loss,
       last.g_loss);
   return 0;

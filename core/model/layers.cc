@@ -1,5 +1,7 @@
 #include "core/model/layers.h"
 
+#include "core/model/norm_act.h"
+
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -152,7 +154,19 @@ void DiscriminatorBlockImpl::reset_parameters(const at::Generator& gen) {
 }
 
 torch::Tensor DiscriminatorBlockImpl::forward(const torch::Tensor& x) {
-  return torch::leaky_relu(layernorm->forward(conv->forward(x)), 0.01);
+  const torch::Tensor h = conv->forward(x);
+  if (!options.fused_norm_act() || !h.device().is_cpu()) {
+    return torch::leaky_relu(layernorm->forward(h), kDiscriminatorLeakySlope);
+  }
+  // Rows (B * groups, C / groups * DHW): each group of each sample is one normalised row (norm_act.h).
+  const int64_t batch = h.size(0), groups = layernorm->options.groups();
+  NormActLayout layout;
+  layout.groups = groups;
+  layout.channels_per_group = h.size(1) / groups;
+  layout.inner = h[0][0].numel();
+  return LayerNormLeakyRelu(h.reshape({batch * groups, -1}), layernorm->gamma, layernorm->beta, layout,
+                            layernorm->options.eps(), kDiscriminatorLeakySlope)
+      .view(h.sizes());
 }
 
 void DiscriminatorBlockImpl::pretty_print(std::ostream& stream) const {

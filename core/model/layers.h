@@ -105,9 +105,13 @@ struct DiscriminatorBlockOptions {
   // Number of fused per-track branches: the conv has groups = T and LayerNorm normalises each
   // track's channels separately.
   TORCH_ARG(int64_t, tracks) = 1;
+  // On CPU, LayerNorm + LeakyReLU as one autograd node with hand-written derivatives (norm_act.h);
+  // false: LibTorch's composed ops. Same parameters and math either way.
+  TORCH_ARG(bool, fused_norm_act) = true;
 };
 
 // Conv3d -> LayerNorm -> LeakyReLU(0.01).
+inline constexpr double kDiscriminatorLeakySlope = 0.01;
 class DiscriminatorBlockImpl : public torch::nn::Module {
  public:
   explicit DiscriminatorBlockImpl(DiscriminatorBlockOptions options);

@@ -43,6 +43,10 @@ struct DiscriminatorOptions {
   TORCH_ARG(int64_t, num_genres) = 0;
   // See GeneratorOptions::grouped_tracks.
   TORCH_ARG(bool, grouped_tracks) = true;
+  // Computation only (same parameters, same math, float results equal up to rounding order): on CPU every
+  // LayerNorm + LeakyReLU runs as one autograd node with hand-written first and second derivatives
+  // (core/model/norm_act.h), ~2x fewer passes over memory in a WGAN-GP step. false: LibTorch's composed ops.
+  TORCH_ARG(bool, fused_norm_act) = true;
 };
 
 // OK, or InvalidArgument naming the field, the constraint and the value.

@@ -7,6 +7,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "core/model/norm_act.h"
+
 namespace tutti {
 namespace {
 
@@ -160,7 +162,9 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
 DiscriminatorImpl::DiscriminatorImpl(DiscriminatorOptions options_) : options(std::move(options_)) {
   CheckOrThrow(ValidateDiscriminatorOptions(options));
   const int64_t t = options.tracks(), pitch6 = options.pitches() / 6;
-  using Opts = DiscriminatorBlockOptions;
+  const auto Opts = [&](int64_t in, int64_t out, torch::ExpandingArray<3> kernel, torch::ExpandingArray<3> stride) {
+    return DiscriminatorBlockOptions(in, out, kernel, stride).fused_norm_act(options.fused_norm_act());
+  };
   if (options.grouped_tracks()) {
     conv0 = register_module(
         "conv0", DiscriminatorBlock(Opts(t, 16 * t, {1, 1, pitch6}, {1, 1, pitch6}).tracks(t)));
@@ -244,11 +248,21 @@ torch::Tensor DiscriminatorImpl::PerTrackFeatures(const torch::Tensor& x) {
   const int64_t t = options.tracks(), b = x.size(0), m = options.measures(),
                 s4 = options.steps_per_measure() / 4, kp = options.pitches() / 6, c = 16;
   auto norm_act = [&](const torch::Tensor& h, const LayerNorm& ln) {  // h (T, B * pos, c)
+    if (options.fused_norm_act() && h.device().is_cpu()) {
+      // Rows (T * B, pos * c), channels last: row t * B + b uses track t's c gammas (norm_act.h).
+      NormActLayout layout;
+      layout.row_div = b;
+      layout.groups = t;
+      layout.channels_per_group = c;
+      return LayerNormLeakyRelu(h.reshape({t * b, -1}), ln->gamma, ln->beta, layout, ln->options.eps(),
+                                kDiscriminatorLeakySlope)
+          .view({t, -1, c});
+    }
     const CenteredRows rows = CenterAndScaleRows(h.view({t, b, -1}), ln->options.eps());
     const torch::Tensor scale = rows.inv_std.view({t, b, 1, 1}) * ln->gamma.view({t, 1, 1, c});
     const torch::Tensor y =
         torch::addcmul(ln->beta.view({t, 1, 1, c}), rows.centered.view({t, b, -1, c}), scale);
-    return torch::leaky_relu(y, 0.01).view({t, -1, c});
+    return torch::leaky_relu(y, kDiscriminatorLeakySlope).view({t, -1, c});
   };
   // (B, T, M, S4, 4, 6, kp) -> rows (T, [b, m, s4, p6, k4], kp)
   const torch::Tensor patches0 = x.reshape({b, t, m, s4, 4, 6, kp})
