@@ -4,13 +4,16 @@
 #        MPI_Allreduce, verified while timed; its own table, ratio = mpi time / ours time);
 #   (ii) training throughput on a synthetic pack at the same global batch: 1 rank x 2 threads x batch 32 vs
 #        2 ranks x 1 thread x batch 16 each, and the communication share of step time at 2 ranks
-#        (sum of the metrics' comm_s over sum of step time; goal < 10 %).
+#        (sum of the metrics' comm_s over sum of step time; goal < 10 %);
+#   (iii) the same 2 ranks x 1 thread x batch 16 in PyTorch DDP (gloo) with the tutorial's model and loop
+#        (bench/reference/musegan_ddp.py, random batches) and the ratio ours / DDP (goal >= 1.5x).
 # steps/s is the workers' own rate over RunStep time (metrics.jsonl, steps_per_s), first window dropped as
 # warm-up; at 2 ranks it is rank 0's, which includes waiting for rank 1. Builds nothing.
 #
 # Usage: bench/distributed.sh [BUILD_DIR]   (default: build/ beside this folder)
 # Env:   STEPS (60 timed + one warm-up window of LOG_EVERY), LOG_EVERY (10), BATCH (32, the global batch),
-#        MPIRUN (mpirun), KEEP=1 keeps the temp dir.
+#        MPIRUN (mpirun), KEEP=1 keeps the temp dir, PYTHON (/usr/bin/python3, Debian's python3-torch; the
+#        DDP row is skipped, saying why, when it cannot import torch).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -48,8 +51,17 @@ timeout 900 "${worker[@]}" --set output_dir="$tmp/one" --set train.batch_size="$
 timeout 900 "$mpirun" "${mpi_flags[@]}" -np 2 "${worker[@]}" --set output_dir="$tmp/two" \
   --set train.batch_size="$((batch / 2))" --set train.intra_op_threads=1
 
+python=${PYTHON:-/usr/bin/python3}
+if "$python" -c 'import torch' 2>/dev/null; then
+  echo "== (iii) PyTorch DDP (gloo), 2 ranks x 1 thread x batch $((batch / 2))"
+  (cd "$root/bench/reference" && timeout 900 "$python" musegan_ddp.py --ranks 2 --threads 1 \
+    --batch "$((batch / 2))" --steps "$steps" --warmup "$log_every") | tee "$tmp/ddp.json"
+else
+  echo "== (iii) skipped: $python cannot import torch (install python3-torch: scripts/install-deps.sh --with-bench)"
+fi
+
 python3 - "$tmp" "$batch" <<'PY'
-import json, re, sys
+import json, os, re, sys
 tmp, batch = sys.argv[1], int(sys.argv[2])
 
 def summary(path):
@@ -73,6 +85,10 @@ print("| 2 ranks x 1 thread, batch %d each | %d | %.2f | %.0f | %.1f %% |" % (
 print()
 print("2 ranks / 1 rank throughput: %.2fx; communication at 2 ranks: %.3f s of %.2f s step time "
       "(%.1f %%, goal < 10 %%)" % (two_rate / one_rate, comm, step_time, 100 * comm / step_time))
+if os.path.exists(f"{tmp}/ddp.json") and os.path.getsize(f"{tmp}/ddp.json") > 0:
+    ddp = json.loads(open(f"{tmp}/ddp.json").read().strip().splitlines()[-1])
+    print("2 ranks x 1 thread, global batch %d: ours %.2f steps/s, PyTorch DDP (gloo) %.2f steps/s, "
+          "ratio %.2fx (goal >= 1.5x)" % (batch, two_rate, ddp["steps_per_s"], two_rate / ddp["steps_per_s"]))
 rows = [l for l in open(f"{tmp}/allreduce.txt") if re.match(r"^(G grads|D grads|1 MiB|64 MiB)", l)]
 for row in rows:
     cols = row.split()
