@@ -105,10 +105,14 @@ std::vector<T> ExpandPerGroup(const T* v, int64_t n, const NormActLayout& layout
 // The row index into ExpandPerGroup's output.
 inline int64_t GroupOf(int64_t row, const NormActLayout& layout) { return (row / layout.row_div) % layout.groups; }
 
+// noinline keeps each loop a function of its own, where the restrict qualifiers still hold (GCC drops them
+// once a loop is inlined into a caller whose pointers may alias) and the loop vectorises.
+#define TUTTI_ROW_KERNEL __attribute__((noinline))
+
 // Element loops, one per pass, over restrict-qualified rows (the compiler may then vectorise them).
 // LeakyReLU with 0 < slope < 1 is max(z, slope z); its mask is 1 where the output is positive, else slope.
 template <typename T>
-void ForwardElements(const T* __restrict x, T mean, T inv_s, const T* __restrict gamma, const T* __restrict beta,
+TUTTI_ROW_KERNEL void ForwardElements(const T* __restrict x, T mean, T inv_s, const T* __restrict gamma, const T* __restrict beta,
                      T slope, int64_t n, T* __restrict xhat, T* __restrict out) {
   for (int64_t i = 0; i < n; ++i) {
     const T v = (x[i] - mean) * inv_s;
@@ -119,23 +123,24 @@ void ForwardElements(const T* __restrict x, T mean, T inv_s, const T* __restrict
 }
 
 template <typename T>
-void MaskedGradients(const T* __restrict gy, const T* __restrict out, const T* __restrict gamma, T slope, int64_t n,
+TUTTI_ROW_KERNEL void MaskedGradients(const T* __restrict gy, const T* __restrict out, const T* __restrict gamma, T slope, int64_t n,
                      T* __restrict gz, T* __restrict g) {
   for (int64_t i = 0; i < n; ++i) {
-    const T v = gy[i] * (out[i] > T(0) ? T(1) : slope);
+    // The mask as arithmetic (1 where out > 0, else slope): a select GCC leaves as a branch.
+    const T v = gy[i] * (slope + (T(1) - slope) * static_cast<T>(out[i] > T(0)));
     gz[i] = v;
     g[i] = v * gamma[i];
   }
 }
 
 template <typename T>
-void InputGradient(const T* __restrict g, const T* __restrict xhat, T mean_g, T k, T inv_s, int64_t n,
+TUTTI_ROW_KERNEL void InputGradient(const T* __restrict g, const T* __restrict xhat, T mean_g, T k, T inv_s, int64_t n,
                    T* __restrict gx) {
   for (int64_t i = 0; i < n; ++i) gx[i] = (g[i] - mean_g - k * xhat[i]) * inv_s;
 }
 
 template <typename T>
-void DoubleBackwardElements(const T* __restrict gz, const T* __restrict g, const T* __restrict h,
+TUTTI_ROW_KERNEL void DoubleBackwardElements(const T* __restrict gz, const T* __restrict g, const T* __restrict h,
                             const T* __restrict u, const T* __restrict xhat, const T* __restrict out,
                             const T* __restrict gamma, const T* __restrict vg, const T* __restrict vb, T slope,
                             T inv_s, T w_mean, T w_xh, T dx_xh, T dx_g, T dx_u, T dx_const, int64_t n,
@@ -143,11 +148,16 @@ void DoubleBackwardElements(const T* __restrict gz, const T* __restrict g, const
   for (int64_t i = 0; i < n; ++i) {
     const T wi = u[i] * inv_s - w_mean - w_xh * xhat[i];
     const T d_gz = wi * gamma[i] + vg[i] * xhat[i] + vb[i];
-    d_gy[i] = d_gz * (out[i] > T(0) ? T(1) : slope);
+    d_gy[i] = d_gz * (slope + (T(1) - slope) * static_cast<T>(out[i] > T(0)));
     d_x[i] = xhat[i] * dx_xh + dx_g * g[i] + dx_u * u[i] + h[i] * inv_s + dx_const;
     w[i] = wi;
   }
   (void)gz;
+}
+
+template <typename T>
+TUTTI_ROW_KERNEL void Multiply(const T* __restrict a, const T* __restrict b, int64_t n, T* __restrict out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
 }
 
 // Sums per-row partial sums (R, cg) into per-channel totals (groups * cg): rows of one group add up.
@@ -272,7 +282,7 @@ struct NormActBackward : public torch::autograd::Function<NormActBackward> {
                          *vbr = vb_rows.data() + group_off;
           // Pass 1: gz, g = gz gamma and h = gz vg, then the row sums.
           MaskedGradients(gy_p + off, o, gam, s_slope, n, gz, g);
-          for (int64_t i = 0; i < n; ++i) h[i] = gz[i] * vgr[i];
+          Multiply(gz, vgr, n, h);
           const double sum_g = Sum(g, n), sum_u = Sum(ur, n), sum_h = Sum(h, n);
           const double dot_gxh = Dot(g, xh, n), dot_uxh = Dot(ur, xh, n), dot_hxh = Dot(h, xh, n);
           const double dot_ug = Dot(ur, g, n);
