@@ -43,6 +43,7 @@
 #include <csignal>
 
 #include "CLI/CLI.hpp"
+#include "core/base/allocator_tuning.h"
 #include "core/base/interrupt.h"
 #include "proto/client/channel.h"
 #include "worker/coord/coordinated_run.h"
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  tutti::KeepFreedMemoryForReuse();  // before any thread starts
   tutti::InstallInterruptHandler("checkpoint, then stop");
   tutti::InstallGracefulStopSignal(SIGUSR1);
   if (!coordinator.empty()) {

@@ -27,6 +27,7 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/types.h>
 
+#include "core/base/allocator_tuning.h"
 #include "core/train/gan_trainer.h"
 
 namespace {
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile,
                  "write a chrome://tracing JSON of the timed steps (LibTorch's profiler; slows them down)");
   CLI11_PARSE(app, argc, argv);
+  tutti::KeepFreedMemoryForReuse();  // as tutti-worker does
 
   tutti::TrainOptions train;
   train.batch_size = batch;
