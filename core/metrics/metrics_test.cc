@@ -21,6 +21,8 @@ struct Rolls {
       cells[((static_cast<size_t>(sample) * 5 + track) * 64 + s) * 72 + (midi_pitch - 24)] = 1;
     }
   }
+  // Returned by value: callers copy the track they check (a reference into the temporary report dangled;
+  // AddressSanitizer found it).
   MetricsReport Compute(const MetricsOptions& options = {}) const {
     StatusOr<MetricsReport> report = ComputeMetrics(cells.data(), n, PianorollDims{}, options);
     EXPECT_TRUE(report.ok()) << report.status();
@@ -47,7 +49,7 @@ TEST(MetricsTest, EmptyTrackHasAllBarsEmptyAndNoPitchMetrics) {
 TEST(MetricsTest, CMajorTriadHeldOneBarUsesThreePitchClasses) {
   Rolls rolls;
   for (int pitch : {60, 64, 67}) rolls.Note(kPiano, pitch, 0, 16);
-  const TrackMetrics& piano = rolls.Compute().tracks[kPiano];
+  const TrackMetrics piano = rolls.Compute().tracks[kPiano];
   EXPECT_DOUBLE_EQ(piano.used_pitch_classes, 3.0);
   EXPECT_EQ(piano.nonempty_bars, 1);
   EXPECT_EQ(piano.notes, 3);
@@ -62,7 +64,7 @@ TEST(MetricsTest, OctavesShareATruePitchClass) {
   Rolls rolls;
   for (int pitch : {36, 60, 84}) rolls.Note(kGuitar, pitch, 16, 4);
   rolls.Note(kGuitar, 61, 32, 1);  // C#4 in the next bar
-  const TrackMetrics& guitar = rolls.Compute().tracks[kGuitar];
+  const TrackMetrics guitar = rolls.Compute().tracks[kGuitar];
   EXPECT_DOUBLE_EQ(guitar.used_pitch_classes, 1.0);  // one class in bar 1, one in bar 2
   EXPECT_DOUBLE_EQ(guitar.empty_bars, 0.5);
 }
@@ -71,7 +73,7 @@ TEST(MetricsTest, OneStepNoteFailsTheEighthStandInButPassesThePaperQn) {
   Rolls rolls;
   rolls.Note(kBass, 40, 0, 1);  // a 16th: qualifies as >= 32nd, not as >= 8th
   rolls.Note(kBass, 43, 4, 2);  // an 8th
-  const TrackMetrics& bass = rolls.Compute().tracks[kBass];
+  const TrackMetrics bass = rolls.Compute().tracks[kBass];
   EXPECT_EQ(bass.notes, 2);
   EXPECT_DOUBLE_EQ(bass.qualified_notes, 1.0);
   EXPECT_DOUBLE_EQ(bass.qualified_notes_8th, 0.5);
@@ -82,7 +84,7 @@ TEST(MetricsTest, NoteAcrossABarLineIsOneNoteAndRepeatedNotesAreSeparate) {
   rolls.Note(kStrings, 50, 14, 4);  // steps 14..17, crosses into bar 1
   rolls.Note(kStrings, 50, 20, 1);
   rolls.Note(kStrings, 50, 22, 1);
-  const TrackMetrics& strings = rolls.Compute().tracks[kStrings];
+  const TrackMetrics strings = rolls.Compute().tracks[kStrings];
   EXPECT_EQ(strings.notes, 3);
   EXPECT_NEAR(strings.qualified_notes_8th, 1.0 / 3.0, 1e-12);
   EXPECT_DOUBLE_EQ(strings.empty_bars, 0.5);
@@ -93,7 +95,7 @@ TEST(MetricsTest, DrumOnsetsOnEighthPositions) {
   for (int step : {0, 4}) rolls.Note(kDrums, 36, step, 1);  // kick
   for (int step : {3, 6}) rolls.Note(kDrums, 38, step, 1);  // snare; step 3 is a 16th off the 8th grid
   rolls.Note(kDrums, 42, 8, 3);                              // held hi-hat: one onset at step 8
-  const TrackMetrics& drums = rolls.Compute().tracks[kDrums];
+  const TrackMetrics drums = rolls.Compute().tracks[kDrums];
   EXPECT_TRUE(drums.is_drum);
   EXPECT_EQ(drums.drum_onsets, 5);
   EXPECT_DOUBLE_EQ(drums.drum_pattern, 1.0);
@@ -145,7 +147,7 @@ TEST(MetricsTest, TonalDistanceBetweenTracksAveragesBarsWhereBothSound) {
 TEST(MetricsTest, RatiosPoolBarsAcrossSamples) {
   Rolls rolls(2);
   rolls.Note(kPiano, 60, 0, 64, /*sample=*/0);  // sample 0: all four bars
-  const TrackMetrics& piano = rolls.Compute().tracks[kPiano];
+  const TrackMetrics piano = rolls.Compute().tracks[kPiano];
   EXPECT_EQ(piano.bars, 8);
   EXPECT_DOUBLE_EQ(piano.empty_bars, 0.5);
   EXPECT_DOUBLE_EQ(piano.used_pitch_classes, 1.0);

@@ -3,6 +3,7 @@
 #include <png.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -138,8 +139,12 @@ TEST(PianorollPngTest, WithoutLabelsTheImageIsTheBarePianoroll) {
   EXPECT_EQ(img.At(10, 144), o.separator);
 }
 
-// Pixels of colour `c` inside the rectangle [x0, x1) x [y0, y1).
+// Pixels of colour `c` inside the rectangle [x0, x1) x [y0, y1), clipped to the image: the label boxes
+// around the lowest C of the last band reach past the bottom edge (AddressSanitizer caught the read
+// beyond the pixel buffer).
 int CountColour(const Decoded& img, Rgb c, int x0, int y0, int x1, int y1) {
+  x0 = std::max(x0, 0), y0 = std::max(y0, 0);
+  x1 = std::min(x1, img.width), y1 = std::min(y1, img.height);
   int n = 0;
   for (int y = y0; y < y1; ++y) {
     for (int x = x0; x < x1; ++x) n += img.At(x, y) == c ? 1 : 0;
