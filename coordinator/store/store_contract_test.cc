@@ -81,7 +81,7 @@ CheckpointRow MakeCheckpoint(int64_t trial_id, int64_t step, const std::string& 
   row.sha256 = sha256;
   row.size_bytes = 12345;
   row.metrics_json = R"({"loss_g":1.5})";
-  row.created_ms = 4000 + step;
+  row.created_ms = step > kMax64 - 4000 ? step : 4000 + step;  // as MakeMetric: no overflow at kMax64
   return row;
 }
 
