@@ -19,6 +19,8 @@ namespace {
 
 // Larger members are refused rather than allocated: LPD's largest member is ~8 MB.
 constexpr zip_uint64_t kMaxMemberBytes = zip_uint64_t{1} << 31;
+constexpr zip_uint64_t kMaxDeflateRatio = 1032;
+constexpr zip_uint64_t kDeflateSlackBytes = 1024;  // block headers of tiny streams
 
 // 2020-01-01 12:00:00 UTC: any fixed time makes BuildZip's output depend on content only.
 constexpr time_t kFixedMtime = 1577880000;
@@ -164,6 +166,12 @@ Status ZipReader::Read(const std::string& member, ByteBuffer* out) {
   }
   if (st.size > kMaxMemberBytes || st.comp_size > kMaxMemberBytes) {
     return Error(member, absl::StrCat("expected at most ", kMaxMemberBytes, " bytes, got ", st.size));
+  }
+  // Deflate cannot expand more than 1032:1 (a 258-byte match per 2-bit code at best): a larger declared size is
+  // a lie, and trusting it would make the reader allocate up to kMaxMemberBytes for a few compressed bytes.
+  if (st.comp_method == ZIP_CM_DEFLATE && st.size > st.comp_size * kMaxDeflateRatio + kDeflateSlackBytes) {
+    return Error(member, absl::StrCat("expected at most ", kMaxDeflateRatio, " times the ", st.comp_size,
+                                      " compressed bytes (deflate's limit), got a declared size of ", st.size));
   }
   if (st.comp_method == ZIP_CM_STORE && st.comp_size != st.size) {
     return Error(member, absl::StrCat("expected a stored size equal to the size ", st.size, ", got ",
