@@ -12,13 +12,26 @@
 #   5. a loss-curve summary of $OUT/run/metrics.jsonl: mean d_loss, g_loss, wasserstein and gradient penalty per
 #      tenth of the run (by step), and the first vs the last tenth.
 #
+# Variants (VARIANTS, space-separated; each trains from scratch with the same data, seed and time budget and
+# gets its own $OUT/<variant>/ with run/, metrics.txt, metrics.json, samples/):
+#   tutorial         the MuseGAN tutorial model (real-valued output thresholded at 0.5)
+#   refiner          + a refiner with deterministic binary neurons (model.refiner), two stages: the first
+#                    REFINER_PRETRAIN_STEPS steps without it, then the refiner with the generator fine-tuned
+#   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
+#   streams          the critic's streams alone; refiner-frozen, refiner-frozen+streams, refiner-stochastic: the
+#                    other refiner options. NAME@N: that variant with train.seed=N.
+# PARALLEL=N trains N variants at a time with cores/N intra-op threads each (every variant the same share).
+# After the last variant a comparison table: realism count and score beside the held-out bar, and per track
+# used pitch classes and notes >= an 8th against held-out real rock.
+#
 # Usage: bench/train_real_rock.sh
 # Env:   TUTTI_BENCH_SECONDS (1200: the config's 20-minute budget), OUT ($root/build/bench-real-rock; $OUT/run is
 #        replaced), BUILD ($root/build), LPD5_REAL ($root/../shared/lpd5-real), SAMPLES (256 generated samples
 #        for the metrics: fewer only catch gross failures), SEED (0, latents of metrics and samples),
 #        PYTHON (/usr/bin/python3, for the summary), LOG_EVERY (unset: the config's train.log_every, 50 steps;
 #        set it low, e.g. 5, for short dry runs so the loss summary has lines), SET (extra --set overrides,
-#        space-separated, e.g. "train.intra_op_threads=1").
+#        space-separated, e.g. "train.intra_op_threads=1"), VARIANTS (tutorial), PARALLEL (1),
+#        REFINER_PRETRAIN_STEPS (1800: about 40 % of a 20-minute refiner+streams run with three variants at once).
 # Exits non-zero when a step fails or leaves no checkpoint, no metrics lines or no samples behind.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +42,9 @@ seconds=${TUTTI_BENCH_SECONDS:-1200}
 samples=${SAMPLES:-256}
 seed=${SEED:-0}
 python=${PYTHON:-/usr/bin/python3}
+variants=${VARIANTS:-tutorial}
+parallel=${PARALLEL:-1}
+pretrain=${REFINER_PRETRAIN_STEPS:-1800}
 tutti=$build/bin/tutti
 worker=$build/bin/tutti-worker
 
@@ -44,37 +60,73 @@ echo "== pack: $lpd rock -> $out/packs-real"
 "$tutti" pack --lpd "$lpd" --genres rock --out "$out/packs-real" -q
 "$tutti" pack-info "$out/packs-real/rock" | sed -n '1,5p'
 
-echo "== train: ${seconds} s budget -> $out/run"
-rm -rf "$out/run"
-start=$(date +%s)
-extra=()
-[[ -n ${LOG_EVERY:-} ]] && extra+=(--set "train.log_every=$LOG_EVERY")
-# SET: extra space-separated key=value overrides, e.g. SET="train.intra_op_threads=1".
-for kv in ${SET:-}; do extra+=(--set "$kv"); done
-"$worker" --config configs/real-rock.yaml --set "data.packs_dir=$out/packs-real" --set "output_dir=$out/run" \
-  "${extra[@]}" --max-seconds "$seconds"
-echo "trained for $(($(date +%s) - start)) s of wall time"
-latest=$(ls "$out/run/checkpoints"/ckpt-*.tutti 2>/dev/null | sort | tail -n 1 || true)
-[[ -n $latest ]] || die "the run left no checkpoint in $out/run/checkpoints"
-echo "latest checkpoint: $latest"
+# The --set overrides that make each variant.
+# NAME@N: the same variant with train.seed=N (GAN runs this short differ a lot between seeds).
+variant_sets() {
+  local name=${1%@*} seed_set=""
+  [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
+  # Every variant names every option, so a config that turns one on cannot leak into another variant.
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false"
+  local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
+  local streams="model.onset_stream=true model.chroma_stream=true"
+  local sets
+  case "$name" in
+    tutorial) sets="$tutorial" ;;
+    refiner) sets="$tutorial $refiner model.refiner_generator=fine_tune" ;;
+    refiner+streams) sets="$tutorial $refiner model.refiner_generator=fine_tune $streams" ;;
+    streams) sets="$tutorial $streams" ;;
+    refiner-frozen) sets="$tutorial $refiner model.refiner_generator=frozen" ;;
+    refiner-frozen+streams) sets="$tutorial $refiner model.refiner_generator=frozen $streams" ;;
+    refiner-stochastic) sets="$tutorial model.refiner=stochastic model.refiner_pretrain_steps=$pretrain" ;;
+    *) return 1 ;;
+  esac
+  echo "$sets $seed_set"
+}
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic; NAME@SEED)"; done
+threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
-echo "== metrics: $samples generated samples vs held-out real rock"
-"$tutti" metrics --packs "$out/packs-real/rock" --checkpoint "$latest" -n "$samples" --seed "$seed" |
-  tee "$out/metrics.txt"
-"$tutti" metrics --packs "$out/packs-real/rock" --checkpoint "$latest" -n "$samples" --seed "$seed" --json \
-  >"$out/metrics.json"
+# Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).
+run_variant() {
+  local name=$1 vout=$out/$1
+  mkdir -p "$vout"
+  rm -rf "$vout/run"
+  local extra=()
+  [[ -n ${LOG_EVERY:-} ]] && extra+=(--set "train.log_every=$LOG_EVERY")
+  (( parallel > 1 )) && extra+=(--set "train.intra_op_threads=$threads")
+  for kv in $(variant_sets "$name") ${SET:-}; do extra+=(--set "$kv"); done
+  echo "== train $name: ${seconds} s budget -> $vout/run (${extra[*]:-no overrides})"
+  local start
+  start=$(date +%s)
+  "$worker" --config configs/real-rock.yaml --set "data.packs_dir=$out/packs-real" --set "output_dir=$vout/run" \
+    "${extra[@]}" --max-seconds "$seconds" >"$vout/train.log" 2>&1 || { tail -20 "$vout/train.log"; return 1; }
+  echo "trained for $(($(date +%s) - start)) s of wall time"
+  local latest
+  latest=$(ls "$vout/run/checkpoints"/ckpt-*.tutti 2>/dev/null | sort | tail -n 1 || true)
+  [[ -n $latest ]] || { echo "$name: the run left no checkpoint in $vout/run/checkpoints"; return 1; }
+  echo "latest checkpoint: $latest"
 
-echo "== samples: 8 from $latest -> $out/samples"
-rm -rf "$out/samples"
-"$tutti" generate --checkpoint "$latest" -n 8 --seed "$seed" --out "$out/samples" >"$out/generate.log"
-grep -v '^wrote ' "$out/generate.log" || true
-for i in 0 1 2 3 4 5 6 7; do
-  [[ -s $out/samples/sample-$i.mid && -s $out/samples/sample-$i.npz ]] || die "sample $i missing in $out/samples"
-done
-echo "wrote $out/samples (sample-<i>.mid/.npz/.png[/.wav], overview.png)"
+  echo "== metrics ($name): $samples generated samples vs held-out real rock"
+  "$tutti" metrics --packs "$out/packs-real/rock" --checkpoint "$latest" -n "$samples" --seed "$seed" \
+    >"$vout/metrics.txt" || return 1
+  cat "$vout/metrics.txt"
+  "$tutti" metrics --packs "$out/packs-real/rock" --checkpoint "$latest" -n "$samples" --seed "$seed" --json \
+    >"$vout/metrics.json" || return 1
 
-echo "== loss curve: $out/run/metrics.jsonl"
-"$python" - "$out/run/metrics.jsonl" <<'PY'
+  echo "== samples ($name): 8 from $latest -> $vout/samples"
+  rm -rf "$vout/samples"
+  "$tutti" generate --checkpoint "$latest" -n 8 --seed "$seed" --out "$vout/samples" >"$vout/generate.log" || return 1
+  grep -v '^wrote ' "$vout/generate.log" || true
+  for i in 0 1 2 3 4 5 6 7; do
+    [[ -s $vout/samples/sample-$i.mid && -s $vout/samples/sample-$i.npz ]] || { echo "sample $i missing"; return 1; }
+  done
+  echo "wrote $vout/samples (sample-<i>.mid/.npz/.png[/.wav], overview.png)"
+
+  echo "== loss curve ($name): $vout/run/metrics.jsonl"
+  loss_summary "$vout/run/metrics.jsonl"
+}
+
+loss_summary() {
+"$python" - "$1" <<'PY'
 import json, math, sys
 rows = []
 with open(sys.argv[1]) as f:
@@ -109,4 +161,55 @@ if len(full) >= 2:
     print("first vs last tenth: " + ", ".join(
         f"{k} {mean(full[0], k):.4f} -> {mean(full[-1], k):.4f}" for k in keys))
 PY
-echo "done: $out (metrics.txt, metrics.json, samples/, run/)"
+}
+
+failed=0
+running=()
+for v in $variants; do
+  ( run_variant "$v" >"$out/$v.bench.log" 2>&1 ) &
+  running+=($!)
+  if (( ${#running[@]} >= parallel )); then
+    wait "${running[0]}" || failed=1
+    running=("${running[@]:1}")
+  fi
+done
+for pid in "${running[@]}"; do wait "$pid" || failed=1; done
+for v in $variants; do
+  echo
+  echo "################ variant: $v"
+  cat "$out/$v.bench.log"
+done
+
+echo
+echo "== comparison: realism and the goal metrics per variant (the goal: count <= the held-out bar, UPC within"
+echo "   15 % of real per track, notes >= an 8th >= 70 % per track)"
+"$python" - "$out" $variants <<'PY'
+import json, os, sys
+out, variants = sys.argv[1], sys.argv[2:]
+def fmt(v, f="{:.2f}"):
+    return "-" if v is None else f.format(v)
+rows = []
+for v in variants:
+    path = os.path.join(out, v, "metrics.json")
+    if not os.path.exists(path):
+        print(f"{v}: no metrics.json (the run failed)")
+        continue
+    j = json.load(open(path))
+    r = j.get("realism") or {}
+    gen, real = j["generated"]["tracks"], j["real"]["tracks"]
+    upc = []
+    qn = []
+    for g, rl in zip(gen, real):
+        if g.get("is_drum"):
+            continue
+        gu, ru = g.get("used_pitch_classes_true_pc"), rl.get("used_pitch_classes_true_pc")
+        upc.append(f"{g['name'][:6]} {fmt(gu)}/{fmt(ru)}" + ("" if gu is None or not ru else f" ({100*(gu-ru)/ru:+.0f}%)"))
+        gq = g.get("qualified_notes_ge_8th_standin")
+        qn.append(f"{g['name'][:6]} {fmt(None if gq is None else 100*gq, '{:.0f}')}%")
+    print(f"{v:>18}: step {j.get('step')}, realism outside {r.get('outside')}/{r.get('metrics')} "
+          f"(held-out bar {r.get('heldout_outside')}), score {fmt(r.get('score'))} (held-out {fmt(r.get('heldout_score'))})")
+    print(f"{'':>18}  UPC gen/real: " + ", ".join(upc))
+    print(f"{'':>18}  notes >= 8th: " + ", ".join(qn))
+PY
+echo "done: $out/<variant>/ (metrics.txt, metrics.json, samples/, run/)"
+exit $failed

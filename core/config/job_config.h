@@ -53,6 +53,22 @@ struct ModelConfig {
   int pitches = 72;
   // Condition G and D on the genre (one-hot) so one model generates every genre in data.genres.
   bool genre_conditional = false;
+  // BinaryMuseGAN options (Dong & Yang, ISMIR 2018; docs/architecture.md "Binary output and note critics").
+  // Every default is the tutorial model, so older configs and checkpoints mean what they meant.
+  // A refiner after the generator whose output is binary neurons: none (the tutorial: real-valued output
+  // thresholded at sample.threshold), deterministic (hard threshold, straight-through gradient) or stochastic
+  // (Bernoulli while training).
+  std::string refiner = "none";
+  // Residual units per track in the refiner.
+  int refiner_units = 2;
+  // Two-stage training: generator steps before the refiner is switched on (stage one trains G and D alone).
+  int64_t refiner_pretrain_steps = 5000;
+  // Stage two: fine_tune (G keeps learning with the refiner) or frozen (only the refiner learns). fine_tune by
+  // default: on a time budget a frozen generator stops improving at refiner_pretrain_steps.
+  std::string refiner_generator = "fine_tune";
+  // Extra critic streams over the onset/offset roll and the chroma (pitch classes per beat).
+  bool onset_stream = false;
+  bool chroma_stream = false;
 };
 
 // The optimisation loop (WGAN-GP with Adam).

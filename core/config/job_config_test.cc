@@ -278,6 +278,12 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.steps_per_measure=9",
                                             "model.pitches=9",
                                             "model.genre_conditional=true",
+                                            "model.refiner=deterministic",
+                                            "model.refiner_units=9",
+                                            "model.refiner_pretrain_steps=9",
+                                            "model.refiner_generator=frozen",
+                                            "model.onset_stream=true",
+                                            "model.chroma_stream=true",
                                             "train.steps=9",
                                             "train.batch_size=9",
                                             "train.g_lr=0.2",
@@ -326,7 +332,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -355,6 +361,12 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.steps_per_measure", "9"},
                                                                      {"model.pitches", "10"},
                                                                      {"model.genre_conditional", "true"},
+                                                                     {"model.refiner", "stochastic"},
+                                                                     {"model.refiner_units", "101"},
+                                                                     {"model.refiner_pretrain_steps", "102"},
+                                                                     {"model.refiner_generator", "frozen"},
+                                                                     {"model.onset_stream", "true"},
+                                                                     {"model.chroma_stream", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},

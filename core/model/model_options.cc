@@ -1,6 +1,8 @@
 #include "core/model/model_options.h"
 
+#include <map>
 #include <string>
+#include <vector>
 
 namespace tutti {
 namespace {
@@ -21,16 +23,44 @@ Status CheckShape(const std::string& who, int64_t tracks, int64_t measures, int6
 
 }  // namespace
 
+const char* RefinerKindName(RefinerKind kind) {
+  switch (kind) {
+    case RefinerKind::kNone: return "none";
+    case RefinerKind::kDeterministic: return "deterministic";
+    case RefinerKind::kStochastic: return "stochastic";
+  }
+  return "none";
+}
+
+bool ParseRefinerKind(const std::string& text, RefinerKind* kind) {
+  for (RefinerKind k : {RefinerKind::kNone, RefinerKind::kDeterministic, RefinerKind::kStochastic}) {
+    if (text == RefinerKindName(k)) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
 Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.latent_dim() < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("GeneratorOptions.latent_dim must be >= 1, got ", o.latent_dim()));
+  }
+  if (o.refiner() != RefinerKind::kNone && o.refiner_units() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GeneratorOptions.refiner_units must be >= 1 with a refiner, got ", o.refiner_units()));
   }
   return CheckShape("GeneratorOptions", o.tracks(), o.measures(), o.steps_per_measure(),
                     o.pitches(), o.num_genres());
 }
 
 Status ValidateDiscriminatorOptions(const DiscriminatorOptions& o) {
+  if (o.chroma_stream() && o.pitches() % 12 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DiscriminatorOptions.chroma_stream needs pitches to be a multiple of 12 (whole octaves), got ",
+        o.pitches()));
+  }
   return CheckShape("DiscriminatorOptions", o.tracks(), o.measures(), o.steps_per_measure(),
                     o.pitches(), o.num_genres());
 }
@@ -50,6 +80,72 @@ Status ValidateModelPair(const GeneratorOptions& g, const DiscriminatorOptions& 
                                                    ", discriminator ", d.num_genres()));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// "tutti::Generator(a=1, b=x) tutti::Discriminator(...)" -> {"Generator.a": "1", ...}.
+std::map<std::string, std::string> FingerprintOptions(const std::string& text) {
+  std::map<std::string, std::string> out;
+  size_t at = 0;
+  while ((at = text.find("tutti::", at)) != std::string::npos) {
+    const size_t open = text.find('(', at);
+    const size_t close = text.find(')', open == std::string::npos ? at : open);
+    if (open == std::string::npos || close == std::string::npos) break;
+    const std::string module = text.substr(at + 7, open - at - 7);
+    const std::string body = text.substr(open + 1, close - open - 1);
+    size_t start = 0;
+    while (start <= body.size()) {
+      size_t end = body.find(", ", start);
+      if (end == std::string::npos) end = body.size();
+      const std::string item = body.substr(start, end - start);
+      const size_t eq = item.find('=');
+      if (eq != std::string::npos) out[module + "." + item.substr(0, eq)] = item.substr(eq + 1);
+      start = end + 2;
+    }
+    at = close;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string DescribeArchitectureDifference(const std::string& checkpoint, const std::string& current) {
+  // Options a fingerprint may leave out, with the value that means.
+  const std::map<std::string, std::string> defaults = {
+      {"Generator.refiner", "none"},          {"Generator.refiner_units", "(no refiner)"},
+      {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"}};
+  const std::map<std::string, std::string> config_key = {
+      {"latent_dim", "model.latent_dim"},   {"tracks", "model.tracks"},
+      {"measures", "model.measures"},       {"steps_per_measure", "model.steps_per_measure"},
+      {"pitches", "model.pitches"},         {"num_genres", "model.genre_conditional (genres)"},
+      {"refiner", "model.refiner"},         {"refiner_units", "model.refiner_units"},
+      {"onset_stream", "model.onset_stream"}, {"chroma_stream", "model.chroma_stream"}};
+  std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
+  for (const auto& [key, value] : defaults) {
+    a.emplace(key, value);
+    b.emplace(key, value);
+  }
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : a) keys.push_back(key);
+  for (const auto& [key, value] : b) {
+    if (!a.count(key)) keys.push_back(key);
+  }
+  std::string out;
+  for (const std::string& key : keys) {
+    const auto in_a = a.find(key), in_b = b.find(key);
+    const std::string va = in_a == a.end() ? "(absent)" : in_a->second;
+    const std::string vb = in_b == b.end() ? "(absent)" : in_b->second;
+    if (va == vb) continue;
+    const std::string leaf = key.substr(key.find('.') + 1);
+    const auto named = config_key.find(leaf);
+    const std::string name =
+        named != config_key.end() ? named->second : "the " + key.substr(0, key.find('.')) + "'s " + leaf;
+    // Several modules share a shape option: name each config key once.
+    if (out.find(name + ":") != std::string::npos) continue;
+    absl::StrAppend(&out, out.empty() ? "" : "; ", name, ": ", va, " in the checkpoint, ", vb, " here");
+  }
+  return out;
 }
 
 }  // namespace tutti

@@ -4,12 +4,28 @@
 // these without pulling LibTorch into its build.
 
 #include <cstdint>
+#include <string>
 
 #include <torch/arg.h>
 
 #include "core/base/status.h"
 
 namespace tutti {
+
+// The generator's optional refiner (BinaryMuseGAN, Dong & Yang, ISMIR 2018; core/model/refiner.h): what its
+// output neurons are. kNone is the tutorial: real-valued output, thresholded after the fact.
+enum class RefinerKind {
+  kNone,
+  // Hard threshold forward (sigmoid(a) > 0.5), sigmoid-adjusted straight-through gradient backward.
+  kDeterministic,
+  // Bernoulli(sigmoid(a)) forward while training, the same straight-through gradient; in eval mode the
+  // likelier value, so a seed alone decides a sample.
+  kStochastic,
+};
+// "none", "deterministic", "stochastic" (the config's spelling).
+const char* RefinerKindName(RefinerKind kind);
+// The inverse of RefinerKindName; false for any other text.
+bool ParseRefinerKind(const std::string& text, RefinerKind* kind);
 
 // Shape of one sample: (tracks, measures * steps_per_measure, pitches), values 0/1.
 // The layer kernels follow from the shape; with the defaults they are exactly the tutorial's
@@ -31,6 +47,10 @@ struct GeneratorOptions {
   // true: the per-track branches run as one (grouped) convolution per layer, same math and
   // same parameter count, ~1.2x faster. false: one module per track, like the tutorial.
   TORCH_ARG(bool, grouped_tracks) = true;
+  // A refiner after the generator whose output layer is binary neurons (kNone: none, the tutorial).
+  TORCH_ARG(RefinerKind, refiner) = RefinerKind::kNone;
+  // Residual units per track in the refiner (the paper's two).
+  TORCH_ARG(int64_t, refiner_units) = 2;
 };
 
 struct DiscriminatorOptions {
@@ -47,6 +67,11 @@ struct DiscriminatorOptions {
   // LayerNorm + LeakyReLU runs as one autograd node with hand-written first and second derivatives
   // (core/model/norm_act.h), ~2x fewer passes over memory in a WGAN-GP step. false: LibTorch's composed ops.
   TORCH_ARG(bool, fused_norm_act) = true;
+  // Extra streams (BinaryMuseGAN): the onset/offset roll (the difference along time) and the chroma (pitch
+  // classes per beat), each through per-track then shared layers; their features join the main stream's
+  // before the last dense layer. Off: the tutorial's critic.
+  TORCH_ARG(bool, onset_stream) = false;
+  TORCH_ARG(bool, chroma_stream) = false;
 };
 
 // OK, or InvalidArgument naming the field, the constraint and the value.
@@ -54,5 +79,11 @@ Status ValidateGeneratorOptions(const GeneratorOptions& options);
 Status ValidateDiscriminatorOptions(const DiscriminatorOptions& options);
 // The generator's output must be what the discriminator reads.
 Status ValidateModelPair(const GeneratorOptions& g, const DiscriminatorOptions& d);
+
+// What differs between two architecture fingerprints (the "tutti::Generator(k=v, ...) tutti::Discriminator(
+// ...)" text GanTrainer stores in checkpoints), one entry per option named by its config key where it has one,
+// e.g. "model.refiner: deterministic in the checkpoint, none here". Options a fingerprint leaves out have
+// their default (the tutorial model's fingerprint names no refiner and no streams). Empty when they agree.
+std::string DescribeArchitectureDifference(const std::string& checkpoint, const std::string& current);
 
 }  // namespace tutti

@@ -69,7 +69,22 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     genre_embedding = register_module(
         "genre_embedding", torch::nn::Embedding(options.num_genres(), options.latent_dim()));
   }
+  if (options.refiner() != RefinerKind::kNone) {
+    refiner = register_module(
+        "refiner", Refiner(t, options.pitches(), options.refiner_units(), options.refiner()));
+    refiner_active_flag = register_buffer("refiner_active", torch::zeros({1}));
+  }
   reset_parameters(at::detail::getDefaultCPUGenerator());
+}
+
+void GeneratorImpl::set_refiner_active(bool active) {
+  if (!refiner) return;
+  torch::NoGradGuard no_grad;
+  refiner_active_flag.fill_(active ? 1 : 0);
+}
+
+bool GeneratorImpl::refiner_active() const {
+  return refiner && refiner_active_flag.item<float>() > 0.5f;
 }
 
 void GeneratorImpl::reset_parameters(const at::Generator& gen) {
@@ -88,9 +103,24 @@ void GeneratorImpl::reset_parameters(const at::Generator& gen) {
     torch::NoGradGuard no_grad;
     genre_embedding->weight.zero_();
   }
+  // Last, so the other layers draw what they drew before refiners existed.
+  if (refiner) refiner->reset_parameters(gen);
 }
 
-torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& genre_ids) {
+torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& genre_ids,
+                                     const torch::Tensor& refiner_noise) {
+  if (!refiner_active()) return Base(z, genre_ids);
+  torch::Tensor base;
+  if (base_frozen_) {
+    torch::NoGradGuard no_grad;
+    base = Base(z, genre_ids);
+  } else {
+    base = Base(z, genre_ids);
+  }
+  return refiner(base, refiner_noise);
+}
+
+torch::Tensor GeneratorImpl::Base(const torch::Tensor& z, const torch::Tensor& genre_ids) {
   TORCH_CHECK(z.dim() == 2 && z.size(1) == options.latent_dim(), "Generator: expected z (B, ",
               options.latent_dim(), "), got ", z.sizes());
   const int64_t batch = z.size(0), t = options.tracks();
@@ -155,7 +185,12 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
          << ", measures=" << options.measures() << ", steps_per_measure="
          << options.steps_per_measure() << ", pitches=" << options.pitches()
          << ", num_genres=" << options.num_genres()
-         << ", grouped_tracks=" << (options.grouped_tracks() ? "true" : "false") << ")";
+         << ", grouped_tracks=" << (options.grouped_tracks() ? "true" : "false");
+  // Only when on, so the tutorial model's fingerprint (and its old checkpoints) stay as they were.
+  if (options.refiner() != RefinerKind::kNone) {
+    stream << ", refiner=" << RefinerKindName(options.refiner()) << ", refiner_units=" << options.refiner_units();
+  }
+  stream << ")";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,10 +220,21 @@ DiscriminatorImpl::DiscriminatorImpl(DiscriminatorOptions options_) : options(st
                           DiscriminatorBlock(Opts(64, 128, {1, steps4, 1}, {1, steps4, 1})));
   conv5 = register_module("conv5", DiscriminatorBlock(Opts(128, 128, {2, 1, 1}, {1, 1, 1})));
   conv6 = register_module("conv6", DiscriminatorBlock(Opts(128, 256, {m1, 1, 1}, {m1, 1, 1})));
-  dense = register_module("dense", torch::nn::Linear(256, 1));
+  int64_t features = 256;
+  if (options.onset_stream()) {
+    onset_stream = register_module("onset_stream", NoteStream(StreamKind::kOnset, t, options.measures(),
+                                                              options.steps_per_measure(), options.pitches()));
+    features += NoteStreamImpl::kFeatures;
+  }
+  if (options.chroma_stream()) {
+    chroma_stream = register_module("chroma_stream", NoteStream(StreamKind::kChroma, t, options.measures(),
+                                                                options.steps_per_measure(), options.pitches()));
+    features += NoteStreamImpl::kFeatures;
+  }
+  dense = register_module("dense", torch::nn::Linear(features, 1));
   if (options.num_genres() > 0) {
     genre_embedding =
-        register_module("genre_embedding", torch::nn::Embedding(options.num_genres(), 256));
+        register_module("genre_embedding", torch::nn::Embedding(options.num_genres(), features));
   }
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
@@ -204,10 +250,14 @@ void DiscriminatorImpl::reset_parameters(const at::Generator& gen) {
   }
   for (auto* block : {&conv2, &conv3, &conv4, &conv5, &conv6}) (*block)->reset_parameters(gen);
   torch::NoGradGuard no_grad;
-  const double bound = 1.0 / std::sqrt(256.0);  // PyTorch's default Linear init
+  // PyTorch's default Linear init (1/sqrt(256) for the tutorial's critic).
+  const double bound = 1.0 / std::sqrt(static_cast<double>(dense->weight.size(1)));
   dense->weight.uniform_(-bound, bound, gen);
   dense->bias.uniform_(-bound, bound, gen);
   if (genre_embedding) genre_embedding->weight.zero_();
+  // Last, so the main stream draws what it drew before streams existed.
+  if (onset_stream) onset_stream->reset_parameters(gen);
+  if (chroma_stream) chroma_stream->reset_parameters(gen);
 }
 
 torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Tensor& genre_ids) {
@@ -230,6 +280,12 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Te
     h = torch::cat(per_track, 1);
   }
   h = conv6(conv5(conv4(conv3(conv2(h))))).view({batch, 256});
+  if (onset_stream || chroma_stream) {
+    std::vector<torch::Tensor> features{h};
+    if (onset_stream) features.push_back(onset_stream->forward(x));
+    if (chroma_stream) features.push_back(chroma_stream->forward(x));
+    h = torch::cat(features, 1);
+  }
   torch::Tensor out = dense(h);
   if (genre_embedding) {
     out = out + (genre_embedding->forward(genre_ids) * h).sum(1, /*keepdim=*/true);
@@ -285,7 +341,10 @@ void DiscriminatorImpl::pretty_print(std::ostream& stream) const {
   stream << "tutti::Discriminator(tracks=" << options.tracks() << ", measures=" << options.measures()
          << ", steps_per_measure=" << options.steps_per_measure() << ", pitches="
          << options.pitches() << ", num_genres=" << options.num_genres()
-         << ", grouped_tracks=" << (options.grouped_tracks() ? "true" : "false") << ")";
+         << ", grouped_tracks=" << (options.grouped_tracks() ? "true" : "false");
+  if (options.onset_stream()) stream << ", onset_stream=true";
+  if (options.chroma_stream()) stream << ", chroma_stream=true";
+  stream << ")";
 }
 
 }  // namespace tutti

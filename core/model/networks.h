@@ -17,6 +17,8 @@
 
 #include "core/model/layers.h"
 #include "core/model/model_options.h"
+#include "core/model/refiner.h"
+#include "core/model/streams.h"
 
 namespace tutti {
 
@@ -29,7 +31,10 @@ class GeneratorImpl : public torch::nn::Module {
   // z: (B, latent_dim) float. genre_ids: (B) int64 in [0, num_genres) when num_genres > 0, and
   // undefined when num_genres == 0. Returns (B, tracks, measures * steps_per_measure, pitches).
   // Throws c10::Error naming expected vs got shape on bad input.
-  torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& genre_ids = {});
+  // With a refiner (options.refiner) that is active (set_refiner_active), the output goes through it and is
+  // exactly 0/1; `refiner_noise` ((B, tracks, time, pitches) U[0, 1)) feeds stochastic neurons in training.
+  torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& genre_ids = {},
+                        const torch::Tensor& refiner_noise = {});
   // Re-initialises every parameter from `gen` with the tutorial's (PyTorch default) distributions,
   // the genre embedding to zero. Deterministic for a given generator state.
   void reset_parameters(const at::Generator& gen);
@@ -39,6 +44,14 @@ class GeneratorImpl : public torch::nn::Module {
   // ordinary per-process BatchNorm. Eval mode never synchronises.
   void set_batchnorm_sync(const BatchStatsAllreduce& allreduce);
 
+  // Two-stage training (BinaryMuseGAN): the refiner is bypassed until activated (stage one trains the
+  // generator alone). The state is the buffer "refiner_active" (saved and loaded with the module, so a
+  // checkpoint says which stage it is in). No-ops / false without a refiner.
+  void set_refiner_active(bool active);
+  bool refiner_active() const;
+  // Stage two with the generator frozen: its layers run without autograd (only the refiner learns).
+  void set_base_frozen(bool frozen) { base_frozen_ = frozen; }
+
   GeneratorOptions options;
   GeneratorBlock transconv0{nullptr}, transconv1{nullptr}, transconv2{nullptr},
       transconv3{nullptr};
@@ -46,14 +59,19 @@ class GeneratorImpl : public torch::nn::Module {
   GeneratorBlock transconv4{nullptr}, transconv5{nullptr};
   torch::nn::ModuleList transconv4_tracks{nullptr}, transconv5_tracks{nullptr};
   torch::nn::Embedding genre_embedding{nullptr};  // only when num_genres > 0
+  Refiner refiner{nullptr};                        // only when options.refiner != kNone
+  torch::Tensor refiner_active_flag;               // (1) float buffer, only with a refiner
 
  private:
+  torch::Tensor Base(const torch::Tensor& z, const torch::Tensor& genre_ids);
+  bool base_frozen_ = false;
   // transconv4 -> transconv5 (with their BatchNorm and ReLU) for all tracks at once.
   torch::Tensor PerTrackOutputs(const torch::Tensor& h);
 };
 TORCH_MODULE(Generator);
 
 // x (B, T, M*S, P) -> per-track conv0, conv1 -> concat -> shared conv2..conv6 -> dense -> (B, 1).
+// With onset/chroma streams (streams.h) their features are concatenated with conv6's 256 before dense.
 // Every block is Conv3d -> LayerNorm -> LeakyReLU(0.01). No batch statistics: samples are
 // independent, so a batch may hold real, fake and interpolated samples together.
 class DiscriminatorImpl : public torch::nn::Module {
@@ -74,6 +92,7 @@ class DiscriminatorImpl : public torch::nn::Module {
       conv6{nullptr};
   torch::nn::Linear dense{nullptr};
   torch::nn::Embedding genre_embedding{nullptr};  // projection term, only when num_genres > 0
+  NoteStream onset_stream{nullptr}, chroma_stream{nullptr};  // only when enabled in options
 
  private:
   // conv0 -> LayerNorm -> LeakyReLU -> conv1 -> LayerNorm -> LeakyReLU for all tracks at once.

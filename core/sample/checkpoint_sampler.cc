@@ -147,8 +147,10 @@ StatusOr<std::unique_ptr<GeneratorModel>> GeneratorModel::LoadFromBytes(const st
     archive.read("architecture", architecture);
     const std::string& stored = architecture.toStringRef();
     if (stored.compare(0, expected.str().size() + 1, expected.str() + " ") != 0) {
+      const std::string difference = DescribeArchitectureDifference(stored, expected.str());
       return absl::FailedPreconditionError(absl::StrCat(name, ": the checkpoint's model is ", stored,
-                                                        " but its config builds the generator ", expected.str()));
+                                                        " but its config builds the generator ", expected.str(),
+                                                        difference.empty() ? "" : " (" + difference + ")"));
     }
     const auto before = Shapes(*impl->generator);
     torch::serialize::InputArchive generator_archive;

@@ -81,6 +81,9 @@ StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(GeneratorOptions g,
   if (train.intra_op_threads < 0 || train.local_ranks < 1) {
     return bad("intra_op_threads must be >= 0 and local_ranks >= 1");
   }
+  if (train.refiner_pretrain_steps < 0) {
+    return bad(absl::StrCat("refiner_pretrain_steps must be >= 0, got ", train.refiner_pretrain_steps));
+  }
   if (train.world_size < 1 || train.rank < 0 || train.rank >= train.world_size) {
     return bad(absl::StrCat("rank must be in [0, world_size), got rank ", train.rank,
                             " and world_size ", train.world_size));
@@ -112,6 +115,7 @@ StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(GeneratorOptions g,
     t->d_->to(t->device_);
     t->g_flat_.module_params = Flatten(*t->g_, t->g_flat_.params, t->g_flat_.grads);
     t->d_flat_.module_params = Flatten(*t->d_, t->d_flat_.params, t->d_flat_.grads);
+    if (t->g_->refiner) t->refiner_params_ = t->g_->refiner->parameters();
     if (t->SyncsBatchNorm()) {
       GanTrainer* self = t.get();  // owns the generator, so outlives its BatchNorm layers
       t->g_->set_batchnorm_sync([self](torch::Tensor& stats) { self->AllreduceBatchStats(stats); });
@@ -162,6 +166,7 @@ StatusOr<StepMetrics> GanTrainer::Step(const torch::Tensor& real_in, const torch
   try {
     const torch::Tensor real = real_in.to(device_, torch::kFloat);
     const torch::Tensor genre_ids = genre_ids_in.defined() ? genre_ids_in.to(device_) : genre_ids_in;
+    StartRefinerStageIfDue();
     g_->train();
     d_->train();
     StepMetrics metrics;
@@ -195,13 +200,14 @@ Status GanTrainer::CriticUpdate(const torch::Tensor& real, const torch::Tensor& 
   const torch::Tensor z =
       RankRows(torch::randn({global, g_options_.latent_dim()}, rng_), batch).to(device_);
   const torch::Tensor alpha = RankRows(torch::rand({global, 1, 1, 1}, rng_), batch).to(device_);
+  const torch::Tensor noise = RefinerNoise(batch);
   torch::Tensor fake_d;
   if (last) {
-    fakes = g_(z, genre_ids);
+    fakes = g_(z, genre_ids, noise);
     fake_d = fakes.detach();
   } else {
     torch::NoGradGuard no_grad;
-    fake_d = g_(z, genre_ids);
+    fake_d = g_(z, genre_ids, noise);
   }
   const torch::Tensor x_hat = (alpha * real + (1 - alpha) * fake_d).requires_grad_(true);
 
@@ -244,8 +250,10 @@ Status GanTrainer::GeneratorUpdate(const torch::Tensor& fakes, const torch::Tens
                                    StepMetrics& metrics) {
   const torch::Tensor g_loss = -d_(fakes, genre_ids).mean();
   g_flat_.grads.zero_();
-  // Only the generator's gradients: the critic's weight gradients are never computed.
-  g_loss.backward({}, /*retain_graph=*/false, /*create_graph=*/false, g_flat_.module_params);
+  // Only the generator's gradients: the critic's weight gradients are never computed (and with the
+  // generator frozen, only the refiner's: the rest stay zero, which a fresh Adam turns into no change).
+  g_loss.backward({}, /*retain_graph=*/false, /*create_graph=*/false,
+                  GeneratorFrozen() ? refiner_params_ : g_flat_.module_params);
   if (gradient_hook_) {
     TUTTI_RETURN_IF_ERROR(Annotate(gradient_hook_(Network::kGenerator, *g_, g_flat_.grads),
                                    absl::StrCat("gradient hook (generator) at step ", step_)));
@@ -275,6 +283,28 @@ StatusOr<torch::Tensor> GanTrainer::Generate(const torch::Tensor& latents,
     g_->train();
     return absl::InternalError(absl::StrCat("Generate: ", std::string(e.what_without_backtrace())));
   }
+}
+
+void GanTrainer::StartRefinerStageIfDue() {
+  if (!g_->refiner || g_->refiner_active() || step_ < options_.refiner_pretrain_steps) return;
+  g_->set_refiner_active(true);
+  if (options_.refiner_freeze_generator) {
+    g_->set_base_frozen(true);
+    // Adam's moments from stage one would keep moving the generator's weights with zero gradients: start
+    // its state afresh (m = v = 0 gives an update of exactly 0 where the gradient stays 0).
+    g_opt_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{g_flat_.params},
+                                                  AdamFor(options_.g_lr, options_));
+  }
+}
+
+torch::Tensor GanTrainer::RefinerNoise(int64_t batch) {
+  if (g_options_.refiner() != RefinerKind::kStochastic || !g_->refiner_active()) return {};
+  const int64_t global = batch * options_.world_size;
+  return RankRows(torch::rand({global, g_options_.tracks(), g_options_.measures() * g_options_.steps_per_measure(),
+                               g_options_.pitches()},
+                              rng_),
+                  batch)
+      .to(device_);
 }
 
 std::string GanTrainer::ArchitectureFingerprint() const {
@@ -320,8 +350,11 @@ Status GanTrainer::LoadState(torch::serialize::InputArchive& archive) {
     c10::IValue arch;
     archive.read("architecture", arch);
     if (arch.toStringRef() != ArchitectureFingerprint()) {
-      return absl::FailedPreconditionError(absl::StrCat("checkpoint is for ", arch.toStringRef(),
-                                                        " but this trainer is ", ArchitectureFingerprint()));
+      const std::string difference = DescribeArchitectureDifference(arch.toStringRef(), ArchitectureFingerprint());
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the checkpoint's model differs from this config's: ",
+          difference.empty() ? "" : difference + " (checkpoint: ", arch.toStringRef(), "; this config: ",
+          ArchitectureFingerprint(), difference.empty() ? "" : ")"));
     }
     // Module::load would re-seat each parameter's storage (breaking the flat views): load into
     // scratch networks and copy values in place.
@@ -350,6 +383,8 @@ Status GanTrainer::LoadState(torch::serialize::InputArchive& archive) {
     g_opt_->load(g_opt);
     d_opt_->load(d_opt);
     step_ = step.item<int64_t>();
+    // The refiner's stage came with the generator's buffers.
+    g_->set_base_frozen(GeneratorFrozen());
     std::lock_guard<std::mutex> lock(rng_.mutex());
     rng_.set_state(rng_state);
     return absl::OkStatus();

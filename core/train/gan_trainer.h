@@ -131,6 +131,13 @@ class GanTrainer {
                     const char* what) const;
   std::string ArchitectureFingerprint() const;
   bool SyncsBatchNorm() const { return options_.world_size > 1 && options_.sync_batchnorm; }
+  // Stage two of refiner training starts at step refiner_pretrain_steps (train_options.h).
+  void StartRefinerStageIfDue();
+  bool GeneratorFrozen() const {
+    return options_.refiner_freeze_generator && g_->refiner_active();
+  }
+  // Uniform noise for stochastic binary neurons (this rank's rows of a global draw), else undefined.
+  torch::Tensor RefinerNoise(int64_t batch);
   // This rank's rows of a tensor drawn for the global batch (all of it when world_size == 1).
   torch::Tensor RankRows(const torch::Tensor& global, int64_t batch) const;
   // The generator's SyncBatchNorm allreduce: calls allreduce_sum_, keeps a failure in
@@ -146,6 +153,7 @@ class GanTrainer {
   Generator g_{nullptr};
   Discriminator d_{nullptr};
   Flat g_flat_, d_flat_;
+  std::vector<torch::Tensor> refiner_params_;  // views into g_flat_ (empty without a refiner)
   std::unique_ptr<torch::optim::Adam> g_opt_, d_opt_;
   mutable at::Generator rng_;  // latents and interpolation weights (CPU, copied to the device)
   int64_t step_ = 0;

@@ -243,3 +243,113 @@ TEST(GanTrainerTest, ConditionalAndMultiCriticTraining) {
 
 }  // namespace
 }  // namespace tutti
+
+namespace tutti {
+namespace {
+
+// BinaryMuseGAN's two-stage training (GeneratorOptions::refiner, TrainOptions::refiner_pretrain_steps).
+std::vector<torch::Tensor> BaseParameters(Generator& g) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : g->named_parameters()) {
+    if (p.key().rfind("refiner.", 0) != 0) out.push_back(p.value().detach().clone());
+  }
+  return out;
+}
+
+bool AllEqual(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+std::vector<torch::Tensor> Clones(const std::vector<torch::Tensor>& v) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : v) out.push_back(t.detach().clone());
+  return out;
+}
+
+TrainOptions RefinerOptions(bool freeze) {
+  TrainOptions o = SmallOptions();
+  o.refiner_pretrain_steps = 2;
+  o.refiner_freeze_generator = freeze;
+  return o;
+}
+
+const GeneratorOptions kRefined = GeneratorOptions().refiner(RefinerKind::kDeterministic);
+const DiscriminatorOptions kStreams = DiscriminatorOptions().onset_stream(true).chroma_stream(true);
+
+TEST(GanTrainerRefinerTest, StageTwoTrainsTheRefinerWithTheGeneratorFrozen) {
+  auto t = MakeTrainer(RefinerOptions(/*freeze=*/true), kRefined, kStreams);
+  RunSteps(*t, 0, 2);
+  EXPECT_FALSE(t->generator()->refiner_active());
+  const auto base = BaseParameters(t->generator());
+  const auto refiner = Clones(t->generator()->refiner->parameters());
+  RunSteps(*t, 2, 5);  // step 3 switches the refiner on
+  EXPECT_TRUE(t->generator()->refiner_active());
+  EXPECT_TRUE(AllEqual(base, BaseParameters(t->generator()))) << "the frozen generator moved";
+  EXPECT_FALSE(AllEqual(refiner, t->generator()->refiner->parameters())) << "the refiner did not learn";
+  auto samples = t->Generate(torch::randn({6, 128}));
+  ASSERT_TRUE(samples.ok()) << samples.status();
+  EXPECT_TRUE(torch::equal(*samples, samples->round()));  // exactly 0/1, no threshold needed
+  EXPECT_TRUE(((*samples == 0) | (*samples == 1)).all().item<bool>());
+}
+
+TEST(GanTrainerRefinerTest, FineTuningMovesTheGeneratorToo) {
+  auto t = MakeTrainer(RefinerOptions(/*freeze=*/false), kRefined, {});
+  RunSteps(*t, 0, 2);
+  const auto base = BaseParameters(t->generator());
+  RunSteps(*t, 2, 4);
+  EXPECT_TRUE(t->generator()->refiner_active());
+  EXPECT_FALSE(AllEqual(base, BaseParameters(t->generator())));
+}
+
+// Stochastic neurons draw from the trainer's stream; resuming at the boundary (refiner still off, Adam
+// about to restart) and after it gives the same bits as one straight run.
+TEST(GanTrainerRefinerTest, ResumeAcrossTheStageBoundaryIsBitIdentical) {
+  const GeneratorOptions stochastic = GeneratorOptions().refiner(RefinerKind::kStochastic);
+  auto straight = MakeTrainer(RefinerOptions(true), stochastic, kStreams);
+  RunSteps(*straight, 0, 5);
+  for (int64_t cut : {2, 3}) {
+    auto first = MakeTrainer(RefinerOptions(true), stochastic, kStreams);
+    RunSteps(*first, 0, cut);
+    std::stringstream bytes;
+    {
+      torch::serialize::OutputArchive archive;
+      ASSERT_TRUE(first->SaveState(archive).ok());
+      archive.save_to(bytes);
+    }
+    auto resumed = MakeTrainer(RefinerOptions(true), stochastic, kStreams);
+    torch::serialize::InputArchive archive;
+    archive.load_from(bytes);
+    ASSERT_TRUE(resumed->LoadState(archive).ok());
+    RunSteps(*resumed, cut, 5);
+    EXPECT_TRUE(AllEqual(Clones(straight->generator()->parameters()), resumed->generator()->parameters()))
+        << "cut at " << cut;
+    EXPECT_TRUE(AllEqual(Clones(straight->generator()->buffers()), resumed->generator()->buffers())) << cut;
+    EXPECT_TRUE(AllEqual(Clones(straight->discriminator()->parameters()), resumed->discriminator()->parameters()))
+        << "cut at " << cut;
+  }
+}
+
+TEST(GanTrainerRefinerTest, ACheckpointOfAnotherModelIsRefusedByName) {
+  auto refined = MakeTrainer(RefinerOptions(true), kRefined, kStreams);
+  torch::serialize::OutputArchive out;
+  ASSERT_TRUE(refined->SaveState(out).ok());
+  std::stringstream bytes;
+  out.save_to(bytes);
+  auto plain = MakeTrainer();
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  const Status s = plain->LoadState(in);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  for (const char* part : {"model.refiner: deterministic in the checkpoint, none here",
+                           "model.onset_stream: true in the checkpoint, false here",
+                           "model.chroma_stream: true in the checkpoint, false here"}) {
+    EXPECT_NE(s.ToString().find(part), std::string::npos) << s;
+  }
+}
+
+}  // namespace
+}  // namespace tutti

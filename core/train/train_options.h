@@ -41,6 +41,15 @@ struct TrainOptions {
   // samples train like one process with N * B. false: per-rank statistics (cheaper, not
   // equivalent). Ignored when world_size == 1.
   bool sync_batchnorm = true;
+
+  // Two-stage training of a generator with a refiner (GeneratorOptions::refiner, BinaryMuseGAN): the first
+  // refiner_pretrain_steps generator updates train the generator and the critic without the refiner (stage
+  // one); from then on the critic judges the refiner's binary output (stage two), with the generator
+  // fine-tuned with it (the default, as the config's model.refiner_generator) or frozen
+  // (refiner_freeze_generator: only the refiner learns, and the generator's Adam state starts afresh so its
+  // weights stay exactly as they were). Ignored without a refiner.
+  int64_t refiner_pretrain_steps = 0;
+  bool refiner_freeze_generator = false;
 };
 
 }  // namespace tutti

@@ -18,7 +18,11 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
       .measures(config.model.measures)
       .steps_per_measure(config.model.steps_per_measure)
       .pitches(config.model.pitches)
-      .num_genres(GenreCount(config));
+      .num_genres(GenreCount(config))
+      .refiner_units(config.model.refiner_units);
+  RefinerKind refiner = RefinerKind::kNone;
+  ParseRefinerKind(config.model.refiner, &refiner);  // the config schema admits only the three names
+  g.refiner(refiner);
   return g;
 }
 
@@ -28,7 +32,9 @@ DiscriminatorOptions DiscriminatorOptionsFromConfig(const JobConfig& config) {
       .measures(config.model.measures)
       .steps_per_measure(config.model.steps_per_measure)
       .pitches(config.model.pitches)
-      .num_genres(GenreCount(config));
+      .num_genres(GenreCount(config))
+      .onset_stream(config.model.onset_stream)
+      .chroma_stream(config.model.chroma_stream);
   return d;
 }
 
@@ -48,6 +54,8 @@ TrainOptions TrainOptionsFromConfig(const JobConfig& config, int local_ranks, in
   t.rank = rank;
   t.world_size = world_size;
   t.sync_batchnorm = config.distributed.sync_batchnorm;
+  t.refiner_pretrain_steps = config.model.refiner_pretrain_steps;
+  t.refiner_freeze_generator = config.model.refiner_generator == "frozen";
   // "auto": CUDA when a device is visible, else the CPU.
   t.device = config.train.device == "auto" ? (torch::cuda::is_available() ? "cuda" : "cpu") : config.train.device;
   return t;
