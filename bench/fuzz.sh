@@ -51,9 +51,14 @@ for name in "${targets[@]}"; do
   cpu_file=$build/fuzz-$name.cpu
   wall_limit=$secs
   [[ ${BUDGET:-wall} == cpu ]] && wall_limit=$((secs * 100))  # the CPU watch below ends it
+  # libFuzzer's per-input timeout is wall time: a niced fuzzer beside busy processes gets a sliver of a core,
+  # and inputs that take 0.1 CPU s were reported as 10 s "timeouts". Under BUDGET=cpu allow 300 s of wall
+  # time per input (a real hang still ends there); UNIT_TIMEOUT overrides either default.
+  unit_timeout=${UNIT_TIMEOUT:-10}
+  [[ ${BUDGET:-wall} == cpu && -z ${UNIT_TIMEOUT:-} ]] && unit_timeout=300
   /usr/bin/time -f '%U %S' -o "$cpu_file" \
   "$build/bin/tutti_fuzz_$name" "$corpus" -max_total_time="$wall_limit" -max_len="${max_len[$name]:-4096}" \
-    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1 &
+    -rss_limit_mb=2048 -timeout="$unit_timeout" -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1 &
   timer=$!
   if [[ ${BUDGET:-wall} == cpu ]]; then
     interrupted=0
