@@ -33,7 +33,10 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DTUTTI_FUZZ=ON \
     -DTUTTI_WITH_TORCH=OFF -DTUTTI_BUILD_TESTS=OFF >/dev/null
 fi
-make -C "$build" -j"${JOBS:-1}" "${targets[@]/#/tutti_fuzz_}" >/dev/null
+# Under a lock: fuzz.sh runs started together would otherwise race when CMake reconfigures build-fuzz/ (seen:
+# FindMPI's try_compile failing in both).
+mkdir -p "$build"
+flock "$build/.make.lock" make -C "$build" -j"${JOBS:-1}" "${targets[@]/#/tutti_fuzz_}" >/dev/null
 
 mkdir -p "$build/tmp"
 export TMPDIR=$build/tmp  # the npz target's temporary input file
