@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/utils.h>
 
 #include "core/model/norm_act.h"
 
@@ -111,10 +112,9 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor
                                      const torch::Tensor& refiner_noise) {
   if (!refiner_active()) return Base(z, genre_ids);
   torch::Tensor base;
-  if (base_frozen_) {
-    torch::NoGradGuard no_grad;
-    base = Base(z, genre_ids);
-  } else {
+  {
+    // A frozen generator runs without autograd; otherwise the caller's mode stands.
+    torch::AutoGradMode grad_mode(torch::GradMode::is_enabled() && !base_frozen_);
     base = Base(z, genre_ids);
   }
   return refiner(base, refiner_noise);

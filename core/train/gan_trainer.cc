@@ -352,9 +352,8 @@ Status GanTrainer::LoadState(torch::serialize::InputArchive& archive) {
     if (arch.toStringRef() != ArchitectureFingerprint()) {
       const std::string difference = DescribeArchitectureDifference(arch.toStringRef(), ArchitectureFingerprint());
       return absl::FailedPreconditionError(absl::StrCat(
-          "the checkpoint's model differs from this config's: ",
-          difference.empty() ? "" : difference + " (checkpoint: ", arch.toStringRef(), "; this config: ",
-          ArchitectureFingerprint(), difference.empty() ? "" : ")"));
+          "the checkpoint's model differs from this config's: ", difference.empty() ? "" : difference + " ",
+          "(checkpoint: ", arch.toStringRef(), "; this config: ", ArchitectureFingerprint(), ")"));
     }
     // Module::load would re-seat each parameter's storage (breaking the flat views): load into
     // scratch networks and copy values in place.
