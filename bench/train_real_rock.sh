@@ -20,6 +20,11 @@
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
 #   streams          the critic's streams alone; refiner-frozen, refiner-frozen+streams, refiner-stochastic: the
 #                    other refiner options. NAME@N: that variant with train.seed=N.
+#   accompany-<track>  the tutorial model as an accompaniment model (model.condition_track=<track>, e.g.
+#                    accompany-bass): its metrics are of samples written around held-out real parts, and instead of
+#                    8 samples it accompanies ACCOMPANY_INPUTS (default: the held-out real rock song of the pack
+#                    that gave the most samples and Debian's openttd-openmsx be_sharp_bw_redfarn.mid, 16 bars
+#                    each) into $OUT/<variant>/accompany.
 # PARALLEL=N trains N variants at a time with cores/N intra-op threads each (every variant the same share).
 # After the last variant a comparison table: realism count and score beside the held-out bar, and per track
 # used pitch classes and notes >= an 8th against held-out real rock.
@@ -66,7 +71,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
   local streams="model.onset_stream=true model.chroma_stream=true"
   local sets
@@ -78,11 +83,13 @@ variant_sets() {
     refiner-frozen) sets="$tutorial $refiner model.refiner_generator=frozen" ;;
     refiner-frozen+streams) sets="$tutorial $refiner model.refiner_generator=frozen $streams" ;;
     refiner-stochastic) sets="$tutorial model.refiner=stochastic model.refiner_pretrain_steps=$pretrain" ;;
+    accompany-drums|accompany-piano|accompany-guitar|accompany-bass|accompany-strings)
+      sets="$tutorial model.condition_track=${name#accompany-}" ;;
     *) return 1 ;;
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).
@@ -112,6 +119,12 @@ run_variant() {
   "$tutti" metrics --packs "$out/packs-real/rock" --checkpoint "$latest" -n "$samples" --seed "$seed" --json \
     >"$vout/metrics.json" || return 1
 
+  if [[ $name == accompany-* ]]; then
+    accompany_inputs "$name" "$latest" "$vout/accompany" || return 1
+    echo "== loss curve ($name): $vout/run/metrics.jsonl"
+    loss_summary "$vout/run/metrics.jsonl"
+    return 0
+  fi
   echo "== samples ($name): 8 from $latest -> $vout/samples"
   rm -rf "$vout/samples"
   "$tutti" generate --checkpoint "$latest" -n 8 --seed "$seed" --out "$vout/samples" >"$vout/generate.log" || return 1
@@ -123,6 +136,32 @@ run_variant() {
 
   echo "== loss curve ($name): $vout/run/metrics.jsonl"
   loss_summary "$vout/run/metrics.jsonl"
+}
+
+# An accompaniment variant plays against real parts: ACCOMPANY_INPUTS, or the pack's fullest held-out song and a
+# real Standard MIDI File from Debian's openttd-openmsx (16 bars of each).
+accompany_inputs() {
+  local name=${1%@*} checkpoint=$2 dir=$3 inputs=${ACCOMPANY_INPUTS:-}
+  if [[ -z $inputs ]]; then
+    inputs=$("$python" - "$out/packs-real/rock/manifest.json" "$lpd" <<'PY'
+import json, os, sys
+manifest, lpd = json.load(open(sys.argv[1])), sys.argv[2]
+# The held-out song that gave the most samples (the fullest arrangement; ties: the first).
+heldout = [s for s in manifest["songs"] if s["split"] == "heldout"]
+if heldout:
+    song = max(heldout, key=lambda s: s["samples"])
+    msd = song["msd_ids"][0]
+    print(os.path.join(lpd, "lpd_5", "lpd_5_cleansed", msd[2], msd[3], msd[4], msd, song["md5"] + ".npz"))
+PY
+)
+    local midi=/usr/share/games/openttd/baseset/openmsx/be_sharp_bw_redfarn.mid
+    [[ -f $midi ]] && inputs="$inputs $midi"
+  fi
+  rm -rf "$dir"
+  for input in $inputs; do
+    echo "== accompany ($name): $input -> $dir"
+    "$tutti" accompany --checkpoint "$checkpoint" --input "$input" --bars 16 --seed "$seed" --out "$dir" || return 1
+  done
 }
 
 loss_summary() {

@@ -4,7 +4,9 @@
 #   --with-bench  also python3-torch (the Python reference the benchmarks compare against)
 # Audio (in-process FluidSynth + a 5 MB General MIDI soundfont), the web page's browser test (Debian's
 # chromium driven by playwright-core from npm, pinned in tests/web/package-lock.json) and Slurm + munge (the
-# deploy/slurm test starts its own single-node cluster; packages start no daemons) are always installed.
+# deploy/slurm test starts its own single-node cluster; packages start no daemons) are always installed, and so
+# is openttd-openmsx: 31 real multi-instrument Standard MIDI Files (GPL-2, 0.8 MB) that tests and the accompany
+# example read from where Debian puts them; none is copied into this repository.
 set -euo pipefail
 
 packages=(
@@ -18,6 +20,7 @@ packages=(
   libgtest-dev libgmock-dev libpng-dev libssl-dev
   python3-numpy python3-mido python3-yaml
   libfluidsynth-dev timgm6mb-soundfont
+  openttd-openmsx
   chromium
   slurm-wlm munge
 )

@@ -165,11 +165,39 @@ int RunMetrics(MetricsArgs& a) {
   }
   std::optional<GeneratedSamples> generated;
   if (!a.request.checkpoint.empty()) {
-    StatusOr<GeneratedSamples> g = GenerateFromCheckpoint(a.request);
+    StatusOr<std::unique_ptr<GeneratorModel>> model = GeneratorModel::Load(a.request.checkpoint, a.request.device);
+    if (!model.ok()) return ReportFailure(model.status());
+    BatchItem item{a.request.n, a.request.seed, a.request.genre, a.request.threshold, a.request.default_genre};
+    if (const int track = (*model)->condition_track(); track >= 0) {
+      // An accompaniment model writes around real parts: sample i gets the given track of real sample i (the
+      // real samples measured, in order, repeated when n is larger), so both sides share those parts.
+      if (!is_pack) {
+        StatusOr<int64_t> genre = ResolveGenre((*model)->config(), a.request.genre, a.request.default_genre);
+        if (!genre.ok()) return ReportFailure(genre.status());
+        const std::vector<std::string>& genres = (*model)->config().data.genres;
+        pack_dir = PackDir(a.packs, *genre >= 0 ? genres[static_cast<size_t>(*genre)]
+                                    : genres.size() == 1 ? genres[0] : std::string());
+        real = ReadReal(pack_dir, split, a.limit);
+        if (!real.ok()) return ReportFailure(real.status());
+      }
+      const SampleShape shape = real->reader->shape();
+      if (shape != (*model)->shape()) {
+        return ReportFailure(absl::FailedPreconditionError(absl::StrCat(a.request.checkpoint, " generates samples of ",
+                                                                        (*model)->shape().ToString(), " but ", pack_dir,
+                                                                        " holds ", shape.ToString())));
+      }
+      const int64_t part = shape.steps * shape.pitches;
+      item.given.resize(static_cast<size_t>(item.n * part));
+      for (int64_t i = 0; i < item.n; ++i) {
+        const uint8_t* from = real->dense.data() + (i % real->n) * shape.cells() + track * part;
+        std::copy(from, from + part, item.given.begin() + i * part);
+      }
+    }
+    StatusOr<std::vector<GeneratedSamples>> g = (*model)->GenerateBatch({item});
     if (!g.ok()) return ReportFailure(g.status());
-    generated = *std::move(g);
+    generated = std::move((*g)[0]);
   }
-  if (!is_pack) {
+  if (!is_pack && !real.ok()) {
     // A packs folder: the pack of the generated genre (the only one of an unconditional model).
     pack_dir = PackDir(a.packs, generated ? generated->genre : std::string());
     real = ReadReal(pack_dir, split, a.limit);

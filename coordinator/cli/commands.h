@@ -16,6 +16,8 @@ void RegisterInspectCommand(CLI::App& app, int* exit_code);
 void RegisterGenerateCommand(CLI::App& app, int* exit_code);
 // metrics --packs DIR [--checkpoint C]: MuseGAN metrics of real (and generated) samples (cmd_metrics.cc).
 void RegisterMetricsCommand(CLI::App& app, int* exit_code);
+// accompany --checkpoint C --input SONG --out DIR: an accompaniment model around the user's part (cmd_accompany.cc).
+void RegisterAccompanyCommand(CLI::App& app, int* exit_code);
 
 // Coordinator commands (tutti_cli_remote; gRPC client, torch-free):
 // submit, experiments, trials, describe, logs, kill (cmd_experiments.cc).

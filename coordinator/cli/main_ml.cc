@@ -1,4 +1,4 @@
-// tutti-ml: the LibTorch half of the `tutti` CLI (generate, metrics). Users call it through `tutti generate`
+// tutti-ml: the LibTorch half of the `tutti` CLI (generate, metrics, accompany). Users call it through `tutti generate`
 // and `tutti metrics`, which re-execute this binary with the same arguments (torch_commands.h).
 
 #include "CLI/CLI.hpp"
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   tutti::cli::RegisterGenerateCommand(app, &exit_code);
   tutti::cli::RegisterMetricsCommand(app, &exit_code);
+  tutti::cli::RegisterAccompanyCommand(app, &exit_code);
   tutti::InstallInterruptHandler();
   try {
     app.parse(argc, argv);

@@ -11,7 +11,8 @@
 namespace tutti::cli {
 
 bool IsTorchCommand(const char* name) {
-  return std::strcmp(name, "generate") == 0 || std::strcmp(name, "metrics") == 0;
+  return std::strcmp(name, "generate") == 0 || std::strcmp(name, "metrics") == 0 ||
+         std::strcmp(name, "accompany") == 0;
 }
 
 int ExecTorchCommands(int argc, char** argv) {
@@ -36,6 +37,10 @@ void RegisterTorchCommandStubs(CLI::App& app) {
   app.add_subcommand("metrics",
                      "MuseGAN objective metrics of a pack, or of a checkpoint's samples beside held-out real ones "
                      "(see `tutti metrics --help`)")
+      ->allow_extras();
+  app.add_subcommand("accompany",
+                     "Your own part (a track of your MIDI or .npz song) in, the whole piece out: an accompaniment "
+                     "model writes the other tracks (see `tutti accompany --help`)")
       ->allow_extras();
 }
 

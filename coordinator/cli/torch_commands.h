@@ -8,7 +8,7 @@
 
 namespace tutti::cli {
 
-// True for "generate" and "metrics".
+// True for "generate", "metrics" and "accompany".
 bool IsTorchCommand(const char* name);
 
 // Replaces this process with <folder of this executable>/tutti-ml and the same arguments. Returns only on

@@ -69,7 +69,16 @@ struct ModelConfig {
   // Extra critic streams over the onset/offset roll and the chroma (pitch classes per beat).
   bool onset_stream = false;
   bool chroma_stream = false;
+  // Accompaniment (docs/architecture.md "Accompaniment"): none (the tutorial), or the track whose part is given
+  // with every sample (drums, piano, guitar, bass, strings); the generator writes the other tracks around it.
+  // `tutti accompany` plays such a model against a musician's own part.
+  std::string condition_track = "none";
 };
+
+// model.condition_track's names in track order (LPD-5's tracks).
+inline constexpr const char* kConditionTrackNames[] = {"drums", "piano", "guitar", "bass", "strings"};
+// The track index model.condition_track names, -1 for "none" (and for a name the schema would refuse).
+int ConditionTrackIndex(const ModelConfig& model);
 
 // The optimisation loop (WGAN-GP with Adam).
 struct TrainConfig {

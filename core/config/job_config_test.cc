@@ -284,6 +284,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.refiner_generator=frozen",
                                             "model.onset_stream=true",
                                             "model.chroma_stream=true",
+                                            "model.condition_track=guitar",
                                             "train.steps=9",
                                             "train.batch_size=9",
                                             "train.g_lr=0.2",
@@ -332,7 +333,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass"};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -367,6 +368,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.refiner_generator", "frozen"},
                                                                      {"model.onset_stream", "true"},
                                                                      {"model.chroma_stream", "true"},
+                                                                     {"model.condition_track", "bass"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},

@@ -51,6 +51,13 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("GeneratorOptions.refiner_units must be >= 1 with a refiner, got ", o.refiner_units()));
   }
+  if (o.condition_track() < -1 || o.condition_track() >= o.tracks()) {
+    return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.condition_track must be -1 (none) or a track in [0, ",
+                                                   o.tracks(), "), got ", o.condition_track()));
+  }
+  if (o.condition_track() >= 0 && o.tracks() < 2) {
+    return absl::InvalidArgumentError("GeneratorOptions.condition_track needs at least 2 tracks: one given, one written");
+  }
   return CheckShape("GeneratorOptions", o.tracks(), o.measures(), o.steps_per_measure(),
                     o.pitches(), o.num_genres());
 }
@@ -114,13 +121,15 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
   // Options a fingerprint may leave out, with the value that means.
   const std::map<std::string, std::string> defaults = {
       {"Generator.refiner", "none"},          {"Generator.refiner_units", "(no refiner)"},
+      {"Generator.condition_track", "none"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"}};
   const std::map<std::string, std::string> config_key = {
       {"latent_dim", "model.latent_dim"},   {"tracks", "model.tracks"},
       {"measures", "model.measures"},       {"steps_per_measure", "model.steps_per_measure"},
       {"pitches", "model.pitches"},         {"num_genres", "model.genre_conditional (genres)"},
       {"refiner", "model.refiner"},         {"refiner_units", "model.refiner_units"},
-      {"onset_stream", "model.onset_stream"}, {"chroma_stream", "model.chroma_stream"}};
+      {"onset_stream", "model.onset_stream"}, {"chroma_stream", "model.chroma_stream"},
+      {"condition_track", "model.condition_track"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {
     a.emplace(key, value);

@@ -51,6 +51,10 @@ struct GeneratorOptions {
   TORCH_ARG(RefinerKind, refiner) = RefinerKind::kNone;
   // Residual units per track in the refiner (the paper's two).
   TORCH_ARG(int64_t, refiner_units) = 2;
+  // Accompaniment: -1 (the tutorial) generates every track from z alone. A track index makes the generator
+  // write the others around that track's part, given with every sample (condition_encoder.h): its output for
+  // that track is the given part itself, so the critic judges the given part with what was written for it.
+  TORCH_ARG(int64_t, condition_track) = -1;
 };
 
 struct DiscriminatorOptions {

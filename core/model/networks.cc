@@ -75,6 +75,10 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
         "refiner", Refiner(t, options.pitches(), options.refiner_units(), options.refiner()));
     refiner_active_flag = register_buffer("refiner_active", torch::zeros({1}));
   }
+  if (options.condition_track() >= 0) {
+    condition_encoder = register_module(
+        "condition_encoder", ConditionEncoder(options.measures(), options.steps_per_measure(), options.pitches()));
+  }
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -106,28 +110,57 @@ void GeneratorImpl::reset_parameters(const at::Generator& gen) {
   }
   // Last, so the other layers draw what they drew before refiners existed.
   if (refiner) refiner->reset_parameters(gen);
+  if (condition_encoder) condition_encoder->reset_parameters(gen);
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& genre_ids,
-                                     const torch::Tensor& refiner_noise) {
-  if (!refiner_active()) return Base(z, genre_ids);
+                                     const torch::Tensor& refiner_noise, const torch::Tensor& given_in) {
+  const int64_t time = options.measures() * options.steps_per_measure();
+  torch::Tensor given;
+  if (condition_encoder) {
+    TORCH_CHECK(given_in.defined(), "Generator: an accompaniment model (condition_track ", options.condition_track(),
+                ") needs the given part of every sample, (B, ", time, ", ", options.pitches(), ")");
+    TORCH_CHECK(given_in.dim() == 3 && given_in.size(0) == z.size(0) && given_in.size(1) == time &&
+                    given_in.size(2) == options.pitches(),
+                "Generator: expected the given part as (", z.size(0), ", ", time, ", ", options.pitches(), "), got ",
+                given_in.sizes());
+    given = given_in.to(z.device(), torch::kFloat);
+  } else {
+    TORCH_CHECK(!given_in.defined(), "Generator: got a given part but the model has no condition track");
+  }
+  if (!refiner_active()) return WithGivenPart(Base(z, genre_ids, given), given);
   torch::Tensor base;
   {
     // A frozen generator runs without autograd; otherwise the caller's mode stands.
     torch::AutoGradMode grad_mode(torch::GradMode::is_enabled() && !base_frozen_);
-    base = Base(z, genre_ids);
+    base = Base(z, genre_ids, given);
   }
-  return refiner(base, refiner_noise);
+  return WithGivenPart(refiner(base, refiner_noise), given);
 }
 
-torch::Tensor GeneratorImpl::Base(const torch::Tensor& z, const torch::Tensor& genre_ids) {
+torch::Tensor GeneratorImpl::WithGivenPart(const torch::Tensor& out, const torch::Tensor& given) const {
+  if (!given.defined()) return out;
+  // A concatenation rather than an in-place copy: autograd keeps the written tracks' graph, and the given
+  // track (data, not a function of the weights) passes no gradient back into its own branch.
+  const int64_t c = options.condition_track(), t = options.tracks();
+  return torch::cat({out.narrow(1, 0, c), given.unsqueeze(1), out.narrow(1, c + 1, t - c - 1)}, 1);
+}
+
+torch::Tensor GeneratorImpl::Base(const torch::Tensor& z, const torch::Tensor& genre_ids, const torch::Tensor& given) {
   TORCH_CHECK(z.dim() == 2 && z.size(1) == options.latent_dim(), "Generator: expected z (B, ",
               options.latent_dim(), "), got ", z.sizes());
   const int64_t batch = z.size(0), t = options.tracks();
   CheckGenres(options.num_genres(), batch, genre_ids, "Generator");
   torch::Tensor x = genre_embedding ? z + genre_embedding->forward(genre_ids) : z;
   x = x.view({batch, options.latent_dim(), 1, 1, 1});
-  x = transconv3(transconv2(transconv1(transconv0(x))));
+  if (condition_encoder) {
+    // The given part enters at the scales where bars and beats are made (condition_encoder.h).
+    const ConditionEncoderImpl::Features features = condition_encoder(given);
+    x = transconv1(transconv0(x) + features.per_bar) + features.per_beat;
+    x = transconv3(transconv2(x));
+  } else {
+    x = transconv3(transconv2(transconv1(transconv0(x))));
+  }
   if (options.grouped_tracks()) {
     x = PerTrackOutputs(x);
   } else {
@@ -190,6 +223,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
   if (options.refiner() != RefinerKind::kNone) {
     stream << ", refiner=" << RefinerKindName(options.refiner()) << ", refiner_units=" << options.refiner_units();
   }
+  if (options.condition_track() >= 0) stream << ", condition_track=" << options.condition_track();
   stream << ")";
 }
 

@@ -15,6 +15,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/model/condition_encoder.h"
 #include "core/model/layers.h"
 #include "core/model/model_options.h"
 #include "core/model/refiner.h"
@@ -33,8 +34,10 @@ class GeneratorImpl : public torch::nn::Module {
   // Throws c10::Error naming expected vs got shape on bad input.
   // With a refiner (options.refiner) that is active (set_refiner_active), the output goes through it and is
   // exactly 0/1; `refiner_noise` ((B, tracks, time, pitches) U[0, 1)) feeds stochastic neurons in training.
+  // An accompaniment model (options.condition_track >= 0) needs `given` ((B, time, pitches) float 0/1, the
+  // condition track's part per sample; undefined otherwise): the output's condition track is `given` itself.
   torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& genre_ids = {},
-                        const torch::Tensor& refiner_noise = {});
+                        const torch::Tensor& refiner_noise = {}, const torch::Tensor& given = {});
   // Re-initialises every parameter from `gen` with the tutorial's (PyTorch default) distributions,
   // the genre embedding to zero. Deterministic for a given generator state.
   void reset_parameters(const at::Generator& gen);
@@ -60,10 +63,13 @@ class GeneratorImpl : public torch::nn::Module {
   torch::nn::ModuleList transconv4_tracks{nullptr}, transconv5_tracks{nullptr};
   torch::nn::Embedding genre_embedding{nullptr};  // only when num_genres > 0
   Refiner refiner{nullptr};                        // only when options.refiner != kNone
+  ConditionEncoder condition_encoder{nullptr};     // only when options.condition_track >= 0
   torch::Tensor refiner_active_flag;               // (1) float buffer, only with a refiner
 
  private:
-  torch::Tensor Base(const torch::Tensor& z, const torch::Tensor& genre_ids);
+  torch::Tensor Base(const torch::Tensor& z, const torch::Tensor& genre_ids, const torch::Tensor& given);
+  // `out` with its condition track replaced by `given` (a no-op without a condition track).
+  torch::Tensor WithGivenPart(const torch::Tensor& out, const torch::Tensor& given) const;
   bool base_frozen_ = false;
   // transconv4 -> transconv5 (with their BatchNorm and ReLU) for all tracks at once.
   torch::Tensor PerTrackOutputs(const torch::Tensor& h);

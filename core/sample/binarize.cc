@@ -19,8 +19,9 @@ BinarizeStats BinarizeRaw(const at::Tensor& raw, double threshold, uint8_t* out)
 }
 
 StatusOr<BinarizeStats> GenerateBinary(const GenerateFn& generate, const at::Tensor& latents,
-                                       const at::Tensor& genre_ids, int64_t cells_per_sample, double threshold,
-                                       uint8_t* out, const std::string& what) {
+                                       const at::Tensor& genre_ids, const at::Tensor& given,
+                                       int64_t cells_per_sample, double threshold, uint8_t* out,
+                                       const std::string& what) {
   BinarizeStats stats;
   const int64_t n = latents.size(0);
   try {
@@ -28,7 +29,8 @@ StatusOr<BinarizeStats> GenerateBinary(const GenerateFn& generate, const at::Ten
       const int64_t count = std::min(kGenerateChunk, n - start);
       TUTTI_ASSIGN_OR_RETURN(at::Tensor raw,
                              generate(latents.narrow(0, start, count),
-                                      genre_ids.defined() ? genre_ids.narrow(0, start, count) : at::Tensor()));
+                                      genre_ids.defined() ? genre_ids.narrow(0, start, count) : at::Tensor(),
+                                      given.defined() ? given.narrow(0, start, count) : at::Tensor()));
       raw = raw.to(torch::kCPU, torch::kFloat).contiguous();
       if (raw.numel() != count * cells_per_sample) {
         return absl::InternalError(absl::StrCat(what, ": generator returned ", raw.numel(), " values, expected ",

@@ -21,9 +21,11 @@ namespace tutti {
 inline constexpr int64_t kGenerateChunk = 64;
 
 // The generator: raw outputs (count, tracks, steps, pitches) for `latents` (count, latent_dim) and, for
-// conditional models, `genre_ids` (count) int64 (undefined otherwise). Any device; the result is copied
-// to the CPU.
-using GenerateFn = std::function<StatusOr<at::Tensor>(const at::Tensor& latents, const at::Tensor& genre_ids)>;
+// conditional models, `genre_ids` (count) int64 (undefined otherwise), and for accompaniment models (model.
+// condition_track) `given` (count, steps, pitches), the given part of each sample (undefined otherwise). Any
+// device; the result is copied to the CPU.
+using GenerateFn = std::function<StatusOr<at::Tensor>(const at::Tensor& latents, const at::Tensor& genre_ids,
+                                                      const at::Tensor& given)>;
 
 struct BinarizeStats {
   double max_value = 0;  // largest raw output (0 when every output is <= 0)
@@ -35,13 +37,14 @@ struct BinarizeStats {
 // `out` must hold raw.numel() bytes. Throws c10::Error on a LibTorch failure (callers convert).
 BinarizeStats BinarizeRaw(const at::Tensor& raw, double threshold, uint8_t* out);
 
-// Runs `generate` on rows [start, start + kGenerateChunk) of `latents` (and of `genre_ids` when defined)
+// Runs `generate` on rows [start, start + kGenerateChunk) of `latents` (and of `genre_ids` and `given` when defined)
 // and writes each chunk's cells, 1 where the raw output is > `threshold` and 0 elsewhere, to
 // out[start * cells_per_sample ...] (row-major (sample, track, step, pitch)). `out` must hold
 // latents.size(0) * cells_per_sample bytes. Errors: `generate`'s; Internal "<what>: generator returned N
 // values, expected M" on a shape surprise, and for LibTorch exceptions (prefixed with `what`).
 StatusOr<BinarizeStats> GenerateBinary(const GenerateFn& generate, const at::Tensor& latents,
-                                       const at::Tensor& genre_ids, int64_t cells_per_sample, double threshold,
-                                       uint8_t* out, const std::string& what);
+                                       const at::Tensor& genre_ids, const at::Tensor& given,
+                                       int64_t cells_per_sample, double threshold, uint8_t* out,
+                                       const std::string& what);
 
 }  // namespace tutti

@@ -58,21 +58,27 @@ int64_t ForwardRowsOn(const torch::Device& device) { return device.is_cuda() ? 6
 // forwards of exactly `rows` rows: each slice of `rows` latents, the last one padded with zero latents (and
 // genre 0), and only the real rows kept. On the generator's device.
 torch::Tensor FixedRowsForward(Generator& generator, const torch::Device& device, int64_t rows,
-                               const torch::Tensor& latents, const torch::Tensor& genre_ids) {
+                               const torch::Tensor& latents, const torch::Tensor& genre_ids,
+                               const torch::Tensor& given) {
   torch::NoGradGuard no_grad;  // thread-local
   const int64_t count = latents.size(0);
   torch::Tensor z = latents.to(device, torch::kFloat);
   torch::Tensor ids = genre_ids.defined() ? genre_ids.to(device, torch::kInt64) : genre_ids;
+  torch::Tensor parts = given.defined() ? given.to(device, torch::kFloat) : given;
   std::vector<torch::Tensor> outputs;
   for (int64_t start = 0; start < count; start += rows) {
     const int64_t take = std::min(rows, count - start);
     torch::Tensor z_rows = z.narrow(0, start, take);
     torch::Tensor id_rows = ids.defined() ? ids.narrow(0, start, take) : ids;
+    torch::Tensor part_rows = parts.defined() ? parts.narrow(0, start, take) : parts;
     if (take < rows) {
       z_rows = torch::cat({z_rows, torch::zeros({rows - take, z.size(1)}, z.options())});
       if (ids.defined()) id_rows = torch::cat({id_rows, torch::zeros({rows - take}, ids.options())});
+      if (parts.defined()) {
+        part_rows = torch::cat({part_rows, torch::zeros({rows - take, parts.size(1), parts.size(2)}, parts.options())});
+      }
     }
-    outputs.push_back(generator->forward(z_rows, id_rows).narrow(0, 0, take));
+    outputs.push_back(generator->forward(z_rows, id_rows, torch::Tensor(), part_rows).narrow(0, 0, take));
   }
   return outputs.size() == 1 ? outputs[0] : torch::cat(outputs);
 }
@@ -88,6 +94,8 @@ struct GeneratorModel::Impl {
   torch::Device device = torch::kCPU;
   int64_t forward_rows = 4;
   int64_t memory_bytes = 0;
+  int condition_track = -1;          // model.condition_track's index, -1 for none
+  std::string condition_track_name;  // "" for none
   Generator generator{nullptr};  // eval mode; parameters never written after Load
 };
 
@@ -101,6 +109,8 @@ const std::string& GeneratorModel::name() const { return impl_->name; }
 std::string GeneratorModel::device() const { return impl_->device.str(); }
 int64_t GeneratorModel::memory_bytes() const { return impl_->memory_bytes; }
 int64_t GeneratorModel::forward_rows() const { return impl_->forward_rows; }
+int GeneratorModel::condition_track() const { return impl_->condition_track; }
+const std::string& GeneratorModel::condition_track_name() const { return impl_->condition_track_name; }
 
 StatusOr<std::unique_ptr<GeneratorModel>> GeneratorModel::Load(const std::string& checkpoint_path,
                                                                const std::string& device) {
@@ -125,6 +135,8 @@ StatusOr<std::unique_ptr<GeneratorModel>> GeneratorModel::LoadFromBytes(const st
   const ModelConfig& m = impl->config.model;
   impl->shape = SampleShape{m.tracks, m.measures * m.steps_per_measure, m.pitches};
   TUTTI_ASSIGN_OR_RETURN(impl->device, ResolveDevice(device));
+  impl->condition_track = ConditionTrackIndex(m);
+  if (impl->condition_track >= 0) impl->condition_track_name = m.condition_track;
   const GeneratorOptions options = GeneratorOptionsFromConfig(impl->config);
   TUTTI_RETURN_IF_ERROR(Annotate(ValidateGeneratorOptions(options), name + " (config inside)"));
 
@@ -185,11 +197,29 @@ struct GeneratorModel::Inputs {
   int64_t genre_index = -1;
   torch::Tensor latents;    // (n, latent_dim) float32 on the CPU
   torch::Tensor genre_ids;  // (n) int64, undefined for unconditional models
+  torch::Tensor given;      // (n, steps, pitches) float, undefined unless an accompaniment model
   GenerateFn generate;      // fixed-size forwards of the eval-mode generator on impl_->device
 };
 
 Status GeneratorModel::CheckItem(const BatchItem& item) const {
   if (item.n < 1) return absl::InvalidArgumentError(absl::StrCat("expected at least 1 sample, got ", item.n));
+  const int64_t part_cells = impl_->shape.steps * impl_->shape.pitches;
+  if (impl_->condition_track >= 0 && item.given.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        impl_->name, ": this model accompanies a given ", impl_->condition_track_name,
+        " part (model.condition_track: ", impl_->condition_track_name,
+        ") and writes the other tracks around it, so every sample needs that part: use `tutti accompany "
+        "--checkpoint <file> --input <song.mid|song.npz>`"));
+  }
+  if (impl_->condition_track < 0 && !item.given.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(impl_->name, ": got a given part, but this model has no condition track (model.condition_track: none)"));
+  }
+  if (!item.given.empty() && static_cast<int64_t>(item.given.size()) != item.n * part_cells) {
+    return absl::InvalidArgumentError(absl::StrCat("the given ", impl_->condition_track_name, " part holds ",
+                                                   item.given.size(), " cells, expected ", item.n, " samples x ",
+                                                   impl_->shape.steps, " steps x ", impl_->shape.pitches, " pitches"));
+  }
   return ResolveGenre(impl_->config, item.genre, item.default_genre).status();
 }
 
@@ -201,8 +231,16 @@ StatusOr<GeneratorModel::Inputs> GeneratorModel::MakeInputs(const BatchItem& ite
     // One stream per call (nothing shared between threads); all latents at once, so n and the seed alone
     // decide every sample whatever the chunking and batching.
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(item.seed);
-    in.latents = torch::randn({item.n, static_cast<int64_t>(impl_->config.model.latent_dim)}, gen, torch::kFloat);
+    const int64_t latent_dim = impl_->config.model.latent_dim;
+    in.latents = item.shared_latent
+                     ? torch::randn({1, latent_dim}, gen, torch::kFloat).expand({item.n, latent_dim}).contiguous()
+                     : torch::randn({item.n, latent_dim}, gen, torch::kFloat);
     if (in.genre_index >= 0) in.genre_ids = torch::full({item.n}, in.genre_index, torch::kInt64);
+    if (!item.given.empty()) {
+      in.given = torch::from_blob(const_cast<uint8_t*>(item.given.data()),
+                                  {item.n, impl_->shape.steps, impl_->shape.pitches}, torch::kUInt8)
+                     .to(torch::kFloat);
+    }
   } catch (const c10::Error& e) {
     return absl::InternalError(
         absl::StrCat(impl_->name, ": drawing latents: ", std::string(e.what_without_backtrace())));
@@ -213,8 +251,9 @@ StatusOr<GeneratorModel::Inputs> GeneratorModel::MakeInputs(const BatchItem& ite
   const torch::Device device = impl_->device;
   const int64_t rows = impl_->forward_rows;
   // mutable: forward() is not const in LibTorch, though in eval mode without autograd it writes nothing.
-  in.generate = [generator, device, rows](const at::Tensor& z, const at::Tensor& ids) mutable -> StatusOr<at::Tensor> {
-    return FixedRowsForward(generator, device, rows, z, ids);
+  in.generate = [generator, device, rows](const at::Tensor& z, const at::Tensor& ids,
+                                          const at::Tensor& given) mutable -> StatusOr<at::Tensor> {
+    return FixedRowsForward(generator, device, rows, z, ids, given);
   };
   return in;
 }
@@ -242,13 +281,15 @@ StatusOr<std::vector<GeneratedSamples>> GeneratorModel::GenerateBatch(const std:
   std::vector<GeneratedSamples> out(items.size());
   try {
     // Every item's rows through the same fixed-size forwards, in item order.
-    std::vector<torch::Tensor> latents, genre_ids;
+    std::vector<torch::Tensor> latents, genre_ids, given;
     for (const Inputs& in : inputs) {
       latents.push_back(in.latents);
       if (in.genre_ids.defined()) genre_ids.push_back(in.genre_ids);
+      if (in.given.defined()) given.push_back(in.given);
     }
     const torch::Tensor all_ids = genre_ids.empty() ? torch::Tensor() : torch::cat(genre_ids);
-    TUTTI_ASSIGN_OR_RETURN(torch::Tensor raw, inputs[0].generate(torch::cat(latents), all_ids));
+    const torch::Tensor all_given = given.empty() ? torch::Tensor() : torch::cat(given);
+    TUTTI_ASSIGN_OR_RETURN(torch::Tensor raw, inputs[0].generate(torch::cat(latents), all_ids, all_given));
     raw = raw.to(torch::kCPU, torch::kFloat).contiguous();
     int64_t rows = 0;
     for (const BatchItem& item : items) rows += item.n;

@@ -32,6 +32,9 @@
 // (config sample.threshold, 0.5 by default).
 // Genre: conditional models (model.genre_conditional) generate data.genres[index]; unconditional models
 // ignore it, and asking one for a genre it was not trained on (alone) is an error.
+// Accompaniment models (model.condition_track) write the other tracks around a given part: every request
+// carries that part per sample (BatchItem::given); Generate, which has none, is refused naming `tutti
+// accompany`. The padding rows of a fixed-size forward get a silent part.
 
 #include <cstdint>
 #include <memory>
@@ -53,6 +56,12 @@ struct BatchItem {
   std::optional<double> threshold;  // nullopt = the config's sample.threshold
   std::string default_genre;
   bool keep_raw = false;            // also return the raw outputs (GeneratedSamples::raw)
+  // Accompaniment models (model.condition_track) only, and required there: the given part of each sample,
+  // n * steps * pitches bytes (0/1, row-major (sample, step, pitch)); it comes back unchanged in that track.
+  std::vector<uint8_t> given;
+  // One latent (the seed's first draw) for all n samples instead of n draws: the phrases of one piece keep
+  // one arrangement (tutti accompany).
+  bool shared_latent = false;
 };
 
 struct GeneratedSamples {
@@ -135,6 +144,10 @@ class GeneratorModel {
   int64_t memory_bytes() const;
   // Rows of every forward pass (see the file comment).
   int64_t forward_rows() const;
+  // The track an accompaniment model is given (model.condition_track), -1 for other models; and its name
+  // ("bass"), "" for other models.
+  int condition_track() const;
+  const std::string& condition_track_name() const;
 
  private:
   struct Impl;  // LibTorch lives here

@@ -202,12 +202,15 @@ Status GanTrainer::CriticUpdate(const torch::Tensor& real, const torch::Tensor& 
   const torch::Tensor alpha = RankRows(torch::rand({global, 1, 1, 1}, rng_), batch).to(device_);
   const torch::Tensor noise = RefinerNoise(batch);
   torch::Tensor fake_d;
+  // An accompaniment model writes around the real batch's own part of its condition track.
+  const torch::Tensor given =
+      g_options_.condition_track() >= 0 ? real.select(1, g_options_.condition_track()) : torch::Tensor();
   if (last) {
-    fakes = g_(z, genre_ids, noise);
+    fakes = g_(z, genre_ids, noise, given);
     fake_d = fakes.detach();
   } else {
     torch::NoGradGuard no_grad;
-    fake_d = g_(z, genre_ids, noise);
+    fake_d = g_(z, genre_ids, noise, given);
   }
   const torch::Tensor x_hat = (alpha * real + (1 - alpha) * fake_d).requires_grad_(true);
 
@@ -270,13 +273,24 @@ Status GanTrainer::GeneratorUpdate(const torch::Tensor& fakes, const torch::Tens
 }
 
 StatusOr<torch::Tensor> GanTrainer::Generate(const torch::Tensor& latents,
-                                             const torch::Tensor& genre_ids) {
+                                             const torch::Tensor& genre_ids, const torch::Tensor& given) {
   TUTTI_RETURN_IF_ERROR(CheckInput(latents, genre_ids, g_options_.latent_dim(), "GanTrainer::Generate latents"));
+  const int64_t time = g_options_.measures() * g_options_.steps_per_measure();
+  if (g_options_.condition_track() >= 0 &&
+      (!given.defined() || given.dim() != 3 || given.size(0) != latents.size(0) || given.size(1) != time ||
+       given.size(2) != g_options_.pitches())) {
+    return absl::InvalidArgumentError(absl::StrCat("GanTrainer::Generate: an accompaniment model needs the given part (",
+                                                   latents.size(0), ", ", time, ", ", g_options_.pitches(), ")"));
+  }
+  if (g_options_.condition_track() < 0 && given.defined()) {
+    return absl::InvalidArgumentError("GanTrainer::Generate: got a given part but the model has no condition track");
+  }
   try {
     torch::NoGradGuard no_grad;
     g_->eval();
     torch::Tensor out = g_(latents.to(device_, torch::kFloat),
-                           genre_ids.defined() ? genre_ids.to(device_) : genre_ids);
+                           genre_ids.defined() ? genre_ids.to(device_) : genre_ids, torch::Tensor(),
+                           given.defined() ? given.to(device_, torch::kFloat) : given);
     g_->train();
     return out;
   } catch (const c10::Error& e) {

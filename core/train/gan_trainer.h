@@ -48,7 +48,8 @@ using AllreduceSumFn = std::function<Status(torch::Tensor& tensor)>;
 // [rank * B, (rank + 1) * B). A rank's "own random stream" is thus its slice of the shared stream,
 // and together with the gradient hook averaging gradients and SyncBatchNorm this is what makes N
 // ranks x B samples equal to 1 rank x N * B samples (up to float rounding). Fakes are conditioned
-// on the real batch's genre_ids (this rank's rows), so no genres are sampled. Every rank must pass
+// on the real batch's genre_ids (this rank's rows), so no genres are sampled; an accompaniment model's
+// fakes are written around the real batch's own part of the condition track. Every rank must pass
 // the same B to Step(). StepMetrics are this rank's (losses over its B rows; gradient norms after
 // the hook).
 class GanTrainer {
@@ -71,9 +72,11 @@ class GanTrainer {
 
   // The generator in eval mode (BatchNorm running statistics), without autograd.
   // latents: (N, latent_dim). Returns (N, tracks, measures * steps, pitches) on the trainer's
-  // device. The generator is back in training mode afterwards.
+  // device. The generator is back in training mode afterwards. An accompaniment model
+  // (GeneratorOptions::condition_track) needs `given`, (N, measures * steps, pitches): the part its
+  // condition track plays in each sample (returned unchanged in that track).
   StatusOr<torch::Tensor> Generate(const torch::Tensor& latents,
-                                   const torch::Tensor& genre_ids = {});
+                                   const torch::Tensor& genre_ids = {}, const torch::Tensor& given = {});
 
   // Completed training steps (generator updates).
   int64_t step() const { return step_; }

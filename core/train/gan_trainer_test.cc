@@ -351,5 +351,33 @@ TEST(GanTrainerRefinerTest, ACheckpointOfAnotherModelIsRefusedByName) {
   }
 }
 
+// Accompaniment (GeneratorOptions::condition_track): fakes are written around the real batch's own part.
+TEST(GanTrainerAccompanimentTest, TrainsAroundTheRealPartAndGeneratesAroundAGivenOne) {
+  const GeneratorOptions bass = GeneratorOptions().condition_track(3);
+  auto t = MakeTrainer(SmallOptions(), bass, {});
+  const auto encoder = Clones(t->generator()->condition_encoder->parameters());
+  RunSteps(*t, 0, 3);
+  EXPECT_FALSE(AllEqual(encoder, t->generator()->condition_encoder->parameters())) << "the encoder did not learn";
+  const torch::Tensor part = RealBatch(7, 6).select(1, 3).contiguous();
+  auto samples = t->Generate(torch::randn({6, 128}), torch::Tensor(), part);
+  ASSERT_TRUE(samples.ok()) << samples.status();
+  EXPECT_TRUE(torch::equal(samples->select(1, 3), part));
+  EXPECT_EQ(t->Generate(torch::randn({6, 128})).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(t->Generate(torch::randn({6, 128}), torch::Tensor(), part.narrow(0, 0, 5)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto plain = MakeTrainer();
+  EXPECT_EQ(plain->Generate(torch::randn({6, 128}), torch::Tensor(), part).status().code(), absl::StatusCode::kInvalidArgument);
+
+  // Its checkpoint is refused by a plain model, naming the key.
+  torch::serialize::OutputArchive out;
+  ASSERT_TRUE(t->SaveState(out).ok());
+  std::stringstream bytes;
+  out.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  const Status s = plain->LoadState(in);
+  EXPECT_NE(s.ToString().find("model.condition_track: 3 in the checkpoint, none here"), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace tutti

@@ -19,7 +19,8 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
       .steps_per_measure(config.model.steps_per_measure)
       .pitches(config.model.pitches)
       .num_genres(GenreCount(config))
-      .refiner_units(config.model.refiner_units);
+      .refiner_units(config.model.refiner_units)
+      .condition_track(ConditionTrackIndex(config.model));
   RefinerKind refiner = RefinerKind::kNone;
   ParseRefinerKind(config.model.refiner, &refiner);  // the config schema admits only the three names
   g.refiner(refiner);

@@ -54,6 +54,39 @@ std::string FormatFixed(double v) {
   return buffer;
 }
 
+// An accompaniment model's evaluation parts (n, steps, pitches): sample i gets the condition track of a
+// held-out sample (a training one where a pack holds none) of data.genres[i % genres], the genre a conditional
+// model's evaluation sample i has, drawn with `gen` after the latents, so evaluations compare like with like
+// and the latents stay what they were.
+StatusOr<torch::Tensor> EvaluationParts(const JobConfig& c, int track, at::Generator& gen) {
+  namespace fs = std::filesystem;
+  const SampleShape shape = ModelSampleShape(c.model);
+  const int64_t n = c.eval.samples, part = shape.steps * shape.pitches;
+  std::vector<std::unique_ptr<PackReader>> packs;
+  for (const std::string& genre : c.data.genres) {
+    TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> pack,
+                           PackReader::Open((fs::path(c.data.packs_dir) / genre).string()));
+    packs.push_back(std::move(pack));
+  }
+  torch::Tensor parts = torch::empty({n, shape.steps, shape.pitches}, torch::kFloat32);
+  std::vector<uint8_t> dense(static_cast<size_t>(shape.cells()));
+  for (int64_t i = 0; i < n; ++i) {
+    const PackReader& pack = *packs[static_cast<size_t>(i) % packs.size()];
+    const Split split = pack.size(Split::kHeldout) > 0 ? Split::kHeldout : Split::kTrain;
+    const int64_t available = pack.size(split);
+    if (available == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(pack.pack_dir(), ": no samples to take the given ",
+                                                        c.model.condition_track, " parts of the evaluation from"));
+    }
+    const int64_t index = torch::randint(available, {1}, gen, torch::kInt64).item<int64_t>();
+    pack.CopySample(split, index, dense.data());
+    const uint8_t* given = dense.data() + static_cast<size_t>(track) * part;
+    float* out = parts[i].data_ptr<float>();
+    for (int64_t k = 0; k < part; ++k) out[k] = given[k] ? 1.0f : 0.0f;
+  }
+  return parts;
+}
+
 MetricsOptions MetricsOptionsFor(const ModelConfig& model) {
   MetricsOptions options;
   options.steps_per_bar = model.steps_per_measure;
@@ -175,6 +208,9 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   if (c.model.genre_conditional) {
     run->eval_genres_ = torch::arange(int64_t{c.eval.samples}, torch::kInt64)
                             .remainder(static_cast<int64_t>(c.data.genres.size()));
+  }
+  if (const int track = ConditionTrackIndex(c.model); track >= 0) {
+    TUTTI_ASSIGN_OR_RETURN(run->eval_given_, EvaluationParts(c, track, eval_gen));
   }
 
   if (!resume_path.empty()) {
@@ -368,10 +404,11 @@ StatusOr<MetricsReport> TrainingRun::Evaluate() {
   std::vector<uint8_t> cells(static_cast<size_t>(n * shape.cells()));
   // The chunked generate-and-threshold path of `tutti generate` and the sample service (core/sample), on
   // the live trainer's generator.
-  GenerateFn generate = [this](const at::Tensor& latents, const at::Tensor& genre_ids) {
-    return trainer_->Generate(latents, genre_ids);
+  GenerateFn generate = [this](const at::Tensor& latents, const at::Tensor& genre_ids, const at::Tensor& given) {
+    return trainer_->Generate(latents, genre_ids, given);
   };
-  TUTTI_RETURN_IF_ERROR(GenerateBinary(generate, eval_latents_, eval_genres_, shape.cells(), config_.sample.threshold,
+  TUTTI_RETURN_IF_ERROR(GenerateBinary(generate, eval_latents_, eval_genres_, eval_given_, shape.cells(),
+                                       config_.sample.threshold,
                                        cells.data(), "evaluation")
                             .status());
   PianorollDims dims{shape.tracks, shape.steps, shape.pitches};

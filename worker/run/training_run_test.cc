@@ -230,6 +230,32 @@ TEST(TrainingRunTest, AFinishedRunEvaluatesItsFinalModel) {
   EXPECT_TRUE(meta->extra["metrics"].contains("diversity")) << meta->extra.dump();
 }
 
+// An accompaniment model (model.condition_track) trains around the packs' own parts and is evaluated on
+// held-out parts: the evaluation's given track is real data, so its metrics equal a real pack's, and the run's
+// evaluations are the same in a second run (the parts are drawn from eval.seed).
+TEST(TrainingRunTest, AnAccompanimentModelTrainsAndIsEvaluatedAroundRealParts) {
+  TempDir tmp;
+  std::vector<std::string> evaluations;
+  for (const char* out : {"a", "b"}) {
+    JobConfig config = SmallJobConfig(tmp / out);
+    config.train.steps = 10;
+    config.model.condition_track = "bass";
+    std::unique_ptr<TrainingRun> run = MustCreate(config);
+    ASSERT_NE(run, nullptr);
+    ASSERT_TRUE(run->Run().ok());
+    std::istringstream lines(ReadAll(tmp / (std::string(out) + "/metrics.jsonl")));
+    for (std::string line; std::getline(lines, line);) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      if (j.contains("eval")) evaluations.push_back(j["eval"].dump());
+    }
+  }
+  ASSERT_EQ(evaluations.size(), 2u);
+  EXPECT_EQ(evaluations[0], evaluations[1]);
+  const nlohmann::json eval = nlohmann::json::parse(evaluations[0]);
+  EXPECT_TRUE(eval.contains("realism")) << eval.dump();
+  EXPECT_NE(evaluations[0].find("Bass"), std::string::npos) << eval.dump();
+}
+
 // When the last step is also a periodic checkpoint step, its evaluation still comes first, so that
 // checkpoint (the one `tutti best` and checkpoint.best_metric see) carries the objective.
 TEST(TrainingRunTest, TheLastStepsPeriodicCheckpointCarriesItsEvaluation) {

@@ -132,6 +132,8 @@ std::vector<Field> BuildFields() {
                                                                              OneOf({"frozen", "fine_tune"})),
     MakeField("model.onset_stream",        &J::model, &M::onset_stream,      kBool,      kAny),
     MakeField("model.chroma_stream",       &J::model, &M::chroma_stream,     kBool,      kAny),
+    MakeField("model.condition_track",     &J::model, &M::condition_track,
+              "one of none, drums, piano, guitar, bass, strings",  OneOf({"none", "drums", "piano", "guitar", "bass", "strings"})),
 
     MakeField("train.steps",               &J::train, &T::steps,             kPosInt,    kPositive),
     MakeField("train.batch_size",          &J::train, &T::batch_size,        kPosInt,    kPositive),
