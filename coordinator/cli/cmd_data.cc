@@ -39,6 +39,14 @@ std::string SummaryTable(const std::vector<PackSummary>& summaries) {
   }
   std::ostringstream out;
   out << table.ToString();
+  // What each track rule keeps (--require): the trade-off between comparability and how much of the music is used.
+  TextTable rules({"genre", "track rule (--require)", "songs", "segments", ""});
+  for (const PackSummary& s : summaries) {
+    for (const RuleCount& rule : s.rules) {
+      rules.AddRow({s.genre, rule.rule, Num(rule.songs), Num(rule.segments), rule.chosen ? "<- this pack" : ""});
+    }
+  }
+  if (!summaries.empty() && !summaries[0].rules.empty()) out << "\n" << rules.ToString();
   for (const PackSummary& s : summaries) {
     if (s.skipped_by_reason.empty()) continue;
     out << "skipped in " << s.genre << ":";
@@ -54,8 +62,10 @@ struct PackArgs {
   std::vector<std::string> genres;
   PackOptions options;
   std::string rule = "segment";
+  std::string require = "all";  // --require: which tracks a segment needs
+  int beat_resolution = 4;       // --beat-resolution: steps per beat (a bar of 4/4 is 4x this)
   std::string report;  // --report FILE.json
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, explain = false;
 };
 
 // --report: every input file with its outcome, written whether or not packing succeeded (a genre whose
@@ -92,6 +102,12 @@ void RemoveReportLeftovers(const std::string& report) {
 
 int RunPack(PackArgs& a) {
   if (a.rule == "song") a.options.segment.rule = NoteRule::kEveryTrackInSong;
+  StatusOr<TrackRequirement> require = ParseTrackRequirement(a.require, a.options.track_names);
+  if (!require.ok()) return ReportFailure(require.status());
+  a.options.segment.require = *require;
+  a.options.segment.beat_resolution = a.beat_resolution;
+  a.options.segment.steps_per_bar = 4 * a.beat_resolution;  // 4/4, as LPD and the tutorial assume
+  a.options.dry_run = a.explain;
   if (!a.report.empty()) RemoveReportLeftovers(a.report);
   a.options.show_progress = !a.quiet;
   std::vector<PackInput> inputs;
@@ -127,7 +143,12 @@ int RunPack(PackArgs& a) {
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << SummaryTable(summaries);
-    for (const PackSummary& s : summaries) std::cout << "wrote " << s.pack_dir << "\n";
+    if (a.explain) {
+      std::cout << "nothing written (--explain): the packed, train and heldout columns count what --require "
+                << a.require << " would keep before the held-out split\n";
+    } else {
+      for (const PackSummary& s : summaries) std::cout << "wrote " << s.pack_dir << "\n";
+    }
   }
   return 0;
 }
@@ -162,6 +183,11 @@ int RunPackInfo(const std::string& dir, bool json) {
             << "samples  " << m.samples(Split::kTrain) << " train, " << m.samples(Split::kHeldout) << " held out\n"
             << "songs    " << m.songs.size() << " (" << heldout_songs << " held out)\n"
             << "format   " << m.format_version << ", written by " << m.created_by << "\n";
+  // Packs written before --require have no "require": every track was.
+  const nlohmann::json segment = m.packing.value("segment", nlohmann::json::object());
+  std::cout << "tracks   a segment needs "
+            << (segment.contains("require") ? segment["require"].value("rule", std::string("?")) : "every track")
+            << " (" << segment.value("min_cells_per_track", 10) << " cells each)\n";
   TextTable shards({"shard", "samples", "bytes", "sha256"});
   for (Split split : kAllSplits) {
     for (const ShardInfo& s : m.shards(split)) {
@@ -222,6 +248,22 @@ void RegisterDataCommands(CLI::App& app, int* exit_code) {
   p->add_option("--note-rule", pack->rule,
                 "segment: every track of each segment must pass --min-cells (default); song: the original "
                 "project's whole-song test")->check(CLI::IsMember({"segment", "song"}))->capture_default_str();
+  p->add_option("--bars", pack->options.segment.bars_per_sample,
+                "Bars per sample (4, the tutorial's; 8 or 16 for longer phrases: set model.measures to match)")
+      ->capture_default_str()->check(CLI::Range(2, 64));
+  p->add_option("--beat-resolution", pack->beat_resolution,
+                "Time steps per beat (4: 16th notes, the tutorial's; 12 or 24 for triplets and finer timing: set "
+                "model.steps_per_measure to 4 x this)")
+      ->capture_default_str()->check(CLI::Range(1, 48));
+  p->add_option("--require", pack->require,
+                "Which tracks a segment needs (a track is there with --min-cells cells): all (the tutorial's rule, "
+                "default), a number K (at least K of the tracks), or track names that must be there, e.g. "
+                "drums,bass (the others may be missing). Missing tracks are stored as they are, usually empty; the "
+                "manifest records the rule, and the summary compares what each rule keeps")
+      ->capture_default_str();
+  p->add_flag("--explain", pack->explain,
+              "Read and segment every song and print what each track rule would keep (songs, segments), writing "
+              "nothing");
   p->add_option("--threads", pack->options.threads, "Reader threads (0 = all cores)")->capture_default_str();
   p->add_option("--samples-per-shard", pack->options.samples_per_shard, "Samples per shard file")->capture_default_str();
   p->add_option("--report", pack->report,

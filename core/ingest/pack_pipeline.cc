@@ -27,13 +27,15 @@ namespace fs = std::filesystem;
 struct SongOutcome {
   std::vector<uint8_t> packed;  // n × packed_bytes
   int64_t samples = 0;
+  std::vector<int64_t> kept_per_rule;  // segments each compared rule would keep (ComparedRules order)
   std::string skip_reason;      // empty when samples > 0
   std::string error;            // the reader's message for unreadable files
 };
 
 SongOutcome ProcessSong(const SourceSong& song, const SongReader& reader, const PackOptions& options,
-                        const SampleShape& shape) {
+                        const SampleShape& shape, const std::vector<TrackRequirement>& rules) {
   SongOutcome outcome;
+  outcome.kept_per_rule.assign(rules.size(), 0);
   StatusOr<Multitrack> loaded = reader(song.path);
   if (!loaded.ok()) {
     outcome.skip_reason = "unreadable file";
@@ -41,6 +43,15 @@ SongOutcome ProcessSong(const SourceSong& song, const SongReader& reader, const 
     return outcome;
   }
   SegmentResult result = SegmentSong(*loaded, options.segment, SongSeed(options.seed, song.key));
+  // Every rule sees the same drawn segments (the draw comes before the rule), so one pass counts them all.
+  for (size_t r = 0; r < rules.size(); ++r) {
+    outcome.kept_per_rule[r] = CountKeptSegments(result, rules[r], options.segment.min_cells_per_track);
+  }
+  if (options.dry_run) {
+    outcome.samples = static_cast<int64_t>(result.start_bars.size());
+    if (result.start_bars.empty()) outcome.skip_reason = result.no_sample_reason;
+    return outcome;
+  }
   if (result.start_bars.empty()) {
     outcome.skip_reason = result.no_sample_reason;
     return outcome;
@@ -79,6 +90,11 @@ nlohmann::json PackSummary::ToJson() const {
                       {"skipped_by_reason", skipped_by_reason},
                       {"error_examples", error_examples},
                       {"seconds", seconds}};
+  if (!rules.empty()) {
+    nlohmann::json table = nlohmann::json::array();
+    for (const RuleCount& rule : rules) table.push_back(rule.ToJson());
+    j["rules"] = table;
+  }
   if (listed >= 0) {
     j["listed"] = listed;
     j["not_in_cleansed_ids"] = not_in_cleansed_ids;
@@ -89,8 +105,37 @@ nlohmann::json PackSummary::ToJson() const {
   return j;
 }
 
-nlohmann::json SegmentOptionsToJson(const SegmentOptions& o) {
-  return {{"beat_resolution", o.beat_resolution},
+std::vector<TrackRequirement> ComparedRules(const TrackRequirement& chosen, int tracks) {
+  std::vector<TrackRequirement> rules(1);  // every track
+  for (int k = tracks - 1; k >= 1; --k) {
+    TrackRequirement at_least;
+    at_least.at_least = k;
+    rules.push_back(at_least);
+  }
+  if (std::find(rules.begin(), rules.end(), chosen) == rules.end()) rules.push_back(chosen);
+  return rules;
+}
+
+nlohmann::json RuleCount::ToJson() const {
+  return {{"rule", rule}, {"songs", songs}, {"segments", segments}, {"chosen", chosen}};
+}
+
+nlohmann::json SegmentOptionsToJson(const SegmentOptions& o, const std::vector<std::string>& track_names) {
+  nlohmann::json require = {{"rule", o.require.Describe(track_names, o.tracks)}};
+  if (o.require.EveryTrack()) {
+    require["every_track"] = true;
+  } else {
+    if (o.require.at_least > 0) require["at_least"] = o.require.at_least;
+    if (!o.require.tracks.empty()) {
+      nlohmann::json names = nlohmann::json::array();
+      for (int t : o.require.tracks) {
+        names.push_back(t < static_cast<int>(track_names.size()) ? track_names[static_cast<size_t>(t)] : std::to_string(t));
+      }
+      require["tracks"] = names;
+    }
+  }
+  return {{"require", require},
+          {"beat_resolution", o.beat_resolution},
           {"steps_per_bar", o.steps_per_bar},
           {"bars_per_sample", o.bars_per_sample},
           {"lowest_pitch", o.lowest_pitch},
@@ -123,14 +168,18 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
   }
   // Held until the pack is published (or this run fails): no other run writes it meanwhile, and what a
   // killed earlier run staged is removed now, each with one line.
-  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackOutputLock> output_lock, PackOutputLock::Acquire(pack_dir));
-  for (const std::string& line : output_lock->notices()) {
-    if (options.notice) {
-      options.notice(line);
-    } else {
-      std::fprintf(stderr, "%s\n", line.c_str());
+  std::unique_ptr<PackOutputLock> output_lock;
+  if (!options.dry_run) {
+    TUTTI_ASSIGN_OR_RETURN(output_lock, PackOutputLock::Acquire(pack_dir));
+    for (const std::string& line : output_lock->notices()) {
+      if (options.notice) {
+        options.notice(line);
+      } else {
+        std::fprintf(stderr, "%s\n", line.c_str());
+      }
     }
   }
+  const std::vector<TrackRequirement> rules = ComparedRules(options.segment.require, options.segment.tracks);
 
   // Read and segment on all threads; results land in song order so the pack does not depend on timing.
   std::vector<SongOutcome> outcomes(songs.size());
@@ -138,7 +187,7 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
   Progress progress(absl::StrCat("[pack ", genre, "]"), summary.files, "songs", options.show_progress);
   auto work = [&] {
     for (size_t i = next.fetch_add(1); i < songs.size() && !InterruptRequested(); i = next.fetch_add(1)) {
-      outcomes[i] = ProcessSong(songs[i], reader, options, shape);
+      outcomes[i] = ProcessSong(songs[i], reader, options, shape, rules);
       progress.Advance();
     }
   };
@@ -149,6 +198,18 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
   progress.Finish();
   if (InterruptRequested()) {
     return absl::CancelledError(absl::StrCat("genre '", genre, "': interrupted; nothing was written to ", pack_dir));
+  }
+
+  for (size_t r = 0; r < rules.size(); ++r) {
+    RuleCount count;
+    count.requirement = rules[r];
+    count.rule = rules[r].Describe(options.track_names, options.segment.tracks);
+    count.chosen = rules[r] == options.segment.require;
+    for (const SongOutcome& o : outcomes) {
+      count.songs += o.kept_per_rule[r] > 0;
+      count.segments += o.kept_per_rule[r];
+    }
+    summary.rules.push_back(count);
   }
 
   // Held-out songs: the lowest seeded hashes of the md5 among songs that gave samples.
@@ -165,6 +226,13 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
         summary.error_examples.push_back(o.error);
       }
     }
+  }
+  if (options.dry_run) {
+    summary.pack_dir.clear();
+    summary.songs_packed = static_cast<int64_t>(with_samples.size());
+    for (size_t i : with_samples) summary.train_samples += outcomes[i].samples;
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return summary;
   }
   if (with_samples.empty()) {
     if (options.inputs != nullptr) options.inputs->insert(options.inputs->end(), inputs.begin(), inputs.end());
@@ -218,7 +286,7 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
     return absl::CancelledError(absl::StrCat("genre '", genre, "': interrupted; nothing was written to ", pack_dir));
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  nlohmann::json packing = {{"segment", SegmentOptionsToJson(options.segment)},
+  nlohmann::json packing = {{"segment", SegmentOptionsToJson(options.segment, options.track_names)},
                             {"seed", options.seed},
                             {"heldout_fraction", options.heldout_fraction},
                             {"heldout_rule", "songs with the lowest seeded hash of their md5"},

@@ -56,7 +56,26 @@ struct PackOptions {
   // Where the clean-up lines go: each staging directory that a killed earlier run left beside a pack is
   // removed at the start of the next run (core/data/pack_output_lock.h), one line each. Null: stderr.
   std::function<void(const std::string&)> notice;
+  // Names of the tracks, in order (segment.require's names, the rule table's).
+  std::vector<std::string> track_names = {"drums", "piano", "guitar", "bass", "strings"};
+  // `tutti pack --explain`: read and segment every song and count what each track rule would keep
+  // (PackSummary::rules), but write nothing and take no lock; the summary's pack_dir is "".
+  bool dry_run = false;
 };
+
+// What one track rule keeps of a genre's songs (the pack summary's rule table, `tutti pack --explain`).
+struct RuleCount {
+  std::string rule;         // TrackRequirement::Describe
+  TrackRequirement requirement;
+  int64_t songs = 0;        // songs with at least one kept segment
+  int64_t segments = 0;     // segments kept (at most segment.max_samples_per_song per song)
+  bool chosen = false;      // the rule this pack uses
+  nlohmann::json ToJson() const;
+};
+
+// The rules the table compares: every track, at least K for K = tracks-1 .. 1, then `chosen` when it is none of
+// those (a named set).
+std::vector<TrackRequirement> ComparedRules(const TrackRequirement& chosen, int tracks);
 
 // One song to pack: its identity and where it is.
 struct SourceSong {
@@ -82,6 +101,7 @@ struct PackSummary {
   int64_t heldout_samples = 0;
   std::map<std::string, int64_t> skipped_by_reason;
   std::vector<std::string> error_examples;  // "<file>: <what was wrong>" for unreadable songs
+  std::vector<RuleCount> rules;             // what each compared track rule keeps (ComparedRules)
   double seconds = 0;
 
   int64_t skipped() const;
@@ -106,7 +126,9 @@ StatusOr<std::vector<PackSummary>> PackLpdGenres(const LpdIndex& index, const st
 StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::string& genre,
                                         const std::string& out_dir, const PackOptions& options);
 
-// The packing parameters as stored in manifests.
-nlohmann::json SegmentOptionsToJson(const SegmentOptions& options);
+// The packing parameters as stored in manifests; "require" names the track rule with `track_names`.
+nlohmann::json SegmentOptionsToJson(const SegmentOptions& options,
+                                    const std::vector<std::string>& track_names = {"drums", "piano", "guitar", "bass",
+                                                                                   "strings"});
 
 }  // namespace tutti

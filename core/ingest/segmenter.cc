@@ -1,9 +1,12 @@
 #include "core/ingest/segmenter.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <numeric>
 #include <random>
+
+#include "absl/strings/str_cat.h"
 
 namespace tutti {
 
@@ -87,7 +90,8 @@ uint64_t SongSeed(uint64_t packing_seed, const std::string& song_key) {
 namespace {
 
 // Cells of each track inside the cropped pitch range over the whole song (for kEveryTrackInSong).
-bool EveryTrackHasEnoughInSong(const DownsampledSong& song, const SegmentOptions& options) {
+std::vector<int64_t> CellsInSong(const DownsampledSong& song, const SegmentOptions& options) {
+  std::vector<int64_t> counts;
   for (const Track& track : song.song->tracks) {
     int64_t count = 0;
     for (int row = 0; row < options.pitches; ++row) {
@@ -95,9 +99,9 @@ bool EveryTrackHasEnoughInSong(const DownsampledSong& song, const SegmentOptions
       if (pitch < 0 || pitch >= kMidiPitches) continue;
       ForEachStepInRange(song, track.pianoroll, pitch, 0, song.length, [&](int64_t) { ++count; });
     }
-    if (count < options.min_cells_per_track) return false;
+    counts.push_back(count);
   }
-  return true;
+  return counts;
 }
 
 }  // namespace
@@ -125,24 +129,107 @@ SegmentResult SegmentSong(const Multitrack& song, const SegmentOptions& options,
     std::uniform_int_distribution<int64_t> pick(i, n_candidates - 1);
     std::swap(candidates[static_cast<size_t>(i)], candidates[static_cast<size_t>(pick(rng))]);
   }
-  if (options.rule == NoteRule::kEveryTrackInSong && !EveryTrackHasEnoughInSong(down, options)) {
-    result.no_sample_reason = "a track has too few notes in the song";
-    return result;
+  const bool by_song = options.rule == NoteRule::kEveryTrackInSong;
+  const std::vector<int64_t> song_cells = by_song ? CellsInSong(down, options) : std::vector<int64_t>();
+  if (by_song) {
+    result.drawn_cells.assign(static_cast<size_t>(n_draw), song_cells);
+    if (!options.require.Satisfied(song_cells, options.min_cells_per_track)) {
+      result.no_sample_reason = options.require.EveryTrack()
+                                    ? "a track has too few notes in the song"
+                                    : "the song does not have the tracks the rule requires";
+      return result;
+    }
   }
   const int64_t cells = options.sample_cells();
   std::vector<uint8_t> buffer(static_cast<size_t>(cells));
   for (int64_t i = 0; i < n_draw; ++i) {
     int64_t bar = candidates[static_cast<size_t>(i)];
     std::vector<int64_t> counts = RenderSegment(down, bar, options, buffer.data());
-    if (options.rule == NoteRule::kEveryTrackInSegment &&
-        *std::min_element(counts.begin(), counts.end()) < options.min_cells_per_track) {
-      continue;
+    if (!by_song) {
+      const bool keep = options.require.Satisfied(counts, options.min_cells_per_track);
+      result.drawn_cells.push_back(std::move(counts));
+      if (!keep) continue;
     }
     result.start_bars.push_back(bar);
     result.samples.insert(result.samples.end(), buffer.begin(), buffer.end());
   }
-  if (result.start_bars.empty()) result.no_sample_reason = "no segment with enough notes in every track";
+  if (result.start_bars.empty()) {
+    result.no_sample_reason = options.require.EveryTrack() ? "no segment with enough notes in every track"
+                                                           : "no segment has the tracks the rule requires";
+  }
   return result;
+}
+
+int64_t CountKeptSegments(const SegmentResult& result, const TrackRequirement& rule, int min_cells_per_track) {
+  int64_t kept = 0;
+  for (const std::vector<int64_t>& cells : result.drawn_cells) kept += rule.Satisfied(cells, min_cells_per_track);
+  return kept;
+}
+
+bool TrackRequirement::Satisfied(const std::vector<int64_t>& cells_per_track, int min_cells_per_track) const {
+  int there = 0;
+  for (int64_t cells : cells_per_track) there += cells >= min_cells_per_track;
+  if (EveryTrack()) return there == static_cast<int>(cells_per_track.size());
+  if (there < at_least) return false;
+  for (int t : tracks) {
+    if (t < 0 || t >= static_cast<int>(cells_per_track.size()) || cells_per_track[static_cast<size_t>(t)] < min_cells_per_track) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string TrackRequirement::Describe(const std::vector<std::string>& names, int track_count) const {
+  if (EveryTrack()) return "every track";
+  std::string named;
+  for (int t : tracks) {
+    const std::string name = t >= 0 && t < static_cast<int>(names.size()) ? names[static_cast<size_t>(t)] : std::to_string(t);
+    named += (named.empty() ? "" : "+") + name;
+  }
+  if (at_least == 0) return named;
+  const std::string count = "at least " + std::to_string(at_least) + " of " + std::to_string(track_count) + " tracks";
+  return named.empty() ? count : count + " incl. " + named;
+}
+
+StatusOr<TrackRequirement> ParseTrackRequirement(const std::string& text, const std::vector<std::string>& names) {
+  auto lower = [](std::string v) {
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  std::string known;
+  for (const std::string& name : names) known += (known.empty() ? "" : ", ") + lower(name);
+  const auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat("--require ", text, ": ", why, " (expected all, a number of tracks 1-",
+                                                   names.size(), ", or track names from ", known, ", comma-separated)"));
+  };
+  TrackRequirement rule;
+  if (text.empty()) return bad("empty");
+  if (lower(text) == "all") return rule;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (text.size() > 4) return bad("too many tracks");
+    const int k = std::stoi(text);
+    if (k < 1 || k > static_cast<int>(names.size())) return bad("not a track count of this track set");
+    // K = every track is the default rule, spelled one way only (manifests compare rules).
+    if (k < static_cast<int>(names.size())) rule.at_least = k;
+    return rule;
+  }
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string name = lower(text.substr(start, end - start));
+    int index = -1;
+    for (size_t t = 0; t < names.size(); ++t) {
+      if (lower(names[t]) == name) index = static_cast<int>(t);
+    }
+    if (index < 0) return bad("no track named '" + name + "'");
+    if (std::find(rule.tracks.begin(), rule.tracks.end(), index) != rule.tracks.end()) return bad("'" + name + "' twice");
+    rule.tracks.push_back(index);
+    start = end + 1;
+  }
+  std::sort(rule.tracks.begin(), rule.tracks.end());
+  if (rule.tracks.size() == names.size()) rule.tracks.clear();  // every track, named one by one
+  return rule;
 }
 
 }  // namespace tutti

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/status.h"
 #include "core/music/multitrack.h"
 
 namespace tutti {
@@ -27,6 +28,32 @@ enum class NoteRule {
   kEveryTrackInSegment,  // each track of the segment has >= min_cells_per_track cells
   kEveryTrackInSong,     // the original project's test on the whole song (lets empty segments through)
 };
+
+// Which tracks a segment needs (`tutti pack --require`). A track is there when it has >= min_cells_per_track
+// cells: in the segment (NoteRule::kEveryTrackInSegment) or in the whole song (kEveryTrackInSong). A track that
+// is not there is stored as it is (usually empty): the rule decides which segments are kept, never their content.
+//   every track (at_least = 0, no names): the tutorial's rule, kept as the default for comparability with MuseGAN;
+//   at least K of the tracks (at_least = K);
+//   a named set (tracks): each of these must be there, the others may be missing;
+//   at_least and tracks together: both.
+struct TrackRequirement {
+  int at_least = 0;
+  std::vector<int> tracks;  // track indices, ascending, no repeats
+
+  bool EveryTrack() const { return at_least == 0 && tracks.empty(); }
+  // Whether tracks with these cell counts meet the rule.
+  bool Satisfied(const std::vector<int64_t>& cells_per_track, int min_cells_per_track) const;
+  // "every track", "at least 3 of 5 tracks", "drums+bass", "at least 3 of 5 tracks incl. drums+bass", with
+  // `names` per track index.
+  std::string Describe(const std::vector<std::string>& names, int track_count) const;
+  friend bool operator==(const TrackRequirement& a, const TrackRequirement& b) {
+    return a.at_least == b.at_least && a.tracks == b.tracks;
+  }
+};
+
+// Parses --require: "all" (every track), an integer K in [1, track count], or comma-separated track names
+// (any case, from `names`). InvalidArgument naming the value and what was expected.
+StatusOr<TrackRequirement> ParseTrackRequirement(const std::string& text, const std::vector<std::string>& names);
 
 struct SegmentOptions {
   int beat_resolution = 4;          // target steps per beat (LPD has 24)
@@ -38,6 +65,7 @@ struct SegmentOptions {
   int max_samples_per_song = 8;     // upper bound on segments drawn per song
   int min_cells_per_track = 10;     // the note test's threshold
   NoteRule rule = NoteRule::kEveryTrackInSegment;
+  TrackRequirement require;         // which tracks must be there (default: every track)
 
   int sample_steps() const { return steps_per_bar * bars_per_sample; }
   int64_t sample_cells() const { return int64_t{tracks} * sample_steps() * pitches; }
@@ -79,7 +107,13 @@ struct SegmentResult {
   std::vector<int64_t> start_bars;   // bars of the kept segments, in drawn order
   std::vector<uint8_t> samples;      // start_bars.size() × sample_cells() dense bytes
   std::string no_sample_reason;      // set when start_bars is empty
+  // Cells per track of every drawn segment, kept or not, in drawn order (under kEveryTrackInSong: of the whole
+  // song, once per drawn segment): what any other TrackRequirement would have kept (CountKeptSegments).
+  std::vector<std::vector<int64_t>> drawn_cells;
 };
+
+// Segments of `result` that `rule` would keep (its drawn segments meeting the rule).
+int64_t CountKeptSegments(const SegmentResult& result, const TrackRequirement& rule, int min_cells_per_track);
 
 // Steps 1–3 for one song. `seed` should mix the packing seed with the song's identity (md5) so that the
 // result does not depend on the order songs are processed in.

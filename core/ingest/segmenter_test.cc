@@ -103,5 +103,58 @@ TEST(SongSeed, DependsOnKeyAndSeed) {
   EXPECT_NE(SongSeed(1, "abc"), SongSeed(1, "abd"));
 }
 
+// --require: which tracks a segment needs. A song with no strings and no piano (most real MIDI songs lack one).
+TEST(TrackRequirement, KeepsSegmentsByTheRuleAndStoresMissingTracksEmpty) {
+  Multitrack song = DenseSong(20);
+  song.tracks[1].pianoroll = SparsePianoroll{};
+  song.tracks[4].pianoroll = SparsePianoroll{};
+  SegmentOptions options;
+  const std::vector<std::string> names = {"drums", "piano", "guitar", "bass", "strings"};
+  SegmentResult every = SegmentSong(song, options, 3);
+  EXPECT_TRUE(every.start_bars.empty());
+  ASSERT_EQ(every.drawn_cells.size(), 5u);  // 20 bars: min(20 / 4, 8) drawn, none kept
+  options.require = ParseTrackRequirement("3", names).value();
+  SegmentResult three = SegmentSong(song, options, 3);
+  EXPECT_EQ(three.start_bars.size(), 5u);
+  // The missing tracks are stored empty, the others as they are.
+  const int64_t steps = 64, pitches = 72;
+  for (int t = 0; t < kLpd5Tracks; ++t) {
+    const auto first = three.samples.begin() + t * steps * pitches;
+    EXPECT_EQ(std::accumulate(first, first + steps * pitches, 0), t == 1 || t == 4 ? 0 : 64) << t;
+  }
+  options.require = ParseTrackRequirement("drums,BASS", names).value();
+  EXPECT_EQ(SegmentSong(song, options, 3).start_bars.size(), 5u);
+  options.require = ParseTrackRequirement("4", names).value();
+  EXPECT_EQ(SegmentSong(song, options, 3).no_sample_reason, "no segment has the tracks the rule requires");
+  options.require = ParseTrackRequirement("bass,strings", names).value();
+  EXPECT_TRUE(SegmentSong(song, options, 3).start_bars.empty());
+  // Every rule sees the same draw: the counts of one pass answer for all of them.
+  EXPECT_EQ(CountKeptSegments(every, ParseTrackRequirement("3", names).value(), options.min_cells_per_track), 5);
+  EXPECT_EQ(CountKeptSegments(every, TrackRequirement{}, options.min_cells_per_track), 0);
+  EXPECT_EQ(CountKeptSegments(every, ParseTrackRequirement("guitar", names).value(), options.min_cells_per_track), 5);
+  // The whole-song rule applies the requirement to the song's tracks.
+  options.rule = NoteRule::kEveryTrackInSong;
+  options.require = ParseTrackRequirement("drums,bass", names).value();
+  EXPECT_EQ(SegmentSong(song, options, 3).start_bars.size(), 5u);
+  options.require = TrackRequirement{};
+  EXPECT_EQ(SegmentSong(song, options, 3).no_sample_reason, "a track has too few notes in the song");
+}
+
+TEST(TrackRequirement, ParsesAndDescribes) {
+  const std::vector<std::string> names = {"drums", "piano", "guitar", "bass", "strings"};
+  EXPECT_TRUE(ParseTrackRequirement("all", names)->EveryTrack());
+  EXPECT_TRUE(ParseTrackRequirement("5", names)->EveryTrack());  // one spelling for every track
+  EXPECT_TRUE(ParseTrackRequirement("drums,piano,guitar,bass,strings", names)->EveryTrack());
+  EXPECT_EQ(ParseTrackRequirement("2", names)->Describe(names, 5), "at least 2 of 5 tracks");
+  EXPECT_EQ(ParseTrackRequirement("bass,drums", names)->Describe(names, 5), "drums+bass");
+  EXPECT_EQ(TrackRequirement{}.Describe(names, 5), "every track");
+  for (const char* bad : {"", "0", "6", "tuba", "drums,drums", "drums,", "99999"}) {
+    StatusOr<TrackRequirement> parsed = ParseTrackRequirement(bad, names);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(parsed.status().message().find("expected all, a number of tracks 1-5"), std::string::npos)
+        << parsed.status();
+  }
+}
+
 }  // namespace
 }  // namespace tutti

@@ -192,6 +192,60 @@ TEST_F(CliPackTest, PackOwnMidiFolder) {
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
 }
 
+// --require and --explain: songs lacking tracks (most real MIDI songs lack one) are kept by a looser rule, the
+// summary says what each rule keeps, --explain writes nothing, and the manifest records the rule.
+TEST_F(CliPackTest, TrackRulesAreExplainedAppliedAndRecorded) {
+  const std::string midi = *root_ + "/midi-partial";
+  fs::create_directories(midi);
+  for (int i = 0; i < 6; ++i) {
+    Multitrack song = GenerateSong("rock", 200 + i, 24);
+    if (i >= 3) {  // no piano, no strings
+      song.tracks[1].pianoroll = SparsePianoroll{};
+      song.tracks[4].pianoroll = SparsePianoroll{};
+    }
+    ASSERT_TRUE(WriteMidiFile(song, midi + "/song" + std::to_string(i) + ".mid").ok());
+  }
+  const std::string out = *root_ + "/packs-partial";
+  auto explain = RunCommand(kTutti + " pack --midi " + midi + " --genre mine --out " + out + " --explain --json -q");
+  ASSERT_EQ(explain.exit_code, 0) << explain.err;
+  EXPECT_FALSE(fs::exists(out)) << "--explain wrote something";
+  const nlohmann::json rules = nlohmann::json::parse(explain.out)[0]["rules"];
+  ASSERT_EQ(rules.size(), 5u) << rules.dump();
+  EXPECT_EQ(rules[0]["rule"], "every track");
+  // Only the three complete songs can pass the default rule (a synthetic song may still have a segment where a
+  // track rests); three tracks are all the others have.
+  const int64_t every = rules[0]["songs"].get<int64_t>();
+  EXPECT_GE(every, 1);
+  EXPECT_LE(every, 3);
+  EXPECT_TRUE(rules[0]["chosen"].get<bool>());
+  EXPECT_EQ(rules[2]["rule"], "at least 3 of 5 tracks");
+  EXPECT_GT(rules[2]["songs"].get<int64_t>(), every);
+  EXPECT_GT(rules[2]["segments"].get<int64_t>(), rules[0]["segments"].get<int64_t>());
+  for (size_t r = 1; r < rules.size(); ++r) {  // looser rules never keep less
+    EXPECT_GE(rules[r]["segments"].get<int64_t>(), rules[r - 1]["segments"].get<int64_t>()) << rules.dump();
+  }
+
+  auto pack = RunCommand(kTutti + " pack --midi " + midi + " --genre mine --out " + out + " --require drums,bass -q");
+  ASSERT_EQ(pack.exit_code, 0) << pack.err;
+  EXPECT_TRUE(Contains(pack.out, "drums+bass")) << pack.out;
+  EXPECT_TRUE(Contains(pack.out, "<- this pack")) << pack.out;
+  auto info = RunCommand(kTutti + " pack-info " + out + "/mine --json");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const nlohmann::json j = nlohmann::json::parse(info.out);
+  EXPECT_EQ(j["packing"]["segment"]["require"]["tracks"], nlohmann::json({"drums", "bass"})) << j["packing"].dump();
+  EXPECT_GT(j["summary"]["songs_packed"].get<int64_t>(), every);
+  auto text = RunCommand(kTutti + " pack-info " + out + "/mine");
+  EXPECT_TRUE(Contains(text.out, "a segment needs drums+bass")) << text.out;
+  // A pack written before --require existed reads as "every track".
+  auto old = RunCommand(kTutti + " pack-info " + *root_ + "/packs/rock");
+  EXPECT_TRUE(Contains(old.out, "a segment needs every track")) << old.out;
+
+  auto bad = RunCommand(kTutti + " pack --midi " + midi + " --genre mine --out " + out + "2 --require tuba -q");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(Contains(bad.err, "--require tuba: no track named 'tuba'")) << bad.err;
+  EXPECT_FALSE(fs::exists(out + "2"));
+}
+
 TEST_F(CliPackTest, EverySkippedFileIsNamedAndTheReportListsEveryInput) {
   // A folder where nothing can be packed: each file is named with its reason, and the report lists them.
   const std::string midi = *root_ + "/midi-unusable";

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "core/data/pack_reader.h"
@@ -17,10 +18,47 @@ SampleShape ModelSampleShape(const ModelConfig& model) {
   return shape;
 }
 
+namespace {
+
+// A pack's sample layout as its manifest records it: bars x steps per bar, tracks, pitches. Packs written before
+// `tutti pack --bars` record bars_per_sample and steps_per_bar too (the tutorial's 4 and 16); a manifest without
+// them (hand-made) gives only the shape.
+struct PackLayout {
+  SampleShape shape;
+  int64_t bars = 0, steps_per_bar = 0;  // 0 when the manifest does not say
+  std::string Describe() const {
+    const std::string dims = absl::StrCat(shape.tracks, " tracks, ", shape.pitches, " pitches");
+    if (bars <= 0 || steps_per_bar <= 0) return absl::StrCat(shape.ToString(), " (", dims, ")");
+    return absl::StrCat(bars, " bars of ", steps_per_bar, " steps, ", dims);
+  }
+  bool operator!=(const PackLayout& o) const {
+    return shape != o.shape || bars != o.bars || steps_per_bar != o.steps_per_bar;
+  }
+};
+
+PackLayout LayoutOf(const PackReader& reader) {
+  PackLayout layout;
+  layout.shape = reader.shape();
+  const nlohmann::json segment = reader.manifest().packing.value("segment", nlohmann::json::object());
+  if (segment.is_object()) {
+    const nlohmann::json bars = segment.value("bars_per_sample", nlohmann::json()),
+                         steps = segment.value("steps_per_bar", nlohmann::json());
+    if (bars.is_number_integer() && steps.is_number_integer()) {
+      layout.bars = bars.get<int64_t>();
+      layout.steps_per_bar = steps.get<int64_t>();
+    }
+  }
+  return layout;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<BatchLoader>> OpenTrainingLoader(const JobConfig& config, int rank, int world_size) {
   namespace fs = std::filesystem;
   const SampleShape expected = ModelSampleShape(config.model);
   std::vector<std::shared_ptr<const PackReader>> packs;
+  std::string first_dir;
+  PackLayout first;
   for (const std::string& genre : config.data.genres) {
     const std::string dir = (fs::path(config.data.packs_dir) / genre).string();
     std::error_code ec;
@@ -31,6 +69,27 @@ StatusOr<std::unique_ptr<BatchLoader>> OpenTrainingLoader(const JobConfig& confi
           genre, " --out ", config.data.packs_dir, "` (or `tutti synth-lpd` first for a synthetic corpus)"));
     }
     TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> reader, PackReader::Open(dir));
+    // One job trains one sample layout: packs that differ are refused with both named, before the model is
+    // compared (whichever of them fits it, the other would be refused next).
+    const PackLayout layout = LayoutOf(*reader);
+    if (packs.empty()) {
+      first_dir = dir;
+      first = layout;
+    } else if (layout != first) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data.genres: the packs hold samples of different shapes: ", first_dir, " has ", first.Describe(), ", ",
+          dir, " has ", layout.Describe(), "; a job trains on one shape (repack one of them with the other's "
+          "tutti pack --bars / --beat-resolution)"));
+    }
+    if (layout.bars > 0 && (layout.bars != config.model.measures || layout.steps_per_bar != config.model.steps_per_measure) &&
+        reader->shape().tracks == expected.tracks && reader->shape().pitches == expected.pitches) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir, ": pack samples are ", layout.bars, " bars of ", layout.steps_per_bar, " steps but the model is ",
+          config.model.measures, " bars of ", config.model.steps_per_measure,
+          " steps: set model.measures: ", layout.bars, " and model.steps_per_measure: ", layout.steps_per_bar,
+          " (or repack with tutti pack --bars ", config.model.measures, " --beat-resolution ",
+          config.model.steps_per_measure / 4, ")"));
+    }
     if (reader->shape() != expected) {
       return absl::FailedPreconditionError(absl::StrCat(
           dir, ": pack samples have shape ", reader->shape().ToString(),

@@ -230,6 +230,42 @@ TEST(TrainingRunTest, AFinishedRunEvaluatesItsFinalModel) {
   EXPECT_TRUE(meta->extra["metrics"].contains("diversity")) << meta->extra.dump();
 }
 
+// Sample layouts come from the packs' manifests: packs of two layouts in one job are refused naming both, and
+// a pack whose bars differ from the model's is refused naming the keys to set, even when the step counts agree.
+TEST(TrainingRunTest, PacksOfAnotherLayoutAreRefusedNamingBoth) {
+  namespace fs = std::filesystem;
+  TempDir tmp;
+  const std::string packs = tmp / "packs";
+  for (const char* genre : {"rock", "pop"}) {
+    fs::create_directories(packs + "/" + genre);
+    fs::copy(::tutti::testing::SyntheticPacksDir() + "/rock", packs + "/" + genre, fs::copy_options::recursive);
+  }
+  // "pop" claims 2 bars of 32 steps: the same 64 steps per sample, another layout.
+  nlohmann::json manifest = nlohmann::json::parse(ReadAll(packs + "/pop/manifest.json"));
+  manifest["packing"]["segment"]["bars_per_sample"] = 2;
+  manifest["packing"]["segment"]["steps_per_bar"] = 32;
+  WriteAll(packs + "/pop/manifest.json", manifest.dump(2));
+
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.data.packs_dir = packs;
+  config.data.genres = {"rock", "pop"};
+  StatusOr<std::unique_ptr<TrainingRun>> both = TrainingRun::Create(config, {});
+  ASSERT_EQ(both.status().code(), absl::StatusCode::kFailedPrecondition) << both.status();
+  const std::string message(both.status().message());
+  EXPECT_NE(message.find("4 bars of 16 steps, 5 tracks, 72 pitches"), std::string::npos) << message;
+  EXPECT_NE(message.find("2 bars of 32 steps, 5 tracks, 72 pitches"), std::string::npos) << message;
+
+  config.data.genres = {"pop"};
+  StatusOr<std::unique_ptr<TrainingRun>> one = TrainingRun::Create(config, {});
+  ASSERT_EQ(one.status().code(), absl::StatusCode::kFailedPrecondition) << one.status();
+  EXPECT_NE(std::string(one.status().message()).find("set model.measures: 2 and model.steps_per_measure: 32"),
+            std::string::npos)
+      << one.status();
+  config.model.measures = 2;
+  config.model.steps_per_measure = 32;
+  EXPECT_TRUE(TrainingRun::Create(config, {}).ok()) << "the layout the manifest names is accepted";
+}
+
 // An accompaniment model (model.condition_track) trains around the packs' own parts and is evaluated on
 // held-out parts: the evaluation's given track is real data, so its metrics equal a real pack's, and the run's
 // evaluations are the same in a second run (the parts are drawn from eval.seed).
