@@ -54,7 +54,7 @@ int RunAccompany(AccompanyArgs& a) {
 
   const double tempo = a.tempo > 0 ? a.tempo : piece->given.tempo_qpm > 0 ? piece->given.tempo_qpm
                                                                            : m.config().sample.tempo_qpm;
-  SampleFileOptions options = PieceFileOptions(*piece, tempo);
+  SampleFileOptions options = PieceFileOptions(*piece, tempo, WithTrackSet({}, m.track_set()));
   options.soundfont = a.soundfont;
   options.stem = std::filesystem::path(a.request.input).stem().string() + "-accompanied";
   SampleFormats formats;

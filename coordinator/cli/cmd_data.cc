@@ -1,5 +1,6 @@
 // synth-lpd, pack, pack-info, pack-verify.
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -12,8 +13,10 @@
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/table.h"
 #include "core/base/file_util.h"
+#include "core/config/track_map_yaml.h"
 #include "core/base/leftovers.h"
 #include "core/data/pack_reader.h"
+#include "core/config/track_map_yaml.h"
 #include "core/ingest/pack_pipeline.h"
 #include "core/lpd/lpd_index.h"
 #include "core/synth/synth_corpus.h"
@@ -58,7 +61,8 @@ std::string SummaryTable(const std::vector<PackSummary>& summaries) {
 }
 
 struct PackArgs {
-  std::string lpd, midi, genre, out, labels;
+  std::string lpd, midi, npz, genre, out, labels;
+  std::string track_set = "lpd5";  // --track-set: lpd5, lpd17 or a map file
   std::vector<std::string> genres;
   PackOptions options;
   std::string rule = "segment";
@@ -102,6 +106,15 @@ void RemoveReportLeftovers(const std::string& report) {
 
 int RunPack(PackArgs& a) {
   if (a.rule == "song") a.options.segment.rule = NoteRule::kEveryTrackInSong;
+  StatusOr<TrackSet> set = LoadTrackSet(a.track_set);
+  if (!set.ok()) return ReportFailure(Annotate(set.status(), "--track-set"));
+  a.options.track_set = *set;
+  a.options.segment.tracks = set->size();
+  a.options.track_names.clear();
+  for (std::string name : set->Names()) {
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    a.options.track_names.push_back(name);
+  }
   StatusOr<TrackRequirement> require = ParseTrackRequirement(a.require, a.options.track_names);
   if (!require.ok()) return ReportFailure(require.status());
   a.options.segment.require = *require;
@@ -121,7 +134,12 @@ int RunPack(PackArgs& a) {
     }
   };
   std::vector<PackSummary> summaries;
-  if (!a.midi.empty()) {
+  if (!a.npz.empty()) {
+    StatusOr<PackSummary> summary = PackNpzDirectory(a.npz, a.genre, a.out, a.options);
+    report(summary.status());
+    if (!summary.ok()) return ReportFailure(summary.status());
+    summaries.push_back(*summary);
+  } else if (!a.midi.empty()) {
     StatusOr<PackSummary> summary = PackMidiDirectory(a.midi, a.genre, a.out, a.options);
     report(summary.status());
     if (!summary.ok()) return ReportFailure(summary.status());
@@ -231,10 +249,21 @@ void RegisterDataCommands(CLI::App& app, int* exit_code) {
       "checksummed training packs: <out>/<genre>/manifest.json + shards");
   auto* lpd = p->add_option("--lpd", pack->lpd, "LPD-5 root (holds cleansed_ids.txt, lastfm/, lpd_5/)");
   auto* midi = p->add_option("--midi", pack->midi, "Folder of Standard MIDI Files (searched recursively)");
+  auto* npz = p->add_option("--npz", pack->npz,
+                            "Folder of pypianoroll .npz songs (searched recursively; e.g. LPD-17 files), packed "
+                            "without genre lists");
   lpd->excludes(midi);
+  lpd->excludes(npz);
+  midi->excludes(npz);
+  p->add_option("--track-set", pack->track_set,
+                "Tracks of every sample: lpd5 (Drums, Piano, Guitar, Bass, Strings; default), lpd17 (LPD-17's 17 "
+                "families), or a YAML track map (configs/track-maps/*.yaml: names, programs, which source tracks "
+                "and General MIDI programs merge into each); recorded in the manifest, and the model follows "
+                "(model.tracks)")
+      ->capture_default_str();
   auto* genres = p->add_option("--genres", pack->genres, "Genres to pack (Last.fm tags), comma-separated")
                      ->delimiter(',');
-  p->add_option("--genre", pack->genre, "Pack name for --midi");
+  p->add_option("--genre", pack->genre, "Pack name for --midi and --npz");
   genres->needs(lpd);
   p->add_option("--labels", pack->labels, "Genre lists folder (default: <lpd>/lastfm or <lpd>/id_lists_lastfm)");
   p->add_option("--out", pack->out, "Output folder; one pack per genre inside")->required();
@@ -272,8 +301,9 @@ void RegisterDataCommands(CLI::App& app, int* exit_code) {
   p->add_flag("--json", pack->json, "Print the summary as JSON");
   p->add_flag("--quiet,-q", pack->quiet, "No progress output");
   p->callback([pack, exit_code, p] {
-    if (pack->lpd.empty() && pack->midi.empty()) {
-      std::cerr << "error: pack needs --lpd DIR --genres a,b or --midi DIR --genre NAME\n" << p->help();
+    if (pack->lpd.empty() && pack->midi.empty() && pack->npz.empty()) {
+      std::cerr << "error: pack needs --lpd DIR --genres a,b, --midi DIR --genre NAME or --npz DIR --genre NAME\n"
+                << p->help();
       *exit_code = 2;
       return;
     }

@@ -24,17 +24,57 @@ struct GenerateArgs {
   std::string soundfont;
   bool no_wav = false;
   bool json = false;
+  int64_t phrases = 1;     // --phrases: 4-bar samples strung into one piece
+  double variation = 0.5;  // --phrase-variation
 };
 
 nlohmann::json OrNull(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
 
+// --phrases N: each of the n pieces is N samples of the model's length, one after another, whose latents share
+// one part (the piece's style) and vary by --phrase-variation (BatchItem::latent_variation); piece j uses seed
+// + j. Returned as n samples of N times the model's steps.
+StatusOr<GeneratedSamples> GeneratePieces(const GenerateArgs& a) {
+  TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<GeneratorModel> model, GeneratorModel::Load(a.request.checkpoint, a.request.device));
+  std::vector<BatchItem> items;
+  for (int64_t j = 0; j < a.request.n; ++j) {
+    BatchItem item{a.phrases, a.request.seed + static_cast<uint64_t>(j), a.request.genre, a.request.threshold,
+                   a.request.default_genre};
+    item.shared_latent = true;
+    item.latent_variation = a.variation;
+    items.push_back(std::move(item));
+  }
+  TUTTI_ASSIGN_OR_RETURN(std::vector<GeneratedSamples> phrases, model->GenerateBatch(items));
+  GeneratedSamples piece = phrases[0];
+  const SampleShape phrase = piece.shape;
+  piece.n = a.request.n;
+  piece.shape = SampleShape{phrase.tracks, phrase.steps * a.phrases, phrase.pitches};
+  piece.binary.assign(static_cast<size_t>(piece.n * piece.shape.cells()), 0);
+  piece.raw.clear();
+  double active = 0;
+  for (int64_t j = 0; j < piece.n; ++j) {
+    const GeneratedSamples& from = phrases[static_cast<size_t>(j)];
+    piece.max_value = std::max(piece.max_value, from.max_value);
+    active += from.active_fraction;
+    for (int64_t k = 0; k < a.phrases; ++k) {
+      for (int64_t t = 0; t < phrase.tracks; ++t) {
+        const uint8_t* src = from.binary.data() + (k * phrase.tracks + t) * phrase.steps * phrase.pitches;
+        uint8_t* dst = piece.binary.data() + j * piece.shape.cells() +
+                       (t * piece.shape.steps + k * phrase.steps) * phrase.pitches;
+        std::copy(src, src + phrase.steps * phrase.pitches, dst);
+      }
+    }
+  }
+  piece.active_fraction = active / static_cast<double>(piece.n);
+  return piece;
+}
+
 int RunGenerate(GenerateArgs& a) {
   if (a.threshold >= 0) a.request.threshold = a.threshold;
-  StatusOr<GeneratedSamples> generated = GenerateFromCheckpoint(a.request);
+  StatusOr<GeneratedSamples> generated = a.phrases > 1 ? GeneratePieces(a) : GenerateFromCheckpoint(a.request);
   if (!generated.ok()) return ReportFailure(generated.status());
   const JobConfig& config = generated->config;
 
-  SampleFileOptions files;
+  SampleFileOptions files = WithTrackSet({}, generated->track_set);
   files.steps_per_bar = config.model.steps_per_measure;
   files.steps_per_beat = std::max(1, config.model.steps_per_measure / 4);  // 4/4
   files.tempo_qpm = a.tempo > 0 ? a.tempo : config.sample.tempo_qpm;
@@ -125,6 +165,15 @@ void RegisterGenerateCommand(CLI::App& app, int* exit_code) {
   c->add_option("--device", a->request.device, "Device to generate on (cpu is bit-reproducible)")
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   c->add_option("--soundfont", a->soundfont, "General MIDI SoundFont for the WAVs (default: the first installed)");
+  c->add_option("--phrases", a->phrases,
+                "Longer pieces: each sample is this many of the model's phrases one after another, their latents "
+                "sharing one part (the piece's arrangement) and differing by --phrase-variation; sample i uses seed "
+                "+ i")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{256}));
+  c->add_option("--phrase-variation", a->variation,
+                "With --phrases: 0 repeats one phrase, 1 strings independent ones; between, the phrases vary around "
+                "one latent")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   c->add_flag("--no-wav", a->no_wav, "Do not render WAV files");
   c->add_flag("--json", a->json, "Print what was written as JSON");
   c->callback([a, exit_code] { *exit_code = RunGenerate(*a); });

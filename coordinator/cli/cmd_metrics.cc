@@ -101,17 +101,17 @@ void AddRealismJson(const RealismOutcome& realism, nlohmann::json* j) {
   }
 }
 
-// LPD-5's five tracks get the default names and tonal pairs; any other track count plain "track<i>" names,
-// no drum track and no tonal pairs.
-StatusOr<MetricsOptions> OptionsFor(const SampleShape& shape, int steps_per_bar) {
+// LPD-5's five tracks get the default names and tonal pairs; any other track set (the pack's manifest records it)
+// its own names and drum track, and no tonal pairs (they name LPD-5's tracks).
+StatusOr<MetricsOptions> OptionsFor(const SampleShape& shape, int steps_per_bar, const TrackSet& set) {
   MetricsOptions options;
   options.steps_per_bar = steps_per_bar;
   options.steps_per_beat = std::max(1, steps_per_bar / 4);
   if (shape.tracks != 5) {
-    options.track_names.clear();
+    options.track_names = set.size() == shape.tracks ? set.Names() : std::vector<std::string>();
     options.tonal_pairs.clear();
     options.tonal_pair_labels.clear();
-    options.drum_track = -1;
+    options.drum_track = set.size() == shape.tracks ? set.FirstDrumTrack() : -1;
   }
   if (shape.steps % steps_per_bar != 0) {
     return absl::InvalidArgumentError(
@@ -204,7 +204,10 @@ int RunMetrics(MetricsArgs& a) {
     if (!real.ok()) return ReportFailure(real.status());
   }
   const SampleShape shape = real->reader->shape();
-  StatusOr<MetricsOptions> options = OptionsFor(shape, 16);
+  const TrackSet track_set = TrackSetFromJson(real->reader->manifest().packing.value("track_set", nlohmann::json()),
+                                              static_cast<int>(shape.tracks));
+  const nlohmann::json segment = real->reader->manifest().packing.value("segment", nlohmann::json::object());
+  StatusOr<MetricsOptions> options = OptionsFor(shape, segment.value("steps_per_bar", 16), track_set);
   if (!options.ok()) return ReportFailure(options.status());
   StatusOr<MetricsReport> real_report = ComputeMetrics(real->dense.data(), real->n, Dims(shape), *options);
   if (!real_report.ok()) return ReportFailure(real_report.status());
@@ -238,7 +241,8 @@ int RunMetrics(MetricsArgs& a) {
     std::cerr << "warning: comparing " << generated->genre << " samples with the " << pack_genre << " pack "
               << pack_dir << "\n";
   }
-  StatusOr<MetricsOptions> gen_options = OptionsFor(generated->shape, generated->config.model.steps_per_measure);
+  StatusOr<MetricsOptions> gen_options =
+      OptionsFor(generated->shape, generated->config.model.steps_per_measure, generated->track_set);
   if (!gen_options.ok()) return ReportFailure(gen_options.status());
   StatusOr<MetricsReport> gen_report =
       ComputeMetrics(generated->binary.data(), generated->n, Dims(generated->shape), *gen_options);

@@ -193,5 +193,40 @@ TEST(GenerateConditionalTest, GenreSelectsTheEmbeddingAndUnknownGenresAreListed)
   EXPECT_TRUE(Contains(jazz.err, "rock, pop")) << jazz.err;
 }
 
+// --phrases: a piece of several of the model's phrases, their latents sharing one part.
+TEST_F(GenerateTest, PhrasesStringSamplesIntoOnePiece) {
+  CommandResult g = Generate("-n 2 --phrases 3 --phrase-variation 0.5 --seed 4 --no-wav --threshold 0.02 --out " +
+                             root_ + "/p");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  StatusOr<Multitrack> piece = ReadPianorollNpz(root_ + "/p/sample-1.npz");
+  ASSERT_TRUE(piece.ok()) << piece.status();
+  EXPECT_EQ(piece->MaxLength(), 192);  // 3 phrases of 4 bars of 16 steps
+  // Variation 0 repeats one phrase; variation 1 strings independent ones.
+  auto phrase_cells = [](const Multitrack& song, int64_t k) {
+    std::vector<std::pair<size_t, std::pair<int32_t, int>>> cells;
+    for (size_t t = 0; t < song.tracks.size(); ++t) {
+      const SparsePianoroll& roll = song.tracks[t].pianoroll;
+      for (int p = 0; p < 128; ++p) {
+        for (int32_t i = roll.indptr[p]; i < roll.indptr[p + 1]; ++i) {
+          if (roll.steps[i] / 64 == k) cells.push_back({t, {roll.steps[i] % 64, p}});
+        }
+      }
+    }
+    std::sort(cells.begin(), cells.end());
+    return cells;
+  };
+  CommandResult same = Generate("-n 1 --phrases 2 --phrase-variation 0 --no-wav --threshold 0.02 --out " + root_ + "/p0");
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  StatusOr<Multitrack> repeated = ReadPianorollNpz(root_ + "/p0/sample-0.npz");
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  EXPECT_FALSE(phrase_cells(*repeated, 0).empty());
+  EXPECT_TRUE(phrase_cells(*repeated, 0) == phrase_cells(*repeated, 1));
+  CommandResult apart = Generate("-n 1 --phrases 2 --phrase-variation 1 --no-wav --threshold 0.02 --out " + root_ + "/p1");
+  ASSERT_EQ(apart.exit_code, 0) << apart.err;
+  StatusOr<Multitrack> independent = ReadPianorollNpz(root_ + "/p1/sample-0.npz");
+  ASSERT_TRUE(independent.ok()) << independent.status();
+  EXPECT_FALSE(phrase_cells(*independent, 0) == phrase_cells(*independent, 1));
+}
+
 }  // namespace
 }  // namespace tutti::cli

@@ -78,7 +78,7 @@ StatusOr<std::vector<SampleFile>> EncodeFiles(const GeneratedSamples& samples, c
   // A one-sample overview would repeat sample-0.png and cost a second PNG encode on every such request.
   which.overview = samples.n > 1;
   const JobConfig& config = samples.config;
-  SampleFileOptions options;
+  SampleFileOptions options = WithTrackSet({}, samples.track_set);
   options.steps_per_bar = config.model.steps_per_measure;
   options.steps_per_beat = std::max(1, config.model.steps_per_measure / 4);  // 4/4
   options.tempo_qpm = config.sample.tempo_qpm;

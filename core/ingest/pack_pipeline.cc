@@ -287,6 +287,7 @@ StatusOr<PackSummary> PackSongs(const std::vector<SourceSong>& songs, const Song
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json packing = {{"segment", SegmentOptionsToJson(options.segment, options.track_names)},
+                            {"track_set", TrackSetToJson(options.track_set)},
                             {"seed", options.seed},
                             {"heldout_fraction", options.heldout_fraction},
                             {"heldout_rule", "songs with the lowest seeded hash of their md5"},
@@ -313,7 +314,13 @@ StatusOr<std::vector<PackSummary>> PackLpdGenres(const LpdIndex& index, const st
   NpzReadOptions read_options;
   read_options.load_tempo = false;
   read_options.load_downbeat = false;
-  SongReader reader = [read_options](const std::string& path) { return ReadPianorollNpz(path, read_options); };
+  const TrackSet set = options.track_set;
+  const bool lpd5 = set.name == "lpd5";
+  SongReader reader = [read_options, set, lpd5](const std::string& path) -> StatusOr<Multitrack> {
+    TUTTI_ASSIGN_OR_RETURN(Multitrack song, ReadPianorollNpz(path, read_options));
+    if (lpd5) return song;  // LPD-5's files are in its set already (and any other file fails the track count)
+    return ApplyTrackSet(song, set);
+  };
   std::vector<PackSummary> summaries;
   for (const GenreSelection& selection : selections) {
     std::vector<SourceSong> songs;
@@ -332,6 +339,65 @@ StatusOr<std::vector<PackSummary>> PackLpdGenres(const LpdIndex& index, const st
     summaries.push_back(std::move(summary));
   }
   return summaries;
+}
+
+namespace {
+
+// The song files under `dir` (recursively) that `wanted` accepts, keyed by the first 32 hex digits of their
+// sha256; identical files under several names become one song with several ids.
+StatusOr<std::vector<SourceSong>> SongFilesUnder(const std::string& dir, const std::string& what,
+                                                 const std::function<bool(const std::string&)>& wanted) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat(dir, ": ", what, " folder not found"));
+  }
+  std::vector<SourceSong> songs;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    if (!wanted(it->path().string())) continue;
+    TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(it->path().string()));
+    songs.push_back(SourceSong{Sha256Hex(bytes).substr(0, 32),
+                               {fs::relative(it->path(), dir).string()},
+                               it->path().string()});
+  }
+  std::sort(songs.begin(), songs.end(), [](const SourceSong& a, const SourceSong& b) {
+    return a.key != b.key ? a.key < b.key : a.ids < b.ids;
+  });
+  std::vector<SourceSong> unique;
+  for (SourceSong& song : songs) {
+    if (!unique.empty() && unique.back().key == song.key) {
+      unique.back().ids.push_back(song.ids[0]);
+    } else {
+      unique.push_back(std::move(song));
+    }
+  }
+  return unique;
+}
+
+}  // namespace
+
+StatusOr<PackSummary> PackNpzDirectory(const std::string& npz_dir, const std::string& genre,
+                                       const std::string& out_dir, const PackOptions& options) {
+  if (genre.empty()) return absl::InvalidArgumentError("--genre is required with --npz (the pack's name)");
+  TUTTI_ASSIGN_OR_RETURN(std::vector<SourceSong> songs,
+                         SongFilesUnder(npz_dir, ".npz", [](const std::string& path) {
+                           return path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0;
+                         }));
+  if (songs.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(npz_dir, ": empty selection: no .npz files; nothing was written"));
+  }
+  NpzReadOptions read_options;
+  read_options.load_tempo = false;
+  read_options.load_downbeat = false;
+  const TrackSet set = options.track_set;
+  SongReader reader = [read_options, set](const std::string& path) -> StatusOr<Multitrack> {
+    TUTTI_ASSIGN_OR_RETURN(Multitrack song, ReadPianorollNpz(path, read_options));
+    return ApplyTrackSet(song, set);
+  };
+  nlohmann::json source = {{"kind", "npz"}, {"folder", npz_dir},
+                           {"song_key", "first 32 hex digits of the sha256 of the .npz file"}};
+  return PackSongs(songs, reader, genre, out_dir + "/" + genre, options, source);
 }
 
 StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::string& genre,
@@ -367,7 +433,12 @@ StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::
       unique.push_back(std::move(song));
     }
   }
-  SongReader reader = [](const std::string& path) { return ReadMidiAsLpd5(path); };
+  const TrackSet set = options.track_set;
+  SongReader reader = [set](const std::string& path) {
+    MidiImportOptions import;
+    if (set.name != "lpd5") import.track_set = &set;
+    return ReadMidiAsLpd5(path, import);
+  };
   nlohmann::json source = {{"kind", "midi"}, {"folder", midi_dir},
                            {"song_key", "first 32 hex digits of the sha256 of the MIDI file"}};
   return PackSongs(unique, reader, genre, out_dir + "/" + genre, options, source);

@@ -26,6 +26,7 @@
 #include "core/ingest/segmenter.h"
 #include "core/lpd/lpd_index.h"
 #include "core/music/multitrack.h"
+#include "core/music/track_set.h"
 
 namespace tutti {
 
@@ -58,6 +59,9 @@ struct PackOptions {
   std::function<void(const std::string&)> notice;
   // Names of the tracks, in order (segment.require's names, the rule table's).
   std::vector<std::string> track_names = {"drums", "piano", "guitar", "bass", "strings"};
+  // The tracks of every sample and how songs map onto them (core/music/track_set.h); segment.tracks must be its
+  // size and track_names its names. LPD-5 by default, read as before (LPD's files already have its tracks).
+  TrackSet track_set = Lpd5TrackSet();
   // `tutti pack --explain`: read and segment every song and count what each track rule would keep
   // (PackSummary::rules), but write nothing and take no lock; the summary's pack_dir is "".
   bool dry_run = false;
@@ -125,6 +129,11 @@ StatusOr<std::vector<PackSummary>> PackLpdGenres(const LpdIndex& index, const st
 // Packs every *.mid / *.midi / *.smf under `midi_dir` (recursively) into <out_dir>/<genre>.
 StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::string& genre,
                                         const std::string& out_dir, const PackOptions& options);
+// Packs every pypianoroll *.npz song under `npz_dir` (recursively; e.g. LPD-17 or LPD-5 files outside the genre
+// lists) into <out_dir>/<genre>, each mapped onto options.track_set.
+StatusOr<PackSummary> PackNpzDirectory(const std::string& npz_dir, const std::string& genre,
+                                       const std::string& out_dir, const PackOptions& options);
+
 
 // The packing parameters as stored in manifests; "require" names the track rule with `track_names`.
 nlohmann::json SegmentOptionsToJson(const SegmentOptions& options,

@@ -67,15 +67,17 @@ class ProgramMap {
 };
 
 // Pairs note-ons with note-offs within one chunk: FIFO per (channel, key).
-void CollectNotes(const SmfTrack& track, const ProgramMap& programs, std::vector<Note>* notes) {
+void CollectNotes(const SmfTrack& track, const ProgramMap& programs, const TrackSet* set, std::vector<Note>* notes) {
   struct Open {
     int64_t tick;
     uint8_t velocity;
   };
   std::vector<std::vector<Open>> open(16 * kMidiPitches);
   auto finish = [&](int channel, int key, const Open& o, int64_t end_tick) {
-    const int group =
-        channel == kDrumChannel ? 0 : Lpd5TrackForProgram(programs.At(channel, o.tick));
+    const int program = programs.At(channel, o.tick);
+    const int group = set == nullptr ? (channel == kDrumChannel ? 0 : Lpd5TrackForProgram(program))
+                      : channel == kDrumChannel ? set->drum_track
+                                                : set->by_program[static_cast<size_t>(program & 127)];
     if (group >= 0) notes->push_back({group, key, o.tick, end_tick, o.velocity});
   };
   for (const MidiEvent& e : track.events) {
@@ -180,7 +182,7 @@ StatusOr<Multitrack> SmfToLpd5(const SmfFile& smf, const std::string& name, cons
   std::vector<Note> notes;
   int64_t n_steps = 0;
   for (const SmfTrack& track : smf.tracks) {
-    CollectNotes(track, programs, &notes);
+    CollectNotes(track, programs, options.track_set, &notes);
     n_steps = std::max(n_steps, grid.Step(track.end_tick));
   }
   for (const Note& n : notes) n_steps = std::max({n_steps, grid.Step(n.start_tick) + 1, grid.Step(n.end_tick)});
@@ -200,7 +202,9 @@ StatusOr<Multitrack> SmfToLpd5(const SmfFile& smf, const std::string& name, cons
                                                      options.max_active_cells));
   }
 
-  std::vector<SparsePianorollBuilder> builders(kLpd5Tracks);
+  const TrackSet lpd5 = options.track_set == nullptr ? Lpd5TrackSet() : TrackSet();
+  const TrackSet& set = options.track_set == nullptr ? lpd5 : *options.track_set;
+  std::vector<SparsePianorollBuilder> builders(static_cast<size_t>(set.size()));
   for (const Note& n : notes) {
     const int64_t start = grid.Step(n.start_tick);
     const int64_t end = std::max(grid.Step(n.end_tick), start + 1);
@@ -211,12 +215,12 @@ StatusOr<Multitrack> SmfToLpd5(const SmfFile& smf, const std::string& name, cons
   song.resolution = options.resolution;
   song.tempo = TempoPerStep(smf, grid, n_steps);
   song.downbeat = DownbeatPerStep(smf, grid, n_steps);
-  for (int i = 0; i < kLpd5Tracks; ++i) {
+  for (int i = 0; i < set.size(); ++i) {
     Track track;
-    track.name = kLpd5TrackSpecs[i].name;
-    track.program = kLpd5TrackSpecs[i].program;
-    track.is_drum = kLpd5TrackSpecs[i].is_drum;
-    track.pianoroll = builders[i].Build(n_steps, /*binary=*/false);
+    track.name = set.tracks[static_cast<size_t>(i)].name;
+    track.program = set.tracks[static_cast<size_t>(i)].program;
+    track.is_drum = set.tracks[static_cast<size_t>(i)].is_drum;
+    track.pianoroll = builders[static_cast<size_t>(i)].Build(n_steps, /*binary=*/false);
     track.pianoroll.n_steps = n_steps;  // Build never shrinks; every note ends by n_steps
     song.tracks.push_back(std::move(track));
   }

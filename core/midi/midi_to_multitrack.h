@@ -29,6 +29,7 @@
 #include "core/base/status.h"
 #include "core/midi/smf.h"
 #include "core/music/multitrack.h"
+#include "core/music/track_set.h"
 
 namespace tutti {
 
@@ -42,6 +43,9 @@ struct MidiImportOptions {
   // 12 bytes each while building). Real songs stay far below; this stops a few never-ending notes in a
   // corrupt file from taking gigabytes.
   int64_t max_active_cells = 100'000'000;
+  // Another track set (core/music/track_set.h): its tracks instead of LPD-5's, notes grouped by its
+  // by_program and drum_track. Null: LPD-5, as described above. Not owned; must outlive the call.
+  const TrackSet* track_set = nullptr;
 };
 
 // Index into kLpd5TrackSpecs for a note on a non-percussion channel playing General MIDI `program`

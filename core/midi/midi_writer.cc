@@ -77,6 +77,11 @@ StatusOr<SmfFile> MultitrackToSmf(const Multitrack& song, const MidiExportOption
   smf.tracks.push_back(std::move(tempo_track));
 
   int next_channel = 0;
+  // MIDI has 15 melodic channels. With more non-drum tracks than that (LPD-17 has 16), only tracks that play get
+  // one; a silent track is still written (named, no events), so the file keeps the song's track list.
+  int melodic = 0;
+  for (const Track& track : song.tracks) melodic += !track.is_drum;
+  const bool crowded = melodic > 15;
   for (size_t i = 0; i < song.tracks.size(); ++i) {
     const Track& track = song.tracks[i];
     const std::string label = absl::StrCat("track ", i, " (", track.name, ")");
@@ -85,13 +90,19 @@ StatusOr<SmfFile> MultitrackToSmf(const Multitrack& song, const MidiExportOption
     const int program = options.programs_override.empty() ? track.program : options.programs_override[i];
     if (program < 0 || program > 127) return bad(absl::StrCat(label, ": program ", program, ", expected 0..127"));
     int channel = kDrumChannel;
-    if (!track.is_drum) {
+    const bool silent = crowded && !track.is_drum && track.pianoroll.nnz() == 0;
+    if (!track.is_drum && !silent) {
       if (next_channel == kDrumChannel) ++next_channel;
-      if (next_channel > 15) return bad(absl::StrCat(label, ": more than 15 non-drum tracks, MIDI has 15 channels"));
+      if (next_channel > 15) {
+        return bad(absl::StrCat(label, ": more than 15 non-drum tracks with notes, MIDI has 15 channels"));
+      }
       channel = next_channel++;
     }
-    std::vector<TimedEvent> events = {{0, MidiEvent::ProgramChange(0, channel, program)}};
-    AppendNotes(track.pianoroll, channel, tpq, song.resolution, &events);
+    std::vector<TimedEvent> events;
+    if (!silent) {
+      events.push_back({0, MidiEvent::ProgramChange(0, channel, program)});
+      AppendNotes(track.pianoroll, channel, tpq, song.resolution, &events);
+    }
     std::stable_sort(events.begin(), events.end(), [](const TimedEvent& a, const TimedEvent& b) {
       return a.event.tick != b.event.tick ? a.event.tick < b.event.tick : a.rank < b.rank;
     });

@@ -6,6 +6,8 @@
 //   chunk 1+i for song.tracks[i]: track-name meta event (the track's name, "Track <i>" when empty), a
 //     program change at tick 0 (programs_override[i] or the track's program), then its notes. Drum tracks
 //     (is_drum) play on channel 10 (index 9); the others take channels 0, 1, 2, ... in order, skipping 9.
+//     MIDI has 15 melodic channels: with more non-drum tracks (LPD-17 has 16), only those with notes get one,
+//     and a silent one is written as a named chunk with no events; more than 15 with notes is an error.
 // Notes: per pitch, a note is a maximal run of consecutive active steps with one velocity (a run whose
 // velocity changes is split there, so velocity rolls survive a round trip). Note-on at the run's first
 // step, note-off at the step after its last; step s is tick round(s * ticks_per_quarter / resolution).

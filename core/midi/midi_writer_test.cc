@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -144,8 +145,30 @@ TEST_F(MidiWriterTest, ChannelsSkipTheDrumChannelAndRunOut) {
   std::vector<int> channels;
   for (size_t i = 1; i < smf->tracks.size(); ++i) channels.push_back(smf->tracks[i].events.at(0).channel);
   EXPECT_THAT(channels, ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12));
+  // Beyond 15 non-drum tracks (LPD-17 has 16) only the tracks that play take a channel; a silent one is a named
+  // chunk with no events. More than 15 that play cannot be written.
+  auto one_note = [] {
+    SparsePianorollBuilder builder;
+    builder.AddNote(60, 0, 4);
+    return builder.Build(4);
+  };
   for (int i = 0; i < 4; ++i) song.tracks.push_back(Track{"more", 0, false, {}});
-  EXPECT_THAT(std::string(MultitrackToSmf(song).status().message()), HasSubstr("more than 15 non-drum tracks"));
+  for (Track& track : song.tracks) track.pianoroll = one_note();
+  song.tracks[3].pianoroll = SparsePianoroll{};
+  song.tracks[3].pianoroll.n_steps = 4;
+  StatusOr<SmfFile> crowded = MultitrackToSmf(song);
+  ASSERT_TRUE(crowded.ok()) << crowded.status();
+  EXPECT_TRUE(crowded->tracks[4].events.empty()) << "the silent track takes no channel";
+  EXPECT_EQ(crowded->tracks[4].name, "T3");
+  std::set<int> used;
+  for (size_t i = 1; i < crowded->tracks.size(); ++i) {
+    if (!crowded->tracks[i].events.empty()) used.insert(crowded->tracks[i].events.at(0).channel);
+  }
+  EXPECT_EQ(used.size(), 15u);
+  EXPECT_EQ(used.count(9), 0u);
+  song.tracks[3].pianoroll = one_note();
+  EXPECT_THAT(std::string(MultitrackToSmf(song).status().message()),
+              HasSubstr("more than 15 non-drum tracks with notes"));
 }
 
 TEST_F(MidiWriterTest, InvalidInputsAreRejected) {

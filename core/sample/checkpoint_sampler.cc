@@ -1,6 +1,7 @@
 #include "core/sample/checkpoint_sampler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -94,6 +95,7 @@ struct GeneratorModel::Impl {
   torch::Device device = torch::kCPU;
   int64_t forward_rows = 4;
   int64_t memory_bytes = 0;
+  TrackSet track_set;                // from the checkpoint's extra "track_set"
   int condition_track = -1;          // model.condition_track's index, -1 for none
   std::string condition_track_name;  // "" for none
   Generator generator{nullptr};  // eval mode; parameters never written after Load
@@ -110,6 +112,7 @@ std::string GeneratorModel::device() const { return impl_->device.str(); }
 int64_t GeneratorModel::memory_bytes() const { return impl_->memory_bytes; }
 int64_t GeneratorModel::forward_rows() const { return impl_->forward_rows; }
 int GeneratorModel::condition_track() const { return impl_->condition_track; }
+const TrackSet& GeneratorModel::track_set() const { return impl_->track_set; }
 const std::string& GeneratorModel::condition_track_name() const { return impl_->condition_track_name; }
 
 StatusOr<std::unique_ptr<GeneratorModel>> GeneratorModel::Load(const std::string& checkpoint_path,
@@ -134,6 +137,7 @@ StatusOr<std::unique_ptr<GeneratorModel>> GeneratorModel::LoadFromBytes(const st
   }
   const ModelConfig& m = impl->config.model;
   impl->shape = SampleShape{m.tracks, m.measures * m.steps_per_measure, m.pitches};
+  impl->track_set = TrackSetFromJson(meta.extra.value("track_set", nlohmann::json()), m.tracks);
   TUTTI_ASSIGN_OR_RETURN(impl->device, ResolveDevice(device));
   impl->condition_track = ConditionTrackIndex(m);
   if (impl->condition_track >= 0) impl->condition_track_name = m.condition_track;
@@ -203,6 +207,9 @@ struct GeneratorModel::Inputs {
 
 Status GeneratorModel::CheckItem(const BatchItem& item) const {
   if (item.n < 1) return absl::InvalidArgumentError(absl::StrCat("expected at least 1 sample, got ", item.n));
+  if (!(item.latent_variation >= 0 && item.latent_variation <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("latent variation ", item.latent_variation, ", expected 0..1"));
+  }
   const int64_t part_cells = impl_->shape.steps * impl_->shape.pitches;
   if (impl_->condition_track >= 0 && item.given.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -232,9 +239,18 @@ StatusOr<GeneratorModel::Inputs> GeneratorModel::MakeInputs(const BatchItem& ite
     // decide every sample whatever the chunking and batching.
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(item.seed);
     const int64_t latent_dim = impl_->config.model.latent_dim;
-    in.latents = item.shared_latent
-                     ? torch::randn({1, latent_dim}, gen, torch::kFloat).expand({item.n, latent_dim}).contiguous()
-                     : torch::randn({item.n, latent_dim}, gen, torch::kFloat);
+    if (item.shared_latent) {
+      const torch::Tensor shared = torch::randn({1, latent_dim}, gen, torch::kFloat).expand({item.n, latent_dim});
+      if (item.latent_variation > 0) {
+        const double v = std::min(1.0, item.latent_variation);
+        const torch::Tensor own = torch::randn({item.n, latent_dim}, gen, torch::kFloat);
+        in.latents = (std::sqrt(1 - v * v) * shared + v * own).contiguous();
+      } else {
+        in.latents = shared.contiguous();
+      }
+    } else {
+      in.latents = torch::randn({item.n, latent_dim}, gen, torch::kFloat);
+    }
     if (in.genre_index >= 0) in.genre_ids = torch::full({item.n}, in.genre_index, torch::kInt64);
     if (!item.given.empty()) {
       in.given = torch::from_blob(const_cast<uint8_t*>(item.given.data()),
@@ -302,6 +318,7 @@ StatusOr<std::vector<GeneratedSamples>> GeneratorModel::GenerateBatch(const std:
       const BatchItem& item = items[i];
       GeneratedSamples& samples = out[i];
       samples.config = impl.config;
+      samples.track_set = impl.track_set;
       samples.step = impl.step;
       samples.shape = impl.shape;
       samples.genre_index = inputs[i].genre_index;

@@ -45,6 +45,7 @@
 #include "core/base/status.h"
 #include "core/config/job_config.h"
 #include "core/data/sample_shape.h"
+#include "core/music/track_set.h"
 
 namespace tutti {
 
@@ -62,6 +63,10 @@ struct BatchItem {
   // One latent (the seed's first draw) for all n samples instead of n draws: the phrases of one piece keep
   // one arrangement (tutti accompany).
   bool shared_latent = false;
+  // With shared_latent, how much each sample departs from the shared latent: sample i's latent is
+  // sqrt(1 - v^2) * z_shared + v * z_i (z_i the seed's draws after z_shared), still standard normal. 0: the same
+  // latent for all; 1: independent ones. `tutti generate --phrases` strings such samples into one piece.
+  double latent_variation = 0;
 };
 
 struct GeneratedSamples {
@@ -77,6 +82,7 @@ struct GeneratedSamples {
   double max_value = 0;         // largest raw generator output (to explain an all-empty result)
   double active_fraction = 0;   // share of cells above the threshold
   std::vector<float> raw;       // the raw outputs behind `binary`, same layout; only when BatchItem::keep_raw
+  TrackSet track_set;           // the checkpoint's tracks: names, programs, drums (GeneratorModel::track_set)
 };
 
 // A checkpoint's generator, loaded once and sampled many times (the coordinator's sample service keeps
@@ -148,6 +154,9 @@ class GeneratorModel {
   // ("bass"), "" for other models.
   int condition_track() const;
   const std::string& condition_track_name() const;
+  // The tracks the model writes: the pack's track set the worker recorded in the checkpoint (extra "track_set"),
+  // LPD-5 for checkpoints from before track sets (TrackSetFromJson).
+  const TrackSet& track_set() const;
 
  private:
   struct Impl;  // LibTorch lives here

@@ -239,4 +239,11 @@ StatusOr<SampleFilesReport> WriteSampleFiles(const uint8_t* samples, int64_t n, 
   return report;
 }
 
+SampleFileOptions WithTrackSet(SampleFileOptions options, const TrackSet& set) {
+  options.track_names = set.Names();
+  options.programs = set.Programs();
+  options.drum_track = set.FirstDrumTrack();
+  return options;
+}
+
 }  // namespace tutti

@@ -37,6 +37,7 @@
 #include "core/base/status.h"
 #include "core/data/sample_shape.h"
 #include "core/music/multitrack.h"
+#include "core/music/track_set.h"
 #include "core/render/pianoroll_png.h"
 
 namespace tutti {
@@ -116,6 +117,9 @@ StatusOr<std::vector<EncodedSampleFile>> EncodeSampleFiles(const uint8_t* sample
                                                            const SampleShape& shape, const SampleFormats& formats,
                                                            const SampleFileOptions& options = {},
                                                            int64_t first_index = 0);
+
+// `options` with the names, programs and drum track of `set` (a pack's or a checkpoint's track set).
+SampleFileOptions WithTrackSet(SampleFileOptions options, const TrackSet& set);
 
 // Validates the per-track fields of `options` against `shape` (used by the functions above; exposed so a
 // command can fail before expensive work).

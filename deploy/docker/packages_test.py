@@ -44,6 +44,7 @@ TEST_ONLY = {
     "npm": "installs playwright-core for tests/web (added only when node is missing)",
     "slurm-wlm": "the deploy/slurm test's own single-node cluster",
     "munge": "Slurm's authentication, for the deploy/slurm test",
+    "openttd-openmsx": "real Standard MIDI Files the accompaniment tests and bench read",
 }
 
 # In the CUDA build stage, install-deps.sh packages replaced by the LibTorch zip (checked to be in its list).

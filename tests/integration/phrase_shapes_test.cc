@@ -80,6 +80,53 @@ TEST_F(PhraseShapesTest, AnEightBarPackTrainsAndGeneratesEightBarMidi) {
   }
 }
 
+// LPD-17 as published (../shared/lpd17-real): a 17-track pack, a 17-track model, MIDI with LPD-17's names and
+// programs (a track the sample leaves silent has no channel to spare: MIDI has 15 melodic ones).
+TEST_F(PhraseShapesTest, AnLpd17PackTrainsAndGeneratesSeventeenNamedTracks) {
+  const std::string lpd17 = std::string(TUTTI_LPD5_REAL_DIR) + "/../lpd17-real";
+  if (!std::filesystem::exists(lpd17)) GTEST_SKIP() << lpd17 << " not found";
+  const std::string& root = *root_;
+  CommandResult pack = RunCommand(kBin + "/tutti pack --npz " + lpd17 + " --genre one --track-set lpd17 --require 3 --out " +
+                                  root + "/packs17 -q");
+  ASSERT_EQ(pack.exit_code, 0) << pack.err;
+  const nlohmann::json manifest = nlohmann::json::parse(RunCommand(kBin + "/tutti pack-info " + root + "/packs17/one --json").out);
+  EXPECT_EQ(manifest["shape"], nlohmann::json({17, 64, 72}));
+  EXPECT_EQ(manifest["packing"]["track_set"]["name"], "lpd17");
+  EXPECT_EQ(manifest["packing"]["track_set"]["tracks"][5]["name"], "Bass");
+  CommandResult trained = RunCommand(
+      kBin + "/tutti-worker --config " + std::string(TUTTI_SOURCE_DIR) + "/configs/quickstart.yaml --set data.packs_dir=" +
+      root + "/packs17 --set data.genres=[one] --set model.tracks=17 --set train.steps=10 --set train.batch_size=4" +
+      " --set eval.every=10 --set eval.samples=8 --set train.intra_op_threads=2 --set output_dir=" + root + "/run17");
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  CommandResult generated = RunCommand(kBin + "/tutti generate --checkpoint " + root +
+                                       "/run17/checkpoints/ckpt-00000010.tutti -n 1 --no-wav --threshold 0.05 --out " +
+                                       root + "/samples17");
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_NE(generated.out.find("Synth Lead"), std::string::npos) << generated.out;
+  if (RunCommand("/usr/bin/python3 -c 'import mido'").exit_code != 0) {
+    GTEST_SKIP() << "python3 with mido is not installed (apt-get install python3-mido)";
+  }
+  const std::string script =
+      "import json, sys, mido\n"
+      "m = mido.MidiFile(sys.argv[1])\n"
+      "print(json.dumps([{'name': t.name, 'notes': sum(1 for x in t if x.type == 'note_on' and x.velocity > 0),\n"
+      "  'channels': sorted({x.channel for x in t if hasattr(x, 'channel')}),\n"
+      "  'programs': [x.program for x in t if x.type == 'program_change']} for t in m.tracks[1:]]))\n";
+  ASSERT_TRUE(WriteFileAtomically(root + "/read17.py", script).ok());
+  CommandResult py = RunCommand("/usr/bin/python3 " + root + "/read17.py " + root + "/samples17/sample-0.mid");
+  ASSERT_EQ(py.exit_code, 0) << py.err;
+  const nlohmann::json tracks = nlohmann::json::parse(py.out);
+  ASSERT_EQ(tracks.size(), 17u);
+  for (size_t t = 0; t < 17; ++t) {
+    EXPECT_EQ(tracks[t]["name"], manifest["packing"]["track_set"]["tracks"][t]["name"]) << t;
+    if (tracks[t]["notes"].get<int>() > 0) {
+      EXPECT_EQ(tracks[t]["programs"], nlohmann::json::array({manifest["packing"]["track_set"]["tracks"][t]["program"]}))
+          << t;
+    }
+  }
+  EXPECT_EQ(tracks[0]["channels"], nlohmann::json::array({9})) << "drums on channel 10";
+}
+
 TEST_F(PhraseShapesTest, ATwelveStepsPerBeatPackHasTheFinerGrid) {
   const std::string& root = *root_;
   CommandResult pack = RunCommand(kBin + "/tutti pack --lpd " + root + "/lpd --genres rock --beat-resolution 12 --out " +

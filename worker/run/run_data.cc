@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "absl/strings/str_join.h"
 #include "core/data/pack_reader.h"
+#include "core/music/track_set.h"
 
 namespace tutti {
 
@@ -26,19 +28,24 @@ namespace {
 struct PackLayout {
   SampleShape shape;
   int64_t bars = 0, steps_per_bar = 0;  // 0 when the manifest does not say
+  std::vector<std::string> track_names;  // the manifest's track set (LPD-5's for older 5-track packs)
   std::string Describe() const {
-    const std::string dims = absl::StrCat(shape.tracks, " tracks, ", shape.pitches, " pitches");
+    const std::string dims = absl::StrCat(shape.tracks, " tracks (", absl::StrJoin(track_names, ", "), "), ",
+                                          shape.pitches, " pitches");
     if (bars <= 0 || steps_per_bar <= 0) return absl::StrCat(shape.ToString(), " (", dims, ")");
     return absl::StrCat(bars, " bars of ", steps_per_bar, " steps, ", dims);
   }
   bool operator!=(const PackLayout& o) const {
-    return shape != o.shape || bars != o.bars || steps_per_bar != o.steps_per_bar;
+    return shape != o.shape || bars != o.bars || steps_per_bar != o.steps_per_bar || track_names != o.track_names;
   }
 };
 
 PackLayout LayoutOf(const PackReader& reader) {
   PackLayout layout;
   layout.shape = reader.shape();
+  layout.track_names = TrackSetFromJson(reader.manifest().packing.value("track_set", nlohmann::json()),
+                                        static_cast<int>(layout.shape.tracks))
+                           .Names();
   const nlohmann::json segment = reader.manifest().packing.value("segment", nlohmann::json::object());
   if (segment.is_object()) {
     const nlohmann::json bars = segment.value("bars_per_sample", nlohmann::json()),

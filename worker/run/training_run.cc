@@ -15,6 +15,7 @@
 #include "core/config/job_config_yaml.h"
 #include "core/data/batch_loader.h"
 #include "core/data/pack_reader.h"
+#include "core/music/track_set.h"
 #include "core/sample/binarize.h"
 #include "core/train/trainer_from_config.h"
 #include "worker/comm/agreement.h"
@@ -87,13 +88,14 @@ StatusOr<torch::Tensor> EvaluationParts(const JobConfig& c, int track, at::Gener
   return parts;
 }
 
-MetricsOptions MetricsOptionsFor(const ModelConfig& model) {
+MetricsOptions MetricsOptionsFor(const ModelConfig& model, const nlohmann::json& track_set) {
   MetricsOptions options;
   options.steps_per_bar = model.steps_per_measure;
   options.steps_per_beat = model.steps_per_measure % 4 == 0 ? model.steps_per_measure / 4 : model.steps_per_measure;
-  if (model.tracks != 5) {  // not LPD-5: no known drum track, names or tonal pairs
-    options.drum_track = -1;
-    options.track_names.clear();
+  if (model.tracks != 5) {  // not LPD-5: the pack's track names and drum track, no tonal pairs (they name LPD-5's)
+    const TrackSet set = TrackSetFromJson(track_set, model.tracks);
+    options.drum_track = set.FirstDrumTrack();
+    options.track_names = set.Names();
     options.tonal_pairs.clear();
     options.tonal_pair_labels.clear();
   }
@@ -195,6 +197,14 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   }
 
   TUTTI_ASSIGN_OR_RETURN(run->loader_, OpenTrainingLoader(c, o.rank, o.world_size));
+  {
+    // The tracks the model learns, as the (first) pack records them: checkpoints carry them, so samples get the
+    // right names, programs and drum channel (OpenTrainingLoader refused packs of different track sets).
+    TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> first,
+                           PackReader::Open((std::filesystem::path(c.data.packs_dir) / c.data.genres.front()).string()));
+    run->track_set_json_ =
+        TrackSetToJson(TrackSetFromJson(first->manifest().packing.value("track_set", nlohmann::json()), c.model.tracks));
+  }
   TUTTI_ASSIGN_OR_RETURN(run->trainer_, CreateTrainerFromConfig(c, o.local_ranks, o.rank, o.world_size));
   if (run->data_parallel_) {
     run->data_parallel_->Attach(*run->trainer_, o.gradient_hook);
@@ -297,7 +307,7 @@ Status TrainingRun::BuildRealism() {
   options.draws = c.eval.realism_draws;
   options.seed = c.eval.realism_seed;
   StatusOr<RealismReference> reference = RealismReference::Build(
-      train, PianorollDims{shape.tracks, shape.steps, shape.pitches}, MetricsOptionsFor(c.model), options);
+      train, PianorollDims{shape.tracks, shape.steps, shape.pitches}, MetricsOptionsFor(c.model, track_set_json_), options);
   if (!reference.ok()) return Annotate(reference.status(), "eval.realism");
   RealismReport base = RealismReport::FromReference(*reference);
   if (missing_heldout.empty()) {
@@ -413,7 +423,7 @@ StatusOr<MetricsReport> TrainingRun::Evaluate() {
                             .status());
   PianorollDims dims{shape.tracks, shape.steps, shape.pitches};
   TUTTI_ASSIGN_OR_RETURN(MetricsReport report,
-                         ComputeMetrics(cells.data(), n, dims, MetricsOptionsFor(config_.model)));
+                         ComputeMetrics(cells.data(), n, dims, MetricsOptionsFor(config_.model, track_set_json_)));
   last_diversity_ = SampleDiversity(cells.data(), n, shape.cells());
   last_evaluated_step_ = step();
   if (realism_) {
@@ -465,6 +475,7 @@ StatusOr<std::string> TrainingRun::Checkpoint() {
   meta.config_yaml = JobConfigToYaml(config_);
   meta.extra["elapsed_s"] = ElapsedSeconds();
   meta.extra["world_size"] = options_.world_size;
+  meta.extra["track_set"] = track_set_json_;
   if (last_metrics_) meta.extra["metrics"] = LastEvaluationJson();
   if (last_step_) {
     meta.extra["step_metrics"] = {{"d_loss", last_step_->d_loss}, {"g_loss", last_step_->g_loss},

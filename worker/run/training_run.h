@@ -221,6 +221,7 @@ class TrainingRun {
   std::unique_ptr<BatchLoader> loader_;
   std::unique_ptr<DataParallel> data_parallel_;  // set when the communicator has several ranks
   torch::Tensor eval_latents_, eval_genres_;  // fixed evaluation inputs (genres undefined if unconditional)
+  nlohmann::json track_set_json_;  // the packs' track set (core/music/track_set.h), written into checkpoints
   torch::Tensor eval_given_;  // accompaniment models: the given part of each evaluation sample (else undefined)
   std::optional<RealismReference> realism_;   // rank 0 with eval.realism only
   std::optional<RealismReport> realism_base_;  // the reference's settings and the held-out bar, no generated set

@@ -252,8 +252,8 @@ TEST(TrainingRunTest, PacksOfAnotherLayoutAreRefusedNamingBoth) {
   StatusOr<std::unique_ptr<TrainingRun>> both = TrainingRun::Create(config, {});
   ASSERT_EQ(both.status().code(), absl::StatusCode::kFailedPrecondition) << both.status();
   const std::string message(both.status().message());
-  EXPECT_NE(message.find("4 bars of 16 steps, 5 tracks, 72 pitches"), std::string::npos) << message;
-  EXPECT_NE(message.find("2 bars of 32 steps, 5 tracks, 72 pitches"), std::string::npos) << message;
+  EXPECT_NE(message.find("4 bars of 16 steps, 5 tracks (Drums, Piano, Guitar, Bass, Strings), 72 pitches"), std::string::npos) << message;
+  EXPECT_NE(message.find("2 bars of 32 steps, 5 tracks (Drums, Piano, Guitar, Bass, Strings), 72 pitches"), std::string::npos) << message;
 
   config.data.genres = {"pop"};
   StatusOr<std::unique_ptr<TrainingRun>> one = TrainingRun::Create(config, {});
