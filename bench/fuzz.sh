@@ -22,12 +22,13 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(npy npz midi job_yaml experiment_yaml pack_manifest shard_header \
-                                      checkpoint_header handlers)
+                                      checkpoint_header handlers track_map)
 
 # Inputs much longer than the real ones only slow the fuzzer down; these cover the seeds (npz: the
 # synthetic LPD songs are ~35 KB) with room to grow.
 declare -A max_len=([npy]=4096 [npz]=65536 [midi]=16384 [job_yaml]=4096 [experiment_yaml]=4096
-                    [pack_manifest]=8192 [shard_header]=256 [checkpoint_header]=8192 [handlers]=4096)
+                    [pack_manifest]=8192 [shard_header]=256 [checkpoint_header]=8192 [handlers]=4096
+                    [track_map]=4096)
 
 if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DTUTTI_FUZZ=ON \

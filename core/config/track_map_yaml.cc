@@ -35,6 +35,8 @@ StatusOr<int> Program(const std::string& file, const YAML::Node& node, const std
 
 }  // namespace
 
+StatusOr<TrackSet> WalkTrackMap(const YAML::Node& root, const std::string& file);
+
 StatusOr<TrackSet> ParseTrackMapYaml(const std::string& text, const std::string& file) {
   YAML::Node root;
   try {
@@ -43,6 +45,17 @@ StatusOr<TrackSet> ParseTrackMapYaml(const std::string& text, const std::string&
     return absl::InvalidArgumentError(
         absl::StrCat(file, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML: ", e.msg));
   }
+  try {
+    return WalkTrackMap(root, file);
+  } catch (const YAML::Exception& e) {
+    // A conversion the walk did not foresee (a mapping where a name belongs, say): the node's place and what
+    // yaml-cpp says, never an exception out of the parser.
+    return absl::InvalidArgumentError(absl::StrCat(file, ":", e.mark.line + 1, ":", e.mark.column + 1,
+                                                   ": expected a scalar here (", e.msg, ")"));
+  }
+}
+
+StatusOr<TrackSet> WalkTrackMap(const YAML::Node& root, const std::string& file) {
   if (!root.IsMap()) return At(file, root, "expected a mapping with name and tracks");
   TrackSet set;
   set.by_program.fill(-1);
