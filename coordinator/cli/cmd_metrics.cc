@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_join.h"
 #include "coordinator/cli/cli_status.h"
 #include "coordinator/cli/commands.h"
 #include "core/data/pack_reader.h"
@@ -235,6 +236,12 @@ int RunMetrics(MetricsArgs& a) {
     return ReportFailure(absl::FailedPreconditionError(
         absl::StrCat(a.request.checkpoint, " generates samples of ", generated->shape.ToString(), " but ", pack_dir,
                      " holds ", shape.ToString())));
+  }
+  if (generated->track_set.Names() != track_set.Names()) {
+    return ReportFailure(absl::FailedPreconditionError(
+        absl::StrCat(a.request.checkpoint, " writes the tracks ", absl::StrJoin(generated->track_set.Names(), ", "),
+                     " but ", pack_dir, " holds ", absl::StrJoin(track_set.Names(), ", "),
+                     ": compare with a pack of the checkpoint's track set (tutti pack --track-set)")));
   }
   const std::string& pack_genre = real->reader->manifest().genre;
   if (!generated->genre.empty() && generated->genre != pack_genre) {

@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "absl/strings/str_join.h"
 #include "core/base/file_util.h"
 #include "core/base/interrupt.h"
 #include "core/checkpoint/checkpoint.h"
@@ -359,6 +360,17 @@ StatusOr<std::string> TrainingRun::ChooseResumePath() const {
 
 Status TrainingRun::Resume(const std::string& path, const std::string& bytes) {
   TUTTI_ASSIGN_OR_RETURN(CheckpointMeta meta, LoadCheckpointFromBytes(bytes, path, trainer_.get()));
+  // Same shape, other instruments (a custom map of five tracks after LPD-5's, say) would train on silently: the
+  // checkpoint's track set must be the packs'. Checkpoints from before track sets were LPD-5's.
+  const int tracks = config_.model.tracks;
+  const std::vector<std::string> trained =
+      TrackSetFromJson(meta.extra.value("track_set", nlohmann::json()), tracks).Names();
+  const std::vector<std::string> packed = TrackSetFromJson(track_set_json_, tracks).Names();
+  if (trained != packed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": the checkpoint was trained on the tracks ", absl::StrJoin(trained, ", "), " but the packs hold ",
+        absl::StrJoin(packed, ", "), " (tutti pack --track-set): resume with packs of the checkpoint's track set"));
+  }
   Status seek = loader_->Seek({meta.loader_epoch, meta.loader_batch_in_epoch});
   if (!seek.ok()) {
     return Annotate(seek, absl::StrCat(path, ": the stored data position does not fit this run's data (another "

@@ -266,6 +266,39 @@ TEST(TrainingRunTest, PacksOfAnotherLayoutAreRefusedNamingBoth) {
   EXPECT_TRUE(TrainingRun::Create(config, {}).ok()) << "the layout the manifest names is accepted";
 }
 
+// A checkpoint records its packs' track set: resuming it on packs of the same shape but other tracks is refused
+// naming both.
+TEST(TrainingRunTest, ResumingOnPacksOfAnotherTrackSetIsRefused) {
+  namespace fs = std::filesystem;
+  TempDir tmp;
+  JobConfig config = SmallJobConfig(tmp / "out");
+  config.train.steps = 10;
+  std::unique_ptr<TrainingRun> run = MustCreate(config);
+  ASSERT_NE(run, nullptr);
+  ASSERT_TRUE(run->Run().ok());
+  const std::string packs = tmp / "packs";
+  fs::create_directories(packs + "/rock");
+  fs::copy(::tutti::testing::SyntheticPacksDir() + "/rock", packs + "/rock", fs::copy_options::recursive);
+  nlohmann::json manifest = nlohmann::json::parse(ReadAll(packs + "/rock/manifest.json"));
+  manifest["packing"]["track_set"] = {
+      {"name", "band5"},
+      {"tracks", {{{"name", "Drums"}, {"program", 0}, {"drum", true}}, {{"name", "Keys"}, {"program", 0}},
+                  {{"name", "Guitar"}, {"program", 24}}, {{"name", "Bass"}, {"program", 32}},
+                  {{"name", "Horns"}, {"program", 56}}}}};
+  WriteAll(packs + "/rock/manifest.json", manifest.dump(2));
+  config.data.packs_dir = packs;
+  config.train.steps = 20;
+  RunOptions resume;
+  resume.resume = "latest";
+  StatusOr<std::unique_ptr<TrainingRun>> again = TrainingRun::Create(config, resume);
+  ASSERT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
+  EXPECT_NE(std::string(again.status().message())
+                .find("trained on the tracks Drums, Piano, Guitar, Bass, Strings but the packs hold Drums, Keys, Guitar, "
+                      "Bass, Horns"),
+            std::string::npos)
+      << again.status();
+}
+
 // An accompaniment model (model.condition_track) trains around the packs' own parts and is evaluated on
 // held-out parts: the evaluation's given track is real data, so its metrics equal a real pack's, and the run's
 // evaluations are the same in a second run (the parts are drawn from eval.seed).
