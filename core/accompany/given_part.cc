@@ -177,18 +177,26 @@ StatusOr<Selected> SelectFromNpz(const std::string& path, const GivenPartOptions
 
 }  // namespace
 
-int64_t GivenPart::NotesOutside(int lowest, int pitches) const {
-  int64_t outside = 0;
-  const int64_t steps_total = steps();
+namespace {
+
+// Notes (runs of active steps) of `roll` ((steps, 128) bytes) on the pitches `counted` accepts.
+template <typename Counted>
+int64_t CountRuns(const std::vector<uint8_t>& roll, int64_t steps, Counted counted) {
+  int64_t runs = 0;
   for (int p = 0; p < kMidiPitches; ++p) {
-    if (p >= lowest && p < lowest + pitches) continue;
-    for (int64_t s = 0; s < steps_total; ++s) {
-      if (roll[static_cast<size_t>(s * kMidiPitches + p)] && (s == 0 || !roll[static_cast<size_t>((s - 1) * kMidiPitches + p)])) {
-        ++outside;
-      }
+    if (!counted(p)) continue;
+    for (int64_t s = 0; s < steps; ++s) {
+      const bool on = roll[static_cast<size_t>(s * kMidiPitches + p)] != 0;
+      runs += on && (s == 0 || roll[static_cast<size_t>((s - 1) * kMidiPitches + p)] == 0);
     }
   }
-  return outside;
+  return runs;
+}
+
+}  // namespace
+
+int64_t GivenPart::NotesOutside(int lowest, int pitches) const {
+  return CountRuns(roll, steps(), [&](int p) { return p < lowest || p >= lowest + pitches; });
 }
 
 StatusOr<GivenPart> ReadGivenPart(const std::string& path, const GivenPartOptions& options) {
@@ -225,7 +233,7 @@ StatusOr<GivenPart> ReadGivenPart(const std::string& path, const GivenPartOption
   const DownsampledSong part = Downsample(part_song, grid);
   out.roll.resize(static_cast<size_t>(out.steps() * kMidiPitches));
   RenderSegment(part, options.start_bar, grid, out.roll.data());
-  out.notes = out.NotesOutside(0, 0);  // every pitch is "outside" an empty range: all notes
+  out.notes = CountRuns(out.roll, out.steps(), [](int) { return true; });
   if (out.notes == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         out.source, ": no notes in bars ", options.start_bar, "-", options.start_bar + out.bars - 1,
