@@ -72,19 +72,11 @@ int RunAccompany(AccompanyArgs& a) {
     if (!status.ok()) return ReportFailure(status);
     written.push_back(path);
   }
-  // Notes per track of the written piece (runs of active steps on one pitch).
+  // Notes per track of the written piece, counted as the files count them (SparsePianoroll::CountNotes).
+  StatusOr<Multitrack> song = SampleToMultitrack(piece->piece.data(), piece->shape, options, options.stem);
+  if (!song.ok()) return ReportFailure(song.status());
   std::vector<int64_t> track_notes;
-  const int64_t steps = piece->shape.steps, pitches = piece->shape.pitches;
-  for (int64_t t = 0; t < piece->shape.tracks; ++t) {
-    int64_t notes = 0;
-    const uint8_t* roll = piece->piece.data() + t * steps * pitches;
-    for (int64_t p = 0; p < pitches; ++p) {
-      for (int64_t s = 0; s < steps; ++s) {
-        if (roll[s * pitches + p] && (s == 0 || !roll[(s - 1) * pitches + p])) ++notes;
-      }
-    }
-    track_notes.push_back(notes);
-  }
+  for (const Track& track : song->tracks) track_notes.push_back(track.pianoroll.CountNotes());
   if (a.json) {
     nlohmann::json j = {{"checkpoint", a.checkpoint},
                         {"step", m.step()},

@@ -108,12 +108,7 @@ StatusOr<MetricsOptions> OptionsFor(const SampleShape& shape, int steps_per_bar,
   MetricsOptions options;
   options.steps_per_bar = steps_per_bar;
   options.steps_per_beat = std::max(1, steps_per_bar / 4);
-  if (shape.tracks != 5) {
-    options.track_names = set.size() == shape.tracks ? set.Names() : std::vector<std::string>();
-    options.tonal_pairs.clear();
-    options.tonal_pair_labels.clear();
-    options.drum_track = set.size() == shape.tracks ? set.FirstDrumTrack() : -1;
-  }
+  options = WithTracks(options, set.Names(), set.FirstDrumTrack());  // the set has shape.tracks tracks
   if (shape.steps % steps_per_bar != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("samples of ", shape.ToString(), " do not split into bars of ", steps_per_bar, " steps"));

@@ -101,6 +101,9 @@ class BatchLoader {
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
   int64_t total_samples() const { return total_; }  // T
   const SampleShape& shape() const { return shape_; }
+  // The packs, in the order given to Create (both splits readable: a rank reads its slice of `split` only in
+  // batches, and callers may read the rest, e.g. held-out samples for an evaluation).
+  const std::vector<std::shared_ptr<const PackReader>>& packs() const { return packs_; }
 
   // Optional: hands a consumed batch's buffers back so the background thread reuses them instead of
   // allocating and zero-filling a fresh one (saves ~30% of the loader's CPU). Any thread.

@@ -343,19 +343,16 @@ StatusOr<std::vector<PackSummary>> PackLpdGenres(const LpdIndex& index, const st
 
 namespace {
 
-// The song files under `dir` (recursively) that `wanted` accepts, keyed by the first 32 hex digits of their
-// sha256; identical files under several names become one song with several ids.
-StatusOr<std::vector<SourceSong>> SongFilesUnder(const std::string& dir, const std::string& what,
-                                                 const std::function<bool(const std::string&)>& wanted) {
+// The song files under `dir` (recursively, which must exist) whose path `wanted` accepts, keyed by the first 32
+// hex digits of their sha256; identical files under several names are packed once: one song with several ids.
+StatusOr<std::vector<SourceSong>> SongFilesUnder(const std::string& dir,
+                                                 const std::function<bool(const fs::path&)>& wanted) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    return absl::NotFoundError(absl::StrCat(dir, ": ", what, " folder not found"));
-  }
   std::vector<SourceSong> songs;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     if (!it->is_regular_file()) continue;
-    if (!wanted(it->path().string())) continue;
+    if (!wanted(it->path())) continue;
     TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(it->path().string()));
     songs.push_back(SourceSong{Sha256Hex(bytes).substr(0, 32),
                                {fs::relative(it->path(), dir).string()},
@@ -375,18 +372,27 @@ StatusOr<std::vector<SourceSong>> SongFilesUnder(const std::string& dir, const s
   return unique;
 }
 
+// PackMidiDirectory and PackNpzDirectory: the folder, the pack's name, then the files `wanted` accepts
+// (`files` says which in the empty-selection error), each read by `reader`.
+StatusOr<PackSummary> PackDirectory(const std::string& dir, const std::string& genre, const std::string& out_dir,
+                                    const PackOptions& options, const std::string& what, const std::string& flag,
+                                    const std::string& files, const std::function<bool(const fs::path&)>& wanted,
+                                    const SongReader& reader, const nlohmann::json& source) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return absl::NotFoundError(absl::StrCat(dir, ": ", what, " folder not found"));
+  if (genre.empty()) return absl::InvalidArgumentError(absl::StrCat("--genre is required with ", flag, " (the pack's name)"));
+  TUTTI_ASSIGN_OR_RETURN(std::vector<SourceSong> songs, SongFilesUnder(dir, wanted));
+  if (songs.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, ": empty selection: no ", files, " files; nothing was written"));
+  }
+  return PackSongs(songs, reader, genre, out_dir + "/" + genre, options, source);
+}
+
 }  // namespace
 
 StatusOr<PackSummary> PackNpzDirectory(const std::string& npz_dir, const std::string& genre,
                                        const std::string& out_dir, const PackOptions& options) {
-  if (genre.empty()) return absl::InvalidArgumentError("--genre is required with --npz (the pack's name)");
-  TUTTI_ASSIGN_OR_RETURN(std::vector<SourceSong> songs,
-                         SongFilesUnder(npz_dir, ".npz", [](const std::string& path) {
-                           return path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0;
-                         }));
-  if (songs.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(npz_dir, ": empty selection: no .npz files; nothing was written"));
-  }
   NpzReadOptions read_options;
   read_options.load_tempo = false;
   read_options.load_downbeat = false;
@@ -395,53 +401,27 @@ StatusOr<PackSummary> PackNpzDirectory(const std::string& npz_dir, const std::st
     TUTTI_ASSIGN_OR_RETURN(Multitrack song, ReadPianorollNpz(path, read_options));
     return ApplyTrackSet(song, set);
   };
-  nlohmann::json source = {{"kind", "npz"}, {"folder", npz_dir},
-                           {"song_key", "first 32 hex digits of the sha256 of the .npz file"}};
-  return PackSongs(songs, reader, genre, out_dir + "/" + genre, options, source);
+  const nlohmann::json source = {{"kind", "npz"}, {"folder", npz_dir},
+                                 {"song_key", "first 32 hex digits of the sha256 of the .npz file"}};
+  return PackDirectory(npz_dir, genre, out_dir, options, ".npz", "--npz", ".npz",
+                       [](const fs::path& path) {
+                         const std::string name = path.string();
+                         return name.size() > 4 && name.compare(name.size() - 4, 4, ".npz") == 0;
+                       }, reader, source);
 }
 
 StatusOr<PackSummary> PackMidiDirectory(const std::string& midi_dir, const std::string& genre,
                                         const std::string& out_dir, const PackOptions& options) {
-  std::error_code ec;
-  if (!fs::is_directory(midi_dir, ec)) {
-    return absl::NotFoundError(absl::StrCat(midi_dir, ": MIDI folder not found"));
-  }
-  if (genre.empty()) return absl::InvalidArgumentError("--genre is required with --midi (the pack's name)");
-  std::vector<SourceSong> songs;
-  for (auto it = fs::recursive_directory_iterator(midi_dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (!it->is_regular_file()) continue;
-    if (!IsMidiFileName(it->path().string())) continue;
-    TUTTI_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(it->path().string()));
-    songs.push_back(SourceSong{Sha256Hex(bytes).substr(0, 32),
-                               {fs::relative(it->path(), midi_dir).string()},
-                               it->path().string()});
-  }
-  if (songs.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(midi_dir, ": empty selection: no .mid/.midi/.smf files; nothing was written"));
-  }
-  // Identical files under several names are packed once.
-  std::sort(songs.begin(), songs.end(), [](const SourceSong& a, const SourceSong& b) {
-    return a.key != b.key ? a.key < b.key : a.ids < b.ids;
-  });
-  std::vector<SourceSong> unique;
-  for (SourceSong& song : songs) {
-    if (!unique.empty() && unique.back().key == song.key) {
-      unique.back().ids.push_back(song.ids[0]);
-    } else {
-      unique.push_back(std::move(song));
-    }
-  }
   const TrackSet set = options.track_set;
   SongReader reader = [set](const std::string& path) {
     MidiImportOptions import;
     if (set.name != "lpd5") import.track_set = &set;
     return ReadMidiAsLpd5(path, import);
   };
-  nlohmann::json source = {{"kind", "midi"}, {"folder", midi_dir},
-                           {"song_key", "first 32 hex digits of the sha256 of the MIDI file"}};
-  return PackSongs(unique, reader, genre, out_dir + "/" + genre, options, source);
+  const nlohmann::json source = {{"kind", "midi"}, {"folder", midi_dir},
+                                 {"song_key", "first 32 hex digits of the sha256 of the MIDI file"}};
+  return PackDirectory(midi_dir, genre, out_dir, options, "MIDI", "--midi", ".mid/.midi/.smf",
+                       [](const fs::path& path) { return IsMidiFileName(path.string()); }, reader, source);
 }
 
 }  // namespace tutti

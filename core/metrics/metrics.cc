@@ -320,4 +320,13 @@ StatusOr<MetricsReport> ComputeMetrics(const uint8_t* samples, int64_t n, const 
   return ReportFromSums(sums, options);
 }
 
+MetricsOptions WithTracks(MetricsOptions options, const std::vector<std::string>& names, int drum_track) {
+  if (names.size() == 5) return options;
+  options.track_names = names;
+  options.drum_track = drum_track;
+  options.tonal_pairs.clear();
+  options.tonal_pair_labels.clear();
+  return options;
+}
+
 }  // namespace tutti

@@ -70,6 +70,10 @@ struct MetricsOptions {
   std::vector<std::string> tonal_pair_labels = {"B-G", "B-S", "B-P", "G-S", "G-P", "S-P"};
 };
 
+// `options` for samples of a track set other than LPD-5's (names.size() != 5): its track names, its drum track
+// (-1: none) and no tonal pairs, since the paper's pairs name LPD-5's tracks. Five tracks keep the defaults.
+MetricsOptions WithTracks(MetricsOptions options, const std::vector<std::string>& names, int drum_track);
+
 // Dimensions of one sample (a small local struct, so this library does not depend on core/data).
 struct PianorollDims {
   int tracks = 5;

@@ -32,6 +32,24 @@ class PhraseShapesTest : public ::testing::Test {
 };
 std::string* PhraseShapesTest::root_ = nullptr;
 
+bool HasMido() { return RunCommand("/usr/bin/python3 -c 'import mido'").exit_code == 0; }
+
+// `midi` as mido reads it: {"seconds": length, "tracks": [{"name", "notes", "channels", "programs"}...]} for every
+// track after the tempo track. Fails the test (and returns null) when the file does not read.
+nlohmann::json ReadWithMido(const std::string& dir, const std::string& midi) {
+  const std::string script =
+      "import json, sys, mido\n"
+      "m = mido.MidiFile(sys.argv[1])\n"
+      "print(json.dumps({'seconds': m.length, 'tracks': [{'name': t.name,\n"
+      "  'notes': sum(1 for x in t if x.type == 'note_on' and x.velocity > 0),\n"
+      "  'channels': sorted({x.channel for x in t if hasattr(x, 'channel')}),\n"
+      "  'programs': [x.program for x in t if x.type == 'program_change']} for t in m.tracks[1:]]}))\n";
+  EXPECT_TRUE(WriteFileAtomically(dir + "/read_midi.py", script).ok());
+  CommandResult py = RunCommand("/usr/bin/python3 " + dir + "/read_midi.py " + midi);
+  EXPECT_EQ(py.exit_code, 0) << py.err;
+  return py.exit_code == 0 ? nlohmann::json::parse(py.out) : nlohmann::json();
+}
+
 TEST_F(PhraseShapesTest, AnEightBarPackTrainsAndGeneratesEightBarMidi) {
   const std::string& root = *root_;
   CommandResult pack = RunCommand(kBin + "/tutti pack --lpd " + root + "/lpd --genres rock --bars 8 --out " + root +
@@ -57,18 +75,9 @@ TEST_F(PhraseShapesTest, AnEightBarPackTrainsAndGeneratesEightBarMidi) {
                                        " -n 1 --no-wav --threshold 0.05 --tempo 120 --out " + root + "/samples8");
   ASSERT_EQ(generated.exit_code, 0) << generated.err;
 
-  if (RunCommand("/usr/bin/python3 -c 'import mido'").exit_code != 0) {
-    GTEST_SKIP() << "python3 with mido is not installed (apt-get install python3-mido)";
-  }
-  const std::string script =
-      "import json, sys, mido\n"
-      "m = mido.MidiFile(sys.argv[1])\n"
-      "print(json.dumps({'seconds': m.length, 'tracks': [{'name': t.name,\n"
-      "  'programs': [x.program for x in t if x.type == 'program_change']} for t in m.tracks[1:]]}))\n";
-  ASSERT_TRUE(WriteFileAtomically(root + "/read.py", script).ok());
-  CommandResult py = RunCommand("/usr/bin/python3 " + root + "/read.py " + root + "/samples8/sample-0.mid");
-  ASSERT_EQ(py.exit_code, 0) << py.err;
-  const nlohmann::json midi = nlohmann::json::parse(py.out);
+  if (!HasMido()) GTEST_SKIP() << "python3 with mido is not installed (apt-get install python3-mido)";
+  const nlohmann::json midi = ReadWithMido(root, root + "/samples8/sample-0.mid");
+  ASSERT_TRUE(midi.is_object());
   EXPECT_LE(midi["seconds"].get<double>(), 16.0 + 1e-6) << "8 bars of 4/4 at 120 qpm";
   EXPECT_GT(midi["seconds"].get<double>(), 8.0) << "more than 4 bars";
   const std::vector<std::string> names = {"Drums", "Piano", "Guitar", "Bass", "Strings"};
@@ -103,19 +112,10 @@ TEST_F(PhraseShapesTest, AnLpd17PackTrainsAndGeneratesSeventeenNamedTracks) {
                                        root + "/samples17");
   ASSERT_EQ(generated.exit_code, 0) << generated.err;
   EXPECT_NE(generated.out.find("Synth Lead"), std::string::npos) << generated.out;
-  if (RunCommand("/usr/bin/python3 -c 'import mido'").exit_code != 0) {
-    GTEST_SKIP() << "python3 with mido is not installed (apt-get install python3-mido)";
-  }
-  const std::string script =
-      "import json, sys, mido\n"
-      "m = mido.MidiFile(sys.argv[1])\n"
-      "print(json.dumps([{'name': t.name, 'notes': sum(1 for x in t if x.type == 'note_on' and x.velocity > 0),\n"
-      "  'channels': sorted({x.channel for x in t if hasattr(x, 'channel')}),\n"
-      "  'programs': [x.program for x in t if x.type == 'program_change']} for t in m.tracks[1:]]))\n";
-  ASSERT_TRUE(WriteFileAtomically(root + "/read17.py", script).ok());
-  CommandResult py = RunCommand("/usr/bin/python3 " + root + "/read17.py " + root + "/samples17/sample-0.mid");
-  ASSERT_EQ(py.exit_code, 0) << py.err;
-  const nlohmann::json tracks = nlohmann::json::parse(py.out);
+  if (!HasMido()) GTEST_SKIP() << "python3 with mido is not installed (apt-get install python3-mido)";
+  const nlohmann::json midi = ReadWithMido(root, root + "/samples17/sample-0.mid");
+  ASSERT_TRUE(midi.is_object());
+  const nlohmann::json& tracks = midi["tracks"];
   ASSERT_EQ(tracks.size(), 17u);
   for (size_t t = 0; t < 17; ++t) {
     EXPECT_EQ(tracks[t]["name"], manifest["packing"]["track_set"]["tracks"][t]["name"]) << t;

@@ -60,16 +60,11 @@ std::string FormatFixed(double v) {
 // held-out sample (a training one where a pack holds none) of data.genres[i % genres], the genre a conditional
 // model's evaluation sample i has, drawn with `gen` after the latents, so evaluations compare like with like
 // and the latents stay what they were.
-StatusOr<torch::Tensor> EvaluationParts(const JobConfig& c, int track, at::Generator& gen) {
-  namespace fs = std::filesystem;
+// `packs` are the training loader's, in data.genres order.
+StatusOr<torch::Tensor> EvaluationParts(const JobConfig& c, const std::vector<std::shared_ptr<const PackReader>>& packs,
+                                        int track, at::Generator& gen) {
   const SampleShape shape = ModelSampleShape(c.model);
   const int64_t n = c.eval.samples, part = shape.steps * shape.pitches;
-  std::vector<std::unique_ptr<PackReader>> packs;
-  for (const std::string& genre : c.data.genres) {
-    TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> pack,
-                           PackReader::Open((fs::path(c.data.packs_dir) / genre).string()));
-    packs.push_back(std::move(pack));
-  }
   torch::Tensor parts = torch::empty({n, shape.steps, shape.pitches}, torch::kFloat32);
   std::vector<uint8_t> dense(static_cast<size_t>(shape.cells()));
   for (int64_t i = 0; i < n; ++i) {
@@ -93,14 +88,8 @@ MetricsOptions MetricsOptionsFor(const ModelConfig& model, const nlohmann::json&
   MetricsOptions options;
   options.steps_per_bar = model.steps_per_measure;
   options.steps_per_beat = model.steps_per_measure % 4 == 0 ? model.steps_per_measure / 4 : model.steps_per_measure;
-  if (model.tracks != 5) {  // not LPD-5: the pack's track names and drum track, no tonal pairs (they name LPD-5's)
-    const TrackSet set = TrackSetFromJson(track_set, model.tracks);
-    options.drum_track = set.FirstDrumTrack();
-    options.track_names = set.Names();
-    options.tonal_pairs.clear();
-    options.tonal_pair_labels.clear();
-  }
-  return options;
+  const TrackSet set = TrackSetFromJson(track_set, model.tracks);  // model.tracks tracks
+  return WithTracks(options, set.Names(), set.FirstDrumTrack());
 }
 
 std::string FormatRow(const char* name, const MetricsReport& report, double TrackMetrics::*field) {
@@ -201,10 +190,9 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   {
     // The tracks the model learns, as the (first) pack records them: checkpoints carry them, so samples get the
     // right names, programs and drum channel (OpenTrainingLoader refused packs of different track sets).
-    TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> first,
-                           PackReader::Open((std::filesystem::path(c.data.packs_dir) / c.data.genres.front()).string()));
+    const PackReader& first = *run->loader_->packs().front();
     run->track_set_json_ =
-        TrackSetToJson(TrackSetFromJson(first->manifest().packing.value("track_set", nlohmann::json()), c.model.tracks));
+        TrackSetToJson(TrackSetFromJson(first.manifest().packing.value("track_set", nlohmann::json()), c.model.tracks));
   }
   TUTTI_ASSIGN_OR_RETURN(run->trainer_, CreateTrainerFromConfig(c, o.local_ranks, o.rank, o.world_size));
   if (run->data_parallel_) {
@@ -221,7 +209,7 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
                             .remainder(static_cast<int64_t>(c.data.genres.size()));
   }
   if (const int track = ConditionTrackIndex(c.model); track >= 0) {
-    TUTTI_ASSIGN_OR_RETURN(run->eval_given_, EvaluationParts(c, track, eval_gen));
+    TUTTI_ASSIGN_OR_RETURN(run->eval_given_, EvaluationParts(c, run->loader_->packs(), track, eval_gen));
   }
 
   if (!resume_path.empty()) {
@@ -256,19 +244,13 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
 }
 
 Status TrainingRun::BuildRealism() {
-  namespace fs = std::filesystem;
   const double start = MonotonicSeconds();
   const JobConfig& c = config_;
   const SampleShape shape = ModelSampleShape(c.model);
   const int64_t n = c.eval.samples;
   const size_t genres = c.data.genres.size();
-  // The packs again (OpenTrainingLoader checked that they exist and fit the model; opening maps, reads nothing).
-  std::vector<std::unique_ptr<PackReader>> packs;
-  for (const std::string& genre : c.data.genres) {
-    TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackReader> pack,
-                           PackReader::Open((fs::path(c.data.packs_dir) / genre).string()));
-    packs.push_back(std::move(pack));
-  }
+  // The training loader's packs (OpenTrainingLoader checked that they exist and fit the model), in genre order.
+  const std::vector<std::shared_ptr<const PackReader>>& packs = loader_->packs();
   // Samples per draw from each pack: a conditional model's evaluation set has genre i % genres for sample i; an
   // unconditional model's training data mixes the packs by size, so its draws do too (largest remainders).
   std::vector<int64_t> per_draw(genres, 0);

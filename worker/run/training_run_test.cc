@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -230,21 +231,31 @@ TEST(TrainingRunTest, AFinishedRunEvaluatesItsFinalModel) {
   EXPECT_TRUE(meta->extra["metrics"].contains("diversity")) << meta->extra.dump();
 }
 
+// A copy of the synthetic rock pack as `packs`/`genre`, its manifest's "packing" object changed by `edit` (when
+// given): a pack that claims another layout or track set over the same samples.
+void CopyRockPack(const std::string& packs, const std::string& genre,
+                  const std::function<void(nlohmann::json& packing)>& edit) {
+  namespace fs = std::filesystem;
+  const std::string dir = packs + "/" + genre;
+  fs::create_directories(dir);
+  fs::copy(::tutti::testing::SyntheticPacksDir() + "/rock", dir, fs::copy_options::recursive);
+  if (!edit) return;
+  nlohmann::json manifest = nlohmann::json::parse(ReadAll(dir + "/manifest.json"));
+  edit(manifest["packing"]);
+  WriteAll(dir + "/manifest.json", manifest.dump(2));
+}
+
 // Sample layouts come from the packs' manifests: packs of two layouts in one job are refused naming both, and
 // a pack whose bars differ from the model's is refused naming the keys to set, even when the step counts agree.
 TEST(TrainingRunTest, PacksOfAnotherLayoutAreRefusedNamingBoth) {
-  namespace fs = std::filesystem;
   TempDir tmp;
   const std::string packs = tmp / "packs";
-  for (const char* genre : {"rock", "pop"}) {
-    fs::create_directories(packs + "/" + genre);
-    fs::copy(::tutti::testing::SyntheticPacksDir() + "/rock", packs + "/" + genre, fs::copy_options::recursive);
-  }
+  CopyRockPack(packs, "rock", {});
   // "pop" claims 2 bars of 32 steps: the same 64 steps per sample, another layout.
-  nlohmann::json manifest = nlohmann::json::parse(ReadAll(packs + "/pop/manifest.json"));
-  manifest["packing"]["segment"]["bars_per_sample"] = 2;
-  manifest["packing"]["segment"]["steps_per_bar"] = 32;
-  WriteAll(packs + "/pop/manifest.json", manifest.dump(2));
+  CopyRockPack(packs, "pop", [](nlohmann::json& packing) {
+    packing["segment"]["bars_per_sample"] = 2;
+    packing["segment"]["steps_per_bar"] = 32;
+  });
 
   JobConfig config = SmallJobConfig(tmp / "out");
   config.data.packs_dir = packs;
@@ -269,7 +280,6 @@ TEST(TrainingRunTest, PacksOfAnotherLayoutAreRefusedNamingBoth) {
 // A checkpoint records its packs' track set: resuming it on packs of the same shape but other tracks is refused
 // naming both.
 TEST(TrainingRunTest, ResumingOnPacksOfAnotherTrackSetIsRefused) {
-  namespace fs = std::filesystem;
   TempDir tmp;
   JobConfig config = SmallJobConfig(tmp / "out");
   config.train.steps = 10;
@@ -277,15 +287,13 @@ TEST(TrainingRunTest, ResumingOnPacksOfAnotherTrackSetIsRefused) {
   ASSERT_NE(run, nullptr);
   ASSERT_TRUE(run->Run().ok());
   const std::string packs = tmp / "packs";
-  fs::create_directories(packs + "/rock");
-  fs::copy(::tutti::testing::SyntheticPacksDir() + "/rock", packs + "/rock", fs::copy_options::recursive);
-  nlohmann::json manifest = nlohmann::json::parse(ReadAll(packs + "/rock/manifest.json"));
-  manifest["packing"]["track_set"] = {
-      {"name", "band5"},
-      {"tracks", {{{"name", "Drums"}, {"program", 0}, {"drum", true}}, {{"name", "Keys"}, {"program", 0}},
-                  {{"name", "Guitar"}, {"program", 24}}, {{"name", "Bass"}, {"program", 32}},
-                  {{"name", "Horns"}, {"program", 56}}}}};
-  WriteAll(packs + "/rock/manifest.json", manifest.dump(2));
+  CopyRockPack(packs, "rock", [](nlohmann::json& packing) {
+    packing["track_set"] = {
+        {"name", "band5"},
+        {"tracks", {{{"name", "Drums"}, {"program", 0}, {"drum", true}}, {{"name", "Keys"}, {"program", 0}},
+                    {{"name", "Guitar"}, {"program", 24}}, {{"name", "Bass"}, {"program", 32}},
+                    {{"name", "Horns"}, {"program", 56}}}}};
+  });
   config.data.packs_dir = packs;
   config.train.steps = 20;
   RunOptions resume;
