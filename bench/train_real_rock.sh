@@ -18,6 +18,18 @@
 #   refiner          + a refiner with deterministic binary neurons (model.refiner), two stages: the first
 #                    REFINER_PRETRAIN_STEPS steps without it, then the refiner with the generator fine-tuned
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
+#   default          configs/real-rock.yaml as it is (no overrides)
+#   held, stddev, ema, sigmoid, binary, streams, critic5, lowlr, joined by '+' (e.g. held+stddev+ema): the tutorial model with
+#                    held      held notes in the pitched tracks (model.held_tracks: piano, guitar, bass, strings;
+#                              core/model/held_steps.h)
+#                    stddev    the critic's minibatch standard deviation (model.critic_minibatch_stddev)
+#                    ema       samples from the moving average of G's weights (train.generator_ema, GENERATOR_EMA
+#                              or 0.999)
+#                    sigmoid   a sigmoid as G's last activation (model.output: sigmoid)
+#                    binary    binary neurons as G's last activation, trained end to end (model.output: binary)
+#                    streams   the critic's onset/offset and chroma streams
+#                    critic5   5 critic updates per generator update (the WGAN-GP paper's; the tutorial: 1)
+#                    lowlr     Adam learning rates 2e-4 (the tutorial: 1e-3)
 #   streams          the critic's streams alone; refiner-frozen, refiner-frozen+streams, refiner-stochastic: the
 #                    other refiner options. NAME@N: that variant with train.seed=N.
 #   accompany-<track>  the tutorial model as an accompaniment model (model.condition_track=<track>, e.g.
@@ -71,7 +83,9 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0"
+  local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
+  local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
   local streams="model.onset_stream=true model.chroma_stream=true"
   local sets
@@ -79,17 +93,33 @@ variant_sets() {
     tutorial) sets="$tutorial" ;;
     refiner) sets="$tutorial $refiner model.refiner_generator=fine_tune" ;;
     refiner+streams) sets="$tutorial $refiner model.refiner_generator=fine_tune $streams" ;;
-    streams) sets="$tutorial $streams" ;;
+    default) sets="" ;;
     refiner-frozen) sets="$tutorial $refiner model.refiner_generator=frozen" ;;
     refiner-frozen+streams) sets="$tutorial $refiner model.refiner_generator=frozen $streams" ;;
     refiner-stochastic) sets="$tutorial model.refiner=stochastic model.refiner_pretrain_steps=$pretrain" ;;
     accompany-drums|accompany-piano|accompany-guitar|accompany-bass|accompany-strings)
       sets="$tutorial model.condition_track=${name#accompany-}" ;;
-    *) return 1 ;;
+    *)
+      # Options joined by '+', on top of the tutorial: held, stddev, ema, sigmoid, binary, streams, critic5, lowlr (e.g. held+stddev+ema).
+      sets="$tutorial"
+      local part
+      for part in ${name//+/ }; do
+        case "$part" in
+          held) sets+=" $held" ;;
+          stddev) sets+=" $stddev" ;;
+          ema) sets+=" $ema" ;;
+          sigmoid) sets+=" model.output=sigmoid" ;;
+          binary) sets+=" model.output=binary" ;;
+          critic5) sets+=" train.critic_steps=5" ;;
+          lowlr) sets+=" train.g_lr=0.0002 train.d_lr=0.0002" ;;
+          streams) sets+=" $streams" ;;
+          *) return 1 ;;
+        esac
+      done ;;
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/stddev/ema/streams joined by +, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "core/base/status.h"
+
 namespace tutti {
 
 // Where training samples come from.
@@ -73,12 +75,25 @@ struct ModelConfig {
   // with every sample (drums, piano, guitar, bass, strings); the generator writes the other tracks around it.
   // `tutti accompany` plays such a model against a musician's own part.
   std::string condition_track = "none";
+  // Tracks whose notes hold (core/model/held_steps.h): their 16th-note steps come from per-8th features
+  // upsampled and smoothed along time instead of a separate weight per step, the remedy for the on-off flicker
+  // of the tutorial's step layer. Track names (drums, piano, guitar, bass, strings) or 0-based indices; [] (the
+  // tutorial) for none. configs/real-rock.yaml lists the pitched tracks and leaves the drums' one-step hits.
+  std::vector<std::string> held_tracks;
+  // The generator's last activation (core/model/model_options.h OutputActivation): relu (the tutorial), sigmoid
+  // (bounded like the 0/1 data) or binary (binary neurons trained end to end: the critic hears the 0/1 piece).
+  std::string output = "relu";
+  // The critic's minibatch standard deviation feature (Karras et al. 2018) against mode collapse.
+  bool critic_minibatch_stddev = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).
 inline constexpr const char* kConditionTrackNames[] = {"drums", "piano", "guitar", "bass", "strings"};
 // The track index model.condition_track names, -1 for "none" (and for a name the schema would refuse).
 int ConditionTrackIndex(const ModelConfig& model);
+// model.held_tracks as sorted track indices; InvalidArgument naming the entry when one is neither a name of
+// kConditionTrackNames nor an index in [0, model.tracks), or is listed twice.
+StatusOr<std::vector<int64_t>> HeldTrackIndices(const ModelConfig& model);
 
 // The optimisation loop (WGAN-GP with Adam).
 struct TrainConfig {
@@ -102,6 +117,10 @@ struct TrainConfig {
   int critic_steps = 1;
   // Weight of the gradient penalty (lambda in WGAN-GP).
   double gp_weight = 10.0;
+  // Decay of the moving average of the generator's weights that evaluations, checkpoints and samples use
+  // (core/train/generator_average.h), in [0, 1). 0 (the tutorial): the live generator. 0.999 averages over the
+  // last ~1,000 steps: a GAN's generator circles rather than settles, and the average sits in the middle.
+  double generator_ema = 0;
   // Seed for weights, latents and data order; the same seed and rank count reproduce a run on CPU.
   uint64_t seed = 0;
   // LibTorch intra-op threads per rank; 0 = the machine's cores divided by the ranks on this node.

@@ -285,6 +285,9 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.onset_stream=true",
                                             "model.chroma_stream=true",
                                             "model.condition_track=guitar",
+                                            "model.held_tracks=[bass]",
+                                            "model.output=binary",
+                                            "model.critic_minibatch_stddev=true",
                                             "train.steps=9",
                                             "train.batch_size=9",
                                             "train.g_lr=0.2",
@@ -294,6 +297,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "train.adam_eps=0.5",
                                             "train.critic_steps=9",
                                             "train.gp_weight=9",
+                                            "train.generator_ema=0.5",
                                             "train.seed=9",
                                             "train.intra_op_threads=9",
                                             "train.log_every=9",
@@ -333,7 +337,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass"};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, "sigmoid", true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -343,6 +347,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.train.adam_eps = 0.165;
   c.train.critic_steps = 17;
   c.train.gp_weight = 18;
+  c.train.generator_ema = 0.185;
   c.train.seed = 19;
   c.train.intra_op_threads = 20;
   c.train.log_every = 21;
@@ -369,6 +374,8 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.onset_stream", "true"},
                                                                      {"model.chroma_stream", "true"},
                                                                      {"model.condition_track", "bass"},
+                                                                     {"model.output", "sigmoid"},
+                                                                     {"model.critic_minibatch_stddev", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},
@@ -378,6 +385,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"train.adam_eps", "0.165"},
                                                                      {"train.critic_steps", "17"},
                                                                      {"train.gp_weight", "18"},
+                                                                     {"train.generator_ema", "0.185"},
                                                                      {"train.seed", "19"},
                                                                      {"train.intra_op_threads", "20"},
                                                                      {"train.log_every", "21"},
@@ -402,7 +410,8 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"distributed.stall_warning_s", "30"},
                                                                      {"sample.tempo_qpm", "32"},
                                                                      {"sample.threshold", "0.33"}};
-  EXPECT_EQ(expected.size() + 2, JobConfigKeyPaths().size());  // + data.genres and data.pack_pins, below
+  // + data.genres, data.pack_pins and model.held_tracks, below
+  EXPECT_EQ(expected.size() + 3, JobConfigKeyPaths().size());
   const YAML::Node root = YAML::Load(JobConfigToYaml(c));
   for (const auto& [path, text] : expected) {
     const size_t dot = path.find('.');
@@ -413,6 +422,26 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   }
   EXPECT_EQ(root["data"]["genres"][0].Scalar(), "g4");
   EXPECT_EQ(root["data"]["pack_pins"][0].Scalar(), "g4=" + std::string(64, 'e'));
+  EXPECT_EQ(root["model"]["held_tracks"][1].Scalar(), "3");
+}
+
+TEST(JobConfigTest, HeldTracksTakeNamesOrIndices) {
+  ModelConfig model;
+  model.held_tracks = {"strings", "1", "bass"};
+  const StatusOr<std::vector<int64_t>> held = HeldTrackIndices(model);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(*held, (std::vector<int64_t>{1, 3, 4}));
+  model.held_tracks.clear();
+  EXPECT_TRUE(HeldTrackIndices(model)->empty());
+  // Every bad entry is named, with what was expected.
+  EXPECT_THAT(LoadError("model:\n  held_tracks: [piano, violin]\n"),
+              HasSubstr("model.held_tracks: expected track names (drums, piano, guitar, bass, strings) or indices in "
+                        "[0, 5), got \"violin\""));
+  EXPECT_THAT(LoadError("model:\n  held_tracks: [5]\n"), HasSubstr("got \"5\""));
+  EXPECT_THAT(LoadError("model:\n  held_tracks: [bass, 3]\n"),
+              HasSubstr("model.held_tracks: track 3 is listed twice (\"3\")"));
+  EXPECT_THAT(LoadError("model:\n  held_tracks: [bass, \"\"]\n"), HasSubstr("model.held_tracks"));
+  EXPECT_THAT(LoadError("model:\n  tracks: 3\n", {"model.held_tracks=[strings]"}), HasSubstr("[0, 3)"));
 }
 
 TEST(JobConfigTest, PacksArePinnedPerGenre) {

@@ -84,6 +84,7 @@ Status ValidateJobConfig(const JobConfig& config) {
       }
     }
   }
+  TUTTI_RETURN_IF_ERROR(HeldTrackIndices(config.model).status());
   const DistributedConfig& d = config.distributed;
   if (d.stall_warning_s > d.timeout_s) {
     return absl::InvalidArgumentError(

@@ -42,6 +42,25 @@ bool ParseRefinerKind(const std::string& text, RefinerKind* kind) {
   return false;
 }
 
+const char* OutputActivationName(OutputActivation activation) {
+  switch (activation) {
+    case OutputActivation::kRelu: return "relu";
+    case OutputActivation::kSigmoid: return "sigmoid";
+    case OutputActivation::kBinary: return "binary";
+  }
+  return "relu";
+}
+
+bool ParseOutputActivation(const std::string& text, OutputActivation* activation) {
+  for (OutputActivation a : {OutputActivation::kRelu, OutputActivation::kSigmoid, OutputActivation::kBinary}) {
+    if (text == OutputActivationName(a)) {
+      *activation = a;
+      return true;
+    }
+  }
+  return false;
+}
+
 Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.latent_dim() < 1) {
     return absl::InvalidArgumentError(
@@ -57,6 +76,21 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   }
   if (o.condition_track() >= 0 && o.tracks() < 2) {
     return absl::InvalidArgumentError("GeneratorOptions.condition_track needs at least 2 tracks: one given, one written");
+  }
+  int64_t previous = -1;
+  for (const int64_t track : o.held_tracks()) {
+    if (track <= previous || track >= o.tracks()) {
+      return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.held_tracks must be distinct tracks in [0, ",
+                                                     o.tracks(), ") in increasing order, got ", track));
+    }
+    previous = track;
+  }
+  if (!o.held_tracks().empty() && !o.grouped_tracks()) {
+    return absl::InvalidArgumentError("GeneratorOptions.held_tracks needs grouped_tracks");
+  }
+  if (o.output() != OutputActivation::kRelu && !o.grouped_tracks()) {
+    return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.output ", OutputActivationName(o.output()),
+                                                   " needs grouped_tracks"));
   }
   return CheckShape("GeneratorOptions", o.tracks(), o.measures(), o.steps_per_measure(),
                     o.pitches(), o.num_genres());
@@ -121,15 +155,18 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
   // Options a fingerprint may leave out, with the value that means.
   const std::map<std::string, std::string> defaults = {
       {"Generator.refiner", "none"},          {"Generator.refiner_units", "(no refiner)"},
-      {"Generator.condition_track", "none"},
-      {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"}};
+      {"Generator.condition_track", "none"},   {"Generator.held_tracks", "none"}, {"Generator.output", "relu"},
+      {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
+      {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
       {"latent_dim", "model.latent_dim"},   {"tracks", "model.tracks"},
       {"measures", "model.measures"},       {"steps_per_measure", "model.steps_per_measure"},
       {"pitches", "model.pitches"},         {"num_genres", "model.genre_conditional (genres)"},
       {"refiner", "model.refiner"},         {"refiner_units", "model.refiner_units"},
       {"onset_stream", "model.onset_stream"}, {"chroma_stream", "model.chroma_stream"},
-      {"condition_track", "model.condition_track"}};
+      {"condition_track", "model.condition_track"}, {"held_tracks", "model.held_tracks"},
+      {"output", "model.output"},
+      {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {
     a.emplace(key, value);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/arg.h>
 
@@ -26,6 +27,16 @@ enum class RefinerKind {
 const char* RefinerKindName(RefinerKind kind);
 // The inverse of RefinerKindName; false for any other text.
 bool ParseRefinerKind(const std::string& text, RefinerKind* kind);
+
+// The generator's last activation. kRelu (the tutorial): unbounded above, so the critic compares real 0/1 cells
+// with any non-negative value, a cell may hover at the sampling threshold and faint cells come out as one-step
+// specks. kSigmoid: bounded like the data (MuseGAN's own generator ends in a bounded tanh). kBinary: deterministic
+// binary neurons (hard threshold forward, sigmoid-adjusted straight-through gradient backward) trained end to end,
+// so the critic judges exactly the 0/1 piece a user gets (BinaryMuseGAN's point, without its separate refiner).
+enum class OutputActivation { kRelu, kSigmoid, kBinary };
+// "relu", "sigmoid", "binary" (the config's spelling), and the inverse (false for any other text).
+const char* OutputActivationName(OutputActivation activation);
+bool ParseOutputActivation(const std::string& text, OutputActivation* activation);
 
 // Shape of one sample: (tracks, measures * steps_per_measure, pitches), values 0/1.
 // The layer kernels follow from the shape; with the defaults they are exactly the tutorial's
@@ -55,6 +66,14 @@ struct GeneratorOptions {
   // write the others around that track's part, given with every sample (condition_encoder.h): its output for
   // that track is the given part itself, so the critic judges the given part with what was written for it.
   TORCH_ARG(int64_t, condition_track) = -1;
+  // Tracks whose step layer holds notes (core/model/held_steps.h): empty (the tutorial) builds every track's
+  // 16th-note steps with the transposed convolution whose kernel equals its stride, which gives each step of a
+  // beat its own weights and lets a track flicker on and off from one 16th to the next. A listed track's steps
+  // come from per-8th features upsampled and smoothed along time instead, so its notes hold unless the music
+  // changes. Meant for pitched tracks; drums keep per-step hits. Requires grouped_tracks. Sorted, distinct.
+  TORCH_ARG(std::vector<int64_t>, held_tracks) = {};
+  // The output layer's activation after its BatchNorm (OutputActivation).
+  TORCH_ARG(OutputActivation, output) = OutputActivation::kRelu;
 };
 
 struct DiscriminatorOptions {
@@ -76,6 +95,11 @@ struct DiscriminatorOptions {
   // before the last dense layer. Off: the tutorial's critic.
   TORCH_ARG(bool, onset_stream) = false;
   TORCH_ARG(bool, chroma_stream) = false;
+  // Minibatch standard deviation (Karras et al., ICLR 2018): one more feature before the dense layer, the mean
+  // over the critic's features of their standard deviation across the batch, so a generator that writes the
+  // same piece for every latent is told apart from real data. Per process: with data-parallel ranks each
+  // rank's batch is its own. Off: the tutorial's critic.
+  TORCH_ARG(bool, minibatch_stddev) = false;
 };
 
 // OK, or InvalidArgument naming the field, the constraint and the value.

@@ -1,3 +1,4 @@
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -320,6 +321,48 @@ TEST(ModelTest, GeneratorSyncsEveryBatchNorm) {
     g(torch::randn({2, 128})).sum().backward();
     EXPECT_EQ(calls, 2 * (grouped ? 6 : 4 + 2 * 5)) << grouped;
   }
+}
+
+// model.output: the generator's last activation.
+TEST(ModelTest, OutputActivations) {
+  torch::manual_seed(8);
+  const torch::Tensor z = torch::randn({4, 128});
+  Generator sigmoid(GeneratorOptions().output(OutputActivation::kSigmoid));
+  const torch::Tensor soft = sigmoid(z);
+  EXPECT_GT(soft.min().item<float>(), 0.0f);
+  EXPECT_LT(soft.max().item<float>(), 1.0f);
+
+  // Binary neurons: exactly 0/1 in training and in eval mode, and the straight-through gradient reaches the
+  // generator's first layer.
+  Generator binary(GeneratorOptions().output(OutputActivation::kBinary));
+  const torch::Tensor hard = binary(z);
+  EXPECT_TRUE(torch::equal(hard, hard.gt(0.5).to(torch::kFloat)));
+  EXPECT_GT(hard.sum().item<float>(), 0.0f);
+  (hard * torch::randn_like(hard)).sum().backward();
+  EXPECT_GT(binary->transconv0->transconv->weight.grad().abs().sum().item<float>(), 0.0f);
+  binary->eval();
+  {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor eval = binary(z);
+    EXPECT_TRUE(torch::equal(eval, eval.gt(0.5).to(torch::kFloat)));
+  }
+
+  // Named in the fingerprint only when not the tutorial's, and refused by name.
+  std::ostringstream text, tutorial;
+  binary->pretty_print(text);
+  Generator()->pretty_print(tutorial);
+  EXPECT_NE(text.str().find("output=binary"), std::string::npos);
+  EXPECT_EQ(tutorial.str().find("output="), std::string::npos);
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), tutorial.str()),
+            "model.output: binary in the checkpoint, relu here");
+  OutputActivation parsed = OutputActivation::kRelu;
+  EXPECT_TRUE(ParseOutputActivation("sigmoid", &parsed));
+  EXPECT_EQ(parsed, OutputActivation::kSigmoid);
+  EXPECT_FALSE(ParseOutputActivation("tanh", &parsed));
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().output(OutputActivation::kSigmoid).grouped_tracks(false))
+                .message()
+                .find("grouped_tracks"),
+            std::string::npos);
 }
 
 }  // namespace

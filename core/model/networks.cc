@@ -79,6 +79,10 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     condition_encoder = register_module(
         "condition_encoder", ConditionEncoder(options.measures(), options.steps_per_measure(), options.pitches()));
   }
+  if (!options.held_tracks().empty()) {
+    held_steps = register_module("held_steps",
+                                 HeldSteps(32, 16, static_cast<int64_t>(options.held_tracks().size())));
+  }
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -111,6 +115,7 @@ void GeneratorImpl::reset_parameters(const at::Generator& gen) {
   // Last, so the other layers draw what they drew before refiners existed.
   if (refiner) refiner->reset_parameters(gen);
   if (condition_encoder) condition_encoder->reset_parameters(gen);
+  if (held_steps) held_steps->reset_parameters(gen);
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& genre_ids,
@@ -190,14 +195,37 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h) {
   const torch::nn::ConvTranspose3d& tc4 = transconv4->transconv;
   const torch::Tensor w4 = tc4->weight.view({cin, t * c, 4}).permute({0, 2, 1}).reshape({cin, 4 * t * c});
   torch::Tensor x4 = torch::addmm(tc4->bias.repeat({4}), in4, w4).view({rows * 4, t * c});
+  if (held_steps) {
+    // Held tracks take their steps from HeldSteps instead (held_steps.h), in the same rows and channels, so
+    // transconv4's BatchNorm normalises them as before. Their slices of transconv4's weight stay unused (zero
+    // gradient): the parameter shapes are the tutorial's whichever tracks hold notes.
+    const std::vector<int64_t>& held = options.held_tracks();
+    const int64_t th = static_cast<int64_t>(held.size());
+    const torch::Tensor steps = held_steps(h)
+                                    .view({b, th * c, m, s4, 4, 6})
+                                    .permute({0, 2, 3, 5, 4, 1})
+                                    .reshape({rows * 4, th * c});
+    std::vector<torch::Tensor> columns;
+    columns.reserve(t);
+    size_t next = 0;
+    for (int64_t track = 0; track < t; ++track) {
+      const bool is_held = next < held.size() && held[next] == track;
+      columns.push_back(is_held ? steps.narrow(1, static_cast<int64_t>(next++) * c, c) : x4.narrow(1, track * c, c));
+    }
+    x4 = torch::cat(columns, 1);
+  }
   x4 = torch::relu(
       ApplyBatchNorm(transconv4->batchnorm, x4, is_training(), transconv4->batchnorm_sync));
   // (rows * 4, [t, c]) -> (T, rows * 4, c); weight (T*c, 1, 1, 1, kp) -> (T, c, kp).
   const torch::Tensor in5 = x4.view({rows * 4, t, c}).transpose(0, 1).contiguous();
   const torch::nn::ConvTranspose3d& tc5 = transconv5->transconv;
   torch::Tensor x5 = torch::baddbmm(tc5->bias.view({t, 1, 1}), in5, tc5->weight.view({t, c, kp}));
-  x5 = torch::relu(ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training(),
-                                    transconv5->batchnorm_sync));
+  x5 = ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training(), transconv5->batchnorm_sync);
+  switch (options.output()) {
+    case OutputActivation::kRelu: x5 = torch::relu(x5); break;
+    case OutputActivation::kSigmoid: x5 = torch::sigmoid(x5); break;
+    case OutputActivation::kBinary: x5 = BinaryNeurons(x5, RefinerKind::kDeterministic, is_training()); break;
+  }
   return x5.view({t, b, m, s4, 6, 4, kp})
       .permute({1, 0, 2, 3, 5, 4, 6})
       .reshape({b, t, m * options.steps_per_measure(), options.pitches()});
@@ -224,6 +252,11 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     stream << ", refiner=" << RefinerKindName(options.refiner()) << ", refiner_units=" << options.refiner_units();
   }
   if (options.condition_track() >= 0) stream << ", condition_track=" << options.condition_track();
+  if (!options.held_tracks().empty()) {
+    stream << ", held_tracks=";
+    for (size_t i = 0; i < options.held_tracks().size(); ++i) stream << (i ? "+" : "") << options.held_tracks()[i];
+  }
+  if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   stream << ")";
 }
 
@@ -265,6 +298,7 @@ DiscriminatorImpl::DiscriminatorImpl(DiscriminatorOptions options_) : options(st
                                                                 options.steps_per_measure(), options.pitches()));
     features += NoteStreamImpl::kFeatures;
   }
+  if (options.minibatch_stddev()) features += 1;
   dense = register_module("dense", torch::nn::Linear(features, 1));
   if (options.num_genres() > 0) {
     genre_embedding =
@@ -294,7 +328,8 @@ void DiscriminatorImpl::reset_parameters(const at::Generator& gen) {
   if (chroma_stream) chroma_stream->reset_parameters(gen);
 }
 
-torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Tensor& genre_ids) {
+torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Tensor& genre_ids,
+                                         int64_t spread_groups) {
   const int64_t t = options.tracks(), m = options.measures(), s = options.steps_per_measure(),
                 p = options.pitches();
   TORCH_CHECK(x.dim() == 4 && x.size(1) == t && x.size(2) == m * s && x.size(3) == p,
@@ -319,6 +354,17 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Te
     if (onset_stream) features.push_back(onset_stream->forward(x));
     if (chroma_stream) features.push_back(chroma_stream->forward(x));
     h = torch::cat(features, 1);
+  }
+  if (options.minibatch_stddev()) {
+    // How much the batch's samples differ, the same for every sample of the batch: a collapsed generator's
+    // batch scores near zero where real batches do not. Population variance (defined for a batch of one) and
+    // an epsilon inside the root keep it finite and twice differentiable for the gradient penalty.
+    TORCH_CHECK(spread_groups >= 1 && batch % spread_groups == 0, "Discriminator: ", batch,
+                " samples do not split into ", spread_groups, " spread groups");
+    const int64_t rows = batch / spread_groups;
+    const torch::Tensor spread =
+        (h.view({spread_groups, rows, -1}).var(1, /*unbiased=*/false) + 1e-8).sqrt().mean(1, /*keepdim=*/true);
+    h = torch::cat({h, spread.repeat_interleave(rows, 0)}, 1);
   }
   torch::Tensor out = dense(h);
   if (genre_embedding) {
@@ -378,6 +424,7 @@ void DiscriminatorImpl::pretty_print(std::ostream& stream) const {
          << ", grouped_tracks=" << (options.grouped_tracks() ? "true" : "false");
   if (options.onset_stream()) stream << ", onset_stream=true";
   if (options.chroma_stream()) stream << ", chroma_stream=true";
+  if (options.minibatch_stddev()) stream << ", minibatch_stddev=true";
   stream << ")";
 }
 

@@ -16,6 +16,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "core/model/condition_encoder.h"
+#include "core/model/held_steps.h"
 #include "core/model/layers.h"
 #include "core/model/model_options.h"
 #include "core/model/refiner.h"
@@ -64,6 +65,7 @@ class GeneratorImpl : public torch::nn::Module {
   torch::nn::Embedding genre_embedding{nullptr};  // only when num_genres > 0
   Refiner refiner{nullptr};                        // only when options.refiner != kNone
   ConditionEncoder condition_encoder{nullptr};     // only when options.condition_track >= 0
+  HeldSteps held_steps{nullptr};                   // only when options.held_tracks is not empty
   torch::Tensor refiner_active_flag;               // (1) float buffer, only with a refiner
 
  private:
@@ -84,8 +86,9 @@ class DiscriminatorImpl : public torch::nn::Module {
  public:
   explicit DiscriminatorImpl(DiscriminatorOptions options = {});
   // x: (B, tracks, measures * steps_per_measure, pitches) float; genre_ids as for the generator.
-  // Returns the critic value, (B, 1).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& genre_ids = {});
+  // Returns the critic value, (B, 1). `spread_groups`: with minibatch_stddev, the batch is that many equal
+  // batches one after the other (real then fake, scored in one pass), each with its own spread feature.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& genre_ids = {}, int64_t spread_groups = 1);
   void reset_parameters(const at::Generator& gen);
   void pretty_print(std::ostream& stream) const override;
 

@@ -84,6 +84,9 @@ StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(GeneratorOptions g,
   if (train.refiner_pretrain_steps < 0) {
     return bad(absl::StrCat("refiner_pretrain_steps must be >= 0, got ", train.refiner_pretrain_steps));
   }
+  if (!(train.generator_ema >= 0 && train.generator_ema < 1)) {
+    return bad(absl::StrCat("generator_ema must be in [0, 1), got ", train.generator_ema));
+  }
   if (train.world_size < 1 || train.rank < 0 || train.rank >= train.world_size) {
     return bad(absl::StrCat("rank must be in [0, world_size), got rank ", train.rank,
                             " and world_size ", train.world_size));
@@ -116,6 +119,11 @@ StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(GeneratorOptions g,
     t->g_flat_.module_params = Flatten(*t->g_, t->g_flat_.params, t->g_flat_.grads);
     t->d_flat_.module_params = Flatten(*t->d_, t->d_flat_.params, t->d_flat_.grads);
     if (t->g_->refiner) t->refiner_params_ = t->g_->refiner->parameters();
+    if (t->options_.generator_ema > 0) {
+      // The calibration latents get their own seed, so they never touch the training stream.
+      t->average_ = std::make_unique<GeneratorAverage>(t->g_options_, t->options_.generator_ema, t->g_flat_.params,
+                                                       t->options_.seed ^ 0x9e3779b97f4a7c15ULL);
+    }
     if (t->SyncsBatchNorm()) {
       GanTrainer* self = t.get();  // owns the generator, so outlives its BatchNorm layers
       t->g_->set_batchnorm_sync([self](torch::Tensor& stats) { self->AllreduceBatchStats(stats); });
@@ -176,6 +184,10 @@ StatusOr<StepMetrics> GanTrainer::Step(const torch::Tensor& real_in, const torch
           CriticUpdate(real, genre_ids, c + 1 == options_.critic_steps, fakes, metrics));
     }
     TUTTI_RETURN_IF_ERROR(GeneratorUpdate(fakes, genre_ids, metrics));
+    if (average_) {
+      average_->Update(g_flat_.params);
+      if (g_options_.condition_track() >= 0) last_given_ = real.select(1, g_options_.condition_track()).detach();
+    }
     ++step_;
     return metrics;
   } catch (const std::exception& e) {
@@ -218,7 +230,8 @@ Status GanTrainer::CriticUpdate(const torch::Tensor& real, const torch::Tensor& 
   // graph for the input gradient.
   const torch::Tensor both_genres =
       genre_ids.defined() ? torch::cat({genre_ids, genre_ids}) : genre_ids;
-  const torch::Tensor d_both = d_(torch::cat({real, fake_d}), both_genres);
+  // Two spread groups: a minibatch-stddev critic measures the real half's spread and the fake half's apart.
+  const torch::Tensor d_both = d_(torch::cat({real, fake_d}), both_genres, /*spread_groups=*/2);
   const torch::Tensor d_real_mean = d_both.narrow(0, 0, batch).mean();
   const torch::Tensor d_fake_mean = d_both.narrow(0, batch, batch).mean();
   const torch::Tensor d_hat = d_(x_hat, genre_ids);
@@ -287,10 +300,11 @@ StatusOr<torch::Tensor> GanTrainer::Generate(const torch::Tensor& latents,
   }
   try {
     torch::NoGradGuard no_grad;
-    g_->eval();
-    torch::Tensor out = g_(latents.to(device_, torch::kFloat),
-                           genre_ids.defined() ? genre_ids.to(device_) : genre_ids, torch::Tensor(),
-                           given.defined() ? given.to(device_, torch::kFloat) : given);
+    Generator& g = average_ ? average_->Model(g_, last_given_) : g_;
+    g->eval();
+    torch::Tensor out = g(latents.to(device_, torch::kFloat),
+                          genre_ids.defined() ? genre_ids.to(device_) : genre_ids, torch::Tensor(),
+                          given.defined() ? given.to(device_, torch::kFloat) : given);
     g_->train();
     return out;
   } catch (const c10::Error& e) {
@@ -339,7 +353,17 @@ Status GanTrainer::SaveState(torch::serialize::OutputArchive& archive) const {
       archive.write("rng_state", rng_.get_state());
     }
     torch::serialize::OutputArchive g, d, g_opt, d_opt;
-    g_->save(g);
+    if (average_) {
+      // Samplers read "generator": the average. Resuming reads the live weights back from "generator_live".
+      torch::serialize::OutputArchive live;
+      g_->save(live);
+      archive.write("generator_live", live);
+      average_->Model(g_, last_given_)->save(g);
+      // What the calibration played around, so a resumed accompaniment model calibrates as the run it continues.
+      if (last_given_.defined()) archive.write("average_given_parts", last_given_.cpu());
+    } else {
+      g_->save(g);
+    }
     d_->save(d);
     g_opt_->save(g_opt);
     d_opt_->save(d_opt);
@@ -373,10 +397,23 @@ Status GanTrainer::LoadState(torch::serialize::InputArchive& archive) {
     // scratch networks and copy values in place.
     Generator g_scratch(g_options_);
     Discriminator d_scratch(d_options_);
-    torch::serialize::InputArchive g, d, g_opt, d_opt;
+    torch::serialize::InputArchive g, d, g_opt, d_opt, live;
+    // With an average, "generator" is the average and "generator_live" the weights that train.
+    const bool has_average = archive.try_read("generator_live", live);
     archive.read("generator", g);
     archive.read("discriminator", d);
-    g_scratch->load(g);
+    Generator average_scratch{nullptr};
+    torch::Tensor given_parts;
+    if (average_ && archive.try_read("average_given_parts", given_parts)) last_given_ = given_parts.to(device_);
+    if (has_average) {
+      g_scratch->load(live);
+      if (average_) {
+        average_scratch = Generator(g_options_);
+        average_scratch->load(g);
+      }
+    } else {
+      g_scratch->load(g);
+    }
     d_scratch->load(d);
     archive.read("g_optimizer", g_opt);
     archive.read("d_optimizer", d_opt);
@@ -392,6 +429,17 @@ Status GanTrainer::LoadState(torch::serialize::InputArchive& archive) {
       copy_all(g_scratch->buffers(), g_->buffers());
       copy_all(d_scratch->parameters(), d_->parameters());
       copy_all(d_scratch->buffers(), d_->buffers());
+      if (average_) {
+        // The stored average where there is one; otherwise the average starts here, from the live weights.
+        const std::vector<torch::Tensor> from =
+            average_scratch ? average_scratch->parameters() : g_scratch->parameters();
+        int64_t offset = 0;
+        for (const torch::Tensor& p : from) {
+          average_->flat().narrow(0, offset, p.numel()).copy_(p.reshape({-1}));
+          offset += p.numel();
+        }
+        average_->Invalidate();
+      }
     }
     g_opt_->load(g_opt);
     d_opt_->load(d_opt);

@@ -14,6 +14,7 @@
 
 #include "core/base/status.h"
 #include "core/model/networks.h"
+#include "core/train/generator_average.h"
 #include "core/train/train_options.h"
 
 namespace tutti {
@@ -70,7 +71,8 @@ class GanTrainer {
   // LibTorch exception. step() advances only on success.
   StatusOr<StepMetrics> Step(const torch::Tensor& real, const torch::Tensor& genre_ids = {});
 
-  // The generator in eval mode (BatchNorm running statistics), without autograd.
+  // The generator in eval mode (BatchNorm running statistics), without autograd: with
+  // TrainOptions::generator_ema the averaged generator (generator_average.h), else the live one.
   // latents: (N, latent_dim). Returns (N, tracks, measures * steps, pitches) on the trainer's
   // device. The generator is back in training mode afterwards. An accompaniment model
   // (GeneratorOptions::condition_track) needs `given`, (N, measures * steps, pitches): the part its
@@ -82,7 +84,9 @@ class GanTrainer {
   int64_t step() const { return step_; }
 
   // Writes / restores everything needed to continue bit-for-bit on CPU: both networks
-  // ("generator", "discriminator": Module::save archives, loadable into a bare Generator),
+  // ("generator", "discriminator": Module::save archives, loadable into a bare Generator; with
+  // generator_ema, "generator" is the averaged generator, the one to sample from, and the live one is
+  // "generator_live"; a checkpoint without the average starts it from the live weights),
   // both Adam states, the step count, the random stream, and the model options (checked on load:
   // FailedPrecondition when they differ). LoadState keeps parameter storage in place.
   Status SaveState(torch::serialize::OutputArchive& archive) const;
@@ -163,6 +167,9 @@ class GanTrainer {
   GradientHook gradient_hook_;
   AllreduceSumFn allreduce_sum_;
   Status sync_status_;  // the first failed SyncBatchNorm allreduce of the current step
+  std::unique_ptr<GeneratorAverage> average_;  // only with generator_ema > 0
+  torch::Tensor last_given_;  // the last real batch's condition-track parts (accompaniment models): the average's
+                              // BatchNorm calibration plays around them
 };
 
 }  // namespace tutti

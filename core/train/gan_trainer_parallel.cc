@@ -76,6 +76,10 @@ Status GanTrainer::BroadcastParameters(
         BroadcastInPlace(broadcast_from_rank0, d_flat_.params, "discriminator parameters"));
     TUTTI_RETURN_IF_ERROR(BroadcastBuffers(broadcast_from_rank0, *g_, "generator buffers"));
     TUTTI_RETURN_IF_ERROR(BroadcastBuffers(broadcast_from_rank0, *d_, "discriminator buffers"));
+    if (average_) {
+      TUTTI_RETURN_IF_ERROR(BroadcastInPlace(broadcast_from_rank0, average_->flat(), "averaged generator"));
+      average_->Invalidate();
+    }
     return absl::OkStatus();
   } catch (const c10::Error& e) {
     return absl::InternalError(

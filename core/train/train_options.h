@@ -50,6 +50,11 @@ struct TrainOptions {
   // weights stay exactly as they were). Ignored without a refiner.
   int64_t refiner_pretrain_steps = 0;
   bool refiner_freeze_generator = false;
+
+  // Decay of the exponential moving average of the generator's weights (generator_average.h), in [0, 1):
+  // 0 (the tutorial) samples from the live generator; e.g. 0.999 averages over the last ~1,000 steps, and
+  // Generate(), evaluations and checkpoints' "generator" use the average. Training itself is unchanged.
+  double generator_ema = 0;
 };
 
 }  // namespace tutti

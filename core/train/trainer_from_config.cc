@@ -21,6 +21,12 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
       .num_genres(GenreCount(config))
       .refiner_units(config.model.refiner_units)
       .condition_track(ConditionTrackIndex(config.model));
+  // ValidateJobConfig has refused any entry this would drop.
+  const StatusOr<std::vector<int64_t>> held = HeldTrackIndices(config.model);
+  if (held.ok()) g.held_tracks(*held);
+  OutputActivation output = OutputActivation::kRelu;
+  ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names
+  g.output(output);
   RefinerKind refiner = RefinerKind::kNone;
   ParseRefinerKind(config.model.refiner, &refiner);  // the config schema admits only the three names
   g.refiner(refiner);
@@ -35,7 +41,8 @@ DiscriminatorOptions DiscriminatorOptionsFromConfig(const JobConfig& config) {
       .pitches(config.model.pitches)
       .num_genres(GenreCount(config))
       .onset_stream(config.model.onset_stream)
-      .chroma_stream(config.model.chroma_stream);
+      .chroma_stream(config.model.chroma_stream)
+      .minibatch_stddev(config.model.critic_minibatch_stddev);
   return d;
 }
 
@@ -49,6 +56,7 @@ TrainOptions TrainOptionsFromConfig(const JobConfig& config, int local_ranks, in
   t.adam_eps = config.train.adam_eps;
   t.critic_steps = config.train.critic_steps;
   t.gp_weight = config.train.gp_weight;
+  t.generator_ema = config.train.generator_ema;
   t.seed = config.train.seed;
   t.intra_op_threads = config.train.intra_op_threads;
   t.local_ranks = local_ranks;

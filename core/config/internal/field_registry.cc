@@ -73,6 +73,13 @@ const auto kNames = [](const std::vector<std::string>& names) {
   }
   return true;
 };
+// Possibly empty, no empty entry.
+const auto kNameList = [](const std::vector<std::string>& names) {
+  for (const std::string& n : names) {
+    if (n.empty()) return false;
+  }
+  return true;
+};
 const auto kPinList = [](const std::vector<std::string>& pins) {
   for (const std::string& pin : pins) {
     const size_t eq = pin.rfind('=');
@@ -134,6 +141,11 @@ std::vector<Field> BuildFields() {
     MakeField("model.chroma_stream",       &J::model, &M::chroma_stream,     kBool,      kAny),
     MakeField("model.condition_track",     &J::model, &M::condition_track,
               "one of none, drums, piano, guitar, bass, strings",  OneOf({"none", "drums", "piano", "guitar", "bass", "strings"})),
+    MakeField("model.held_tracks",         &J::model, &M::held_tracks,
+              "a list of track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)", kNameList),
+    MakeField("model.output",              &J::model, &M::output,            "one of relu, sigmoid, binary",
+                                                                             OneOf({"relu", "sigmoid", "binary"})),
+    MakeField("model.critic_minibatch_stddev", &J::model, &M::critic_minibatch_stddev, kBool, kAny),
 
     MakeField("train.steps",               &J::train, &T::steps,             kPosInt,    kPositive),
     MakeField("train.batch_size",          &J::train, &T::batch_size,        kPosInt,    kPositive),
@@ -144,6 +156,7 @@ std::vector<Field> BuildFields() {
     MakeField("train.adam_eps",            &J::train, &T::adam_eps,          kPosNum,    kPositive),
     MakeField("train.critic_steps",        &J::train, &T::critic_steps,      kPosInt,    kPositive),
     MakeField("train.gp_weight",           &J::train, &T::gp_weight,         kNonNegNum, kNonNegative),
+    MakeField("train.generator_ema",       &J::train, &T::generator_ema,     kBeta,      kUnitHalfOpen),
     MakeField("train.seed",                &J::train, &T::seed,              kNonNegInt, kAny),
     MakeField("train.intra_op_threads",    &J::train, &T::intra_op_threads,
               "a non-negative integer (0 = cores / local ranks)",                        kNonNegative),

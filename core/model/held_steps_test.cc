@@ -1,0 +1,146 @@
+// HeldSteps (model.held_tracks): the step layer that lets pitched tracks hold notes, and its place in the
+// generator.
+
+#include <sstream>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/model/held_steps.h"
+#include "core/model/model_options.h"
+#include "core/model/networks.h"
+
+namespace tutti {
+namespace {
+
+TEST(HeldStepsTest, EachEighthCoversTwoSteps) {
+  // Upsampling by repetition: with the smoothing convolution an identity, every 8th's features fill both of
+  // its steps, so no note can change on a 16th. The tutorial's per-step transposed convolution gives each of
+  // a beat's four steps its own weights instead.
+  torch::manual_seed(1);
+  HeldSteps held(32, 16, 2);
+  {
+    torch::NoGradGuard no_grad;
+    held->smooth->weight.zero_();
+    held->smooth->weight.select(2, 1).select(2, 0).copy_(torch::eye(16).repeat({2, 1}));
+    held->smooth->bias.zero_();
+  }
+  const torch::Tensor steps = held(torch::randn({2, 32, 4, 4, 6}));
+  ASSERT_EQ(steps.sizes(), (std::vector<int64_t>{2, 32, 4, 16, 6}));
+  const torch::Tensor pairs = steps.reshape({2, 32, 32, 2, 6});
+  EXPECT_TRUE(torch::equal(pairs.select(3, 0), pairs.select(3, 1)));
+  EXPECT_GT((pairs.select(3, 0).narrow(2, 0, 1) - pairs.select(3, 0).narrow(2, 1, 1)).abs().max().item<float>(),
+            1e-3);
+}
+
+TEST(HeldStepsTest, TheTwoEighthsOfABeatMayDiffer) {
+  // Per-8th weights: an eighth-note line (one pitch, then another, within a beat) stays possible even when
+  // every beat's features are the same.
+  torch::manual_seed(2);
+  HeldSteps held(32, 16, 1);
+  const torch::Tensor steady = torch::randn({2, 32, 1, 1, 6}).expand({2, 32, 2, 4, 6}).contiguous();
+  const torch::Tensor steps = held(steady).reshape({2, 16, 32, 6});
+  // Steps 4 and 6: the first and the second 8th of the second beat.
+  EXPECT_GT((steps.narrow(2, 4, 1) - steps.narrow(2, 6, 1)).abs().max().item<float>(), 1e-3);
+}
+
+TEST(HeldStepsTest, SmoothingCrossesBarLinesAndStaysLocal) {
+  // Time is one axis across bars (a note may hold over the bar line): the last step of bar 1 hears the first
+  // 8th of bar 2, and nothing further away.
+  torch::manual_seed(3);
+  HeldSteps held(32, 16, 1);
+  const torch::Tensor beats = torch::randn({1, 32, 4, 4, 6});
+  torch::Tensor bar2 = beats.clone(), bar3 = beats.clone();
+  bar2.select(2, 1).add_(1.0);
+  bar3.select(2, 2).add_(1.0);
+  torch::NoGradGuard no_grad;
+  const auto last_step_of_bar1 = [&](const torch::Tensor& x) { return held(x).select(2, 0).select(2, 15); };
+  EXPECT_FALSE(torch::allclose(last_step_of_bar1(beats), last_step_of_bar1(bar2)));
+  EXPECT_TRUE(torch::equal(last_step_of_bar1(beats), last_step_of_bar1(bar3)));
+}
+
+GeneratorOptions WithHeld(std::vector<int64_t> held) { return GeneratorOptions().held_tracks(std::move(held)); }
+
+TEST(HeldStepsTest, OtherTracksAreTheTutorialsBitForBit) {
+  // held_steps draws its weights last, so with the same seed every other layer is the tutorial's and a track
+  // that does not hold notes comes out exactly as the tutorial model writes it; the held tracks differ.
+  torch::manual_seed(4);
+  const torch::Tensor z = torch::randn({8, 128});
+  at::Generator gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
+  Generator tutorial, held(WithHeld({1, 3}));
+  tutorial->reset_parameters(gen_a);
+  held->reset_parameters(gen_b);
+  // Training mode: BatchNorm normalises each track's channels with their own batch statistics.
+  torch::NoGradGuard no_grad;
+  const torch::Tensor a = tutorial(z), b = held(z);
+  for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), b.select(1, track))) << track;
+  for (int64_t track : {1, 3}) EXPECT_FALSE(torch::equal(a.select(1, track), b.select(1, track))) << track;
+}
+
+TEST(HeldStepsTest, TrainsAndNamesItselfInTheFingerprint) {
+  Generator g(WithHeld({1, 2, 3, 4}));
+  g->train();
+  const torch::Tensor out = g(torch::randn({4, 128}));
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{4, 5, 64, 72}));
+  out.pow(2).sum().backward();
+  ASSERT_TRUE(g->held_steps);
+  EXPECT_GT(g->held_steps->eighths->weight.grad().abs().sum().item<float>(), 0);
+  EXPECT_GT(g->held_steps->smooth->weight.grad().abs().sum().item<float>(), 0);
+  std::ostringstream text;
+  g->pretty_print(text);
+  EXPECT_NE(text.str().find("held_tracks=1+2+3+4"), std::string::npos) << text.str();
+  std::ostringstream tutorial;
+  Generator()->pretty_print(tutorial);
+  EXPECT_EQ(tutorial.str().find("held_tracks"), std::string::npos);
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), tutorial.str()),
+            "model.held_tracks: 1+2+3+4 in the checkpoint, none here");
+}
+
+TEST(HeldStepsTest, BadOptionsAreRefusedByName) {
+  EXPECT_NE(ValidateGeneratorOptions(WithHeld({5})).message().find("held_tracks"), std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(WithHeld({2, 1})).message().find("increasing"), std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(WithHeld({1, 1})).message().find("distinct"), std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(WithHeld({1}).grouped_tracks(false)).message().find("grouped_tracks"),
+            std::string::npos);
+  EXPECT_TRUE(ValidateGeneratorOptions(WithHeld({0, 4})).ok());
+}
+
+TEST(MinibatchStddevTest, ACriticWithItHearsTheRestOfTheBatch) {
+  torch::manual_seed(5);
+  Discriminator plain, spread(DiscriminatorOptions().minibatch_stddev(true));
+  const torch::Tensor x = (torch::rand({4, 5, 64, 72}) > 0.9).to(torch::kFloat);
+  const torch::Tensor same = x.narrow(0, 0, 1).expand({4, 5, 64, 72}).contiguous();
+  torch::NoGradGuard no_grad;
+  // Sample 0 scored in a varied batch and in a batch of copies of itself.
+  EXPECT_TRUE(torch::allclose(plain(x).narrow(0, 0, 1), plain(same).narrow(0, 0, 1), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(spread(x).narrow(0, 0, 1), spread(same).narrow(0, 0, 1), 1e-5, 1e-6));
+  EXPECT_EQ(spread->dense->weight.size(1), plain->dense->weight.size(1) + 1);
+  // Two groups in one pass score as two separate calls: a varied half and a collapsed half keep their spreads.
+  const torch::Tensor both = spread(torch::cat({x, same}), torch::Tensor(), /*spread_groups=*/2);
+  EXPECT_TRUE(torch::allclose(both.narrow(0, 0, 4), spread(x), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(both.narrow(0, 4, 4), spread(same), 1e-5, 1e-6));
+  std::ostringstream text;
+  spread->pretty_print(text);
+  EXPECT_NE(text.str().find("minibatch_stddev=true"), std::string::npos);
+}
+
+TEST(MinibatchStddevTest, TheGradientPenaltyDifferentiatesThroughIt) {
+  // WGAN-GP differentiates the critic's input gradient again; a batch of identical rows (zero spread) is
+  // where a plain square root's derivative would be infinite.
+  torch::manual_seed(6);
+  Discriminator d(DiscriminatorOptions().minibatch_stddev(true));
+  const torch::Tensor x = torch::rand({1, 5, 64, 72}).expand({3, 5, 64, 72}).contiguous().requires_grad_(true);
+  const torch::Tensor grad = torch::autograd::grad({d(x).sum()}, {x}, {}, true, true)[0];
+  grad.pow(2).sum().backward();
+  int64_t with_gradient = 0;
+  for (const auto& p : d->parameters()) {
+    if (!p.grad().defined()) continue;  // e.g. the dense bias: the input gradient does not depend on it
+    ASSERT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+    ++with_gradient;
+  }
+  EXPECT_GT(with_gradient, 10);
+}
+
+}  // namespace
+}  // namespace tutti
