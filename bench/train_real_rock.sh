@@ -18,7 +18,8 @@
 #   refiner          + a refiner with deterministic binary neurons (model.refiner), two stages: the first
 #                    REFINER_PRETRAIN_STEPS steps without it, then the refiner with the generator fine-tuned
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
-#   default          configs/real-rock.yaml as it is (no overrides)
+#   default          configs/real-rock.yaml as it is, no overrides (held notes in the pitched tracks and 5 critic
+#                    updates per generator update: docs/results/2026-12-06-options/)
 #   held, stddev, ema, sigmoid, binary, streams, critic5, lowlr, joined by '+' (e.g. held+stddev+ema): the tutorial model with
 #                    held      held notes in the pitched tracks (model.held_tracks: piano, guitar, bass, strings;
 #                              core/model/held_steps.h)
@@ -47,7 +48,7 @@
 #        for the metrics: fewer only catch gross failures), SEED (0, latents of metrics and samples),
 #        PYTHON (/usr/bin/python3, for the summary), LOG_EVERY (unset: the config's train.log_every, 50 steps;
 #        set it low, e.g. 5, for short dry runs so the loss summary has lines), SET (extra --set overrides,
-#        space-separated, e.g. "train.intra_op_threads=1"), VARIANTS (tutorial), PARALLEL (1),
+#        space-separated, e.g. "train.intra_op_threads=1"), VARIANTS (default), PARALLEL (1),
 #        REFINER_PRETRAIN_STEPS (1800: about 40 % of a 20-minute refiner+streams run with three variants at once).
 # Exits non-zero when a step fails or leaves no checkpoint, no metrics lines or no samples behind.
 set -euo pipefail
@@ -59,7 +60,7 @@ seconds=${TUTTI_BENCH_SECONDS:-1200}
 samples=${SAMPLES:-256}
 seed=${SEED:-0}
 python=${PYTHON:-/usr/bin/python3}
-variants=${VARIANTS:-tutorial}
+variants=${VARIANTS:-default}
 parallel=${PARALLEL:-1}
 pretrain=${REFINER_PRETRAIN_STEPS:-1800}
 tutti=$build/bin/tutti
@@ -83,7 +84,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
   local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
   local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"

@@ -382,8 +382,10 @@ TEST(GanTrainerAccompanimentTest, TrainsAroundTheRealPartAndGeneratesAroundAGive
 // ---------------------------------------------------------------------------------------------
 // train.generator_ema: the averaged generator (generator_average.h).
 
+// One intra-op thread: these tests train several trainers each, and ctest runs torch tests side by side.
 TrainOptions AverageOptions(double decay = 0.9) {
   TrainOptions o = SmallOptions();
+  o.intra_op_threads = 1;
   o.generator_ema = decay;
   return o;
 }
@@ -433,7 +435,7 @@ TEST(GanTrainerAverageTest, SamplesComeFromTheAverageOfTheLiveWeights) {
   // The statistics were measured on the average, not copied from the live generator.
   EXPECT_FALSE(torch::equal(sampled->transconv0->batchnorm->running_var, t->generator()->transconv0->batchnorm->running_var));
   // And training itself did not change: the live weights are those of a run without the average.
-  auto plain = MakeTrainer();
+  auto plain = MakeTrainer(AverageOptions(0.0));
   RunSteps(*plain, 0, 6);
   EXPECT_TRUE(torch::equal(FlatParameters(*plain->generator()), FlatParameters(*t->generator())));
 }
@@ -463,7 +465,7 @@ TEST(GanTrainerAverageTest, ResumeIsBitIdentical) {
 TEST(GanTrainerAverageTest, TurningTheAverageOnOrOffAtResume) {
   // A checkpoint without an average starts one from its live weights; one with an average resumes a trainer
   // without it from the live weights (not the average).
-  auto plain = MakeTrainer();
+  auto plain = MakeTrainer(AverageOptions(0.0));
   RunSteps(*plain, 0, 4);
   auto averaged = MakeTrainer(AverageOptions());
   {
@@ -474,7 +476,7 @@ TEST(GanTrainerAverageTest, TurningTheAverageOnOrOffAtResume) {
   }
   EXPECT_TRUE(torch::equal(FlatParameters(*SampledGenerator(Checkpoint(*averaged))), FlatParameters(*plain->generator())));
   RunSteps(*averaged, 4, 8);
-  auto back = MakeTrainer();
+  auto back = MakeTrainer(AverageOptions(0.0));
   {
     std::stringstream bytes(Checkpoint(*averaged));
     torch::serialize::InputArchive in;
