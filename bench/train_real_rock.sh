@@ -20,9 +20,15 @@
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
 #   default          configs/real-rock.yaml as it is, no overrides (held notes in the pitched tracks and 5 critic
 #                    updates per generator update: docs/results/2026-12-06-options/)
-#   held, stddev, ema, sigmoid, binary, streams, critic5, lowlr, joined by '+' (e.g. held+stddev+ema): the tutorial model with
+#   held, held8, harmony, bars, stddev, ema, sigmoid, binary, streams, critic5, lowlr, joined by '+' (e.g. held+stddev+ema): the
+#                    tutorial model with
 #                    held      held notes in the pitched tracks (model.held_tracks: piano, guitar, bass, strings;
 #                              core/model/held_steps.h)
+#                    harmony   one chroma per beat shared by the pitched tracks (model.harmony_tracks: piano, guitar,
+#                              bass, strings; core/model/shared_harmony.h)
+#                    bars      one learned level per track and bar (model.bar_levels; core/model/bar_levels.h)
+#                    held8     held with its smoothing on the 8th grid (model.held_on_eighths): no held note shorter
+#                              than an 8th
 #                    stddev    the critic's minibatch standard deviation (model.critic_minibatch_stddev)
 #                    ema       samples from the moving average of G's weights (train.generator_ema, GENERATOR_EMA
 #                              or 0.999)
@@ -84,7 +90,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.harmony_tracks=[] model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
   local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
   local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
@@ -101,12 +107,15 @@ variant_sets() {
     accompany-drums|accompany-piano|accompany-guitar|accompany-bass|accompany-strings)
       sets="$tutorial model.condition_track=${name#accompany-}" ;;
     *)
-      # Options joined by '+', on top of the tutorial: held, stddev, ema, sigmoid, binary, streams, critic5, lowlr (e.g. held+stddev+ema).
+      # Options joined by '+', on top of the tutorial: held, held8, harmony, bars, stddev, ema, sigmoid, binary, streams, critic5, lowlr (e.g. held+stddev+ema).
       sets="$tutorial"
       local part
       for part in ${name//+/ }; do
         case "$part" in
           held) sets+=" $held" ;;
+          harmony) sets+=" model.harmony_tracks=[piano,guitar,bass,strings]" ;;
+          bars) sets+=" model.bar_levels=true" ;;
+          held8) sets+=" $held model.held_on_eighths=true" ;;
           stddev) sets+=" $stddev" ;;
           ema) sets+=" $ema" ;;
           sigmoid) sets+=" model.output=sigmoid" ;;
@@ -120,7 +129,7 @@ variant_sets() {
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/stddev/ema/streams joined by +, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/harmony/bars/stddev/ema/sigmoid/binary/streams/critic5/lowlr joined by +, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).

@@ -80,20 +80,35 @@ struct ModelConfig {
   // of the tutorial's step layer. Track names (drums, piano, guitar, bass, strings) or 0-based indices; [] (the
   // tutorial) for none. configs/real-rock.yaml lists the pitched tracks and leaves the drums' one-step hits.
   std::vector<std::string> held_tracks;
+  // With held_tracks: true smooths on the 8th grid and repeats each 8th over its two steps, so every note of a
+  // held track lasts at least an 8th and starts on one; false (the default) smooths along 16th steps.
+  bool held_on_eighths = false;
   // The generator's last activation (core/model/model_options.h OutputActivation): relu (the tutorial), sigmoid
   // (bounded like the 0/1 data) or binary (binary neurons trained end to end: the critic hears the 0/1 piece).
   std::string output = "relu";
   // The critic's minibatch standard deviation feature (Karras et al. 2018) against mode collapse.
   bool critic_minibatch_stddev = false;
+  // Tracks that lean on one chroma per beat made once for all of them (core/model/shared_harmony.h), so tracks in
+  // different registers can agree on a chord. Names or indices as held_tracks; [] (the tutorial) for none.
+  std::vector<std::string> harmony_tracks;
+  // One learned level per track and bar (core/model/bar_levels.h): a track can fall silent for a bar, as real
+  // tracks do now and then. false: the tutorial.
+  bool bar_levels = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).
 inline constexpr const char* kConditionTrackNames[] = {"drums", "piano", "guitar", "bass", "strings"};
+// The index of an LPD-5 track name of kConditionTrackNames, -1 for any other text.
+int Lpd5TrackIndex(const std::string& name);
 // The track index model.condition_track names, -1 for "none" (and for a name the schema would refuse).
 int ConditionTrackIndex(const ModelConfig& model);
-// model.held_tracks as sorted track indices; InvalidArgument naming the entry when one is neither a name of
-// kConditionTrackNames nor an index in [0, model.tracks), or is listed twice.
+// A list of track names or 0-based indices (model.held_tracks, model.harmony_tracks) as sorted track indices;
+// InvalidArgument starting with `key` and naming the entry when one is neither a name of kConditionTrackNames nor
+// an index in [0, tracks), or is listed twice.
+StatusOr<std::vector<int64_t>> TrackIndices(const std::vector<std::string>& entries, int64_t tracks,
+                                            const std::string& key);
 StatusOr<std::vector<int64_t>> HeldTrackIndices(const ModelConfig& model);
+StatusOr<std::vector<int64_t>> HarmonyTrackIndices(const ModelConfig& model);
 
 // The optimisation loop (WGAN-GP with Adam).
 struct TrainConfig {

@@ -286,6 +286,9 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.chroma_stream=true",
                                             "model.condition_track=guitar",
                                             "model.held_tracks=[bass]",
+                                            "model.harmony_tracks=[guitar]",
+                                            "model.bar_levels=true",
+                                            "model.held_on_eighths=true",
                                             "model.output=binary",
                                             "model.critic_minibatch_stddev=true",
                                             "train.steps=9",
@@ -337,7 +340,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, "sigmoid", true};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, "sigmoid", true, {"guitar"}, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -376,6 +379,8 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.condition_track", "bass"},
                                                                      {"model.output", "sigmoid"},
                                                                      {"model.critic_minibatch_stddev", "true"},
+                                                                     {"model.bar_levels", "true"},
+                                                                     {"model.held_on_eighths", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},
@@ -410,8 +415,8 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"distributed.stall_warning_s", "30"},
                                                                      {"sample.tempo_qpm", "32"},
                                                                      {"sample.threshold", "0.33"}};
-  // + data.genres, data.pack_pins and model.held_tracks, below
-  EXPECT_EQ(expected.size() + 3, JobConfigKeyPaths().size());
+  // + data.genres, data.pack_pins, model.held_tracks and model.harmony_tracks, below
+  EXPECT_EQ(expected.size() + 4, JobConfigKeyPaths().size());
   const YAML::Node root = YAML::Load(JobConfigToYaml(c));
   for (const auto& [path, text] : expected) {
     const size_t dot = path.find('.');
@@ -423,6 +428,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   EXPECT_EQ(root["data"]["genres"][0].Scalar(), "g4");
   EXPECT_EQ(root["data"]["pack_pins"][0].Scalar(), "g4=" + std::string(64, 'e'));
   EXPECT_EQ(root["model"]["held_tracks"][1].Scalar(), "3");
+  EXPECT_EQ(root["model"]["harmony_tracks"][0].Scalar(), "guitar");
 }
 
 TEST(JobConfigTest, HeldTracksTakeNamesOrIndices) {
@@ -442,6 +448,27 @@ TEST(JobConfigTest, HeldTracksTakeNamesOrIndices) {
               HasSubstr("model.held_tracks: track 3 is listed twice (\"3\")"));
   EXPECT_THAT(LoadError("model:\n  held_tracks: [bass, \"\"]\n"), HasSubstr("model.held_tracks"));
   EXPECT_THAT(LoadError("model:\n  tracks: 3\n", {"model.held_tracks=[strings]"}), HasSubstr("[0, 3)"));
+  EXPECT_THAT(LoadError("model:\n  held_on_eighths: true\n"),
+              HasSubstr("model.held_on_eighths: needs model.held_tracks"));
+}
+
+TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
+  ModelConfig model;
+  model.harmony_tracks = {"bass", "piano", "4"};
+  const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(model);
+  ASSERT_TRUE(harmony.ok()) << harmony.status();
+  EXPECT_EQ(*harmony, (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(Lpd5TrackIndex("strings"), 4);
+  EXPECT_EQ(Lpd5TrackIndex("Strings"), -1);
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [piano, cello]\n"),
+              HasSubstr("model.harmony_tracks: expected track names (drums, piano, guitar, bass, strings) or indices "
+                        "in [0, 5), got \"cello\""));
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass, bass]\n"),
+              HasSubstr("model.harmony_tracks: track 3 is listed twice"));
+  // The shared chroma is 12 pitch classes repeated over six octaves: another pitch range is refused up front.
+  EXPECT_THAT(LoadError("model:\n  pitches: 84\n  harmony_tracks: [bass]\n"),
+              HasSubstr("model.harmony_tracks: needs model.pitches 72 (six octaves of 12 pitch classes), got "
+                        "model.pitches 84"));
 }
 
 TEST(JobConfigTest, PacksArePinnedPerGenre) {

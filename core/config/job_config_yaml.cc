@@ -85,6 +85,15 @@ Status ValidateJobConfig(const JobConfig& config) {
     }
   }
   TUTTI_RETURN_IF_ERROR(HeldTrackIndices(config.model).status());
+  TUTTI_RETURN_IF_ERROR(HarmonyTrackIndices(config.model).status());
+  if (config.model.held_on_eighths && config.model.held_tracks.empty()) {
+    return absl::InvalidArgumentError("model.held_on_eighths: needs model.held_tracks (the tracks whose notes hold)");
+  }
+  if (!config.model.harmony_tracks.empty() && config.model.pitches != 72) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.harmony_tracks: needs model.pitches 72 (six octaves of 12 pitch classes), got model.pitches ",
+        config.model.pitches));
+  }
   const DistributedConfig& d = config.distributed;
   if (d.stall_warning_s > d.timeout_s) {
     return absl::InvalidArgumentError(

@@ -6,8 +6,8 @@
 
 namespace tutti {
 
-HeldStepsImpl::HeldStepsImpl(int64_t in_channels_, int64_t channels_, int64_t held_)
-    : in_channels(in_channels_), channels(channels_), held(held_) {
+HeldStepsImpl::HeldStepsImpl(int64_t in_channels_, int64_t channels_, int64_t held_, bool on_eighths_)
+    : in_channels(in_channels_), channels(channels_), held(held_), on_eighths(on_eighths_) {
   TORCH_CHECK(in_channels > 0 && channels > 0 && held > 0, "HeldSteps: expected positive sizes, got ",
               in_channels, ", ", channels, ", ", held);
   eighths = register_module(
@@ -36,13 +36,20 @@ torch::Tensor HeldStepsImpl::forward(const torch::Tensor& h) {
   const int64_t b = h.size(0), m = h.size(2), beats = h.size(3), groups = h.size(4), c = held * channels;
   // (B, C, M, beats * 2, G): two 8ths per beat, each with its own weights.
   const torch::Tensor eighth = eighths(h);
+  if (on_eighths) {
+    // Smoothed on the 8th grid (time as one axis across bars), then each 8th over its two steps: both steps of an
+    // 8th are equal, so no note starts or ends between them.
+    const torch::Tensor smoothed = smooth(eighth.reshape({b, c, m * beats * 2, groups}));
+    return smoothed.repeat_interleave(2, /*dim=*/2).view({b, c, m, beats * 4, groups});
+  }
   // Each 8th over its two steps, then time as one axis across bars so notes can hold over a bar line.
   const torch::Tensor steps = eighth.repeat_interleave(2, /*dim=*/3).reshape({b, c, m * beats * 4, groups});
   return smooth(steps).view({b, c, m, beats * 4, groups});
 }
 
 void HeldStepsImpl::pretty_print(std::ostream& stream) const {
-  stream << "tutti::HeldSteps(in_channels=" << in_channels << ", channels=" << channels << ", held=" << held << ")";
+  stream << "tutti::HeldSteps(in_channels=" << in_channels << ", channels=" << channels << ", held=" << held
+         << (on_eighths ? ", on_eighths=true" : "") << ")";
 }
 
 }  // namespace tutti

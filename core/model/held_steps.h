@@ -33,7 +33,9 @@ namespace tutti {
 class HeldStepsImpl : public torch::nn::Module {
  public:
   // in_channels: transconv3's channels; channels: per track (transconv4's 16); held: how many tracks.
-  HeldStepsImpl(int64_t in_channels, int64_t channels, int64_t held);
+  // on_eighths: smooth the 8ths before repeating them (step 3 above runs on the 8th grid), so a held track's notes
+  // start and end on 8th positions only and none is shorter than an 8th (GeneratorOptions::held_on_eighths).
+  HeldStepsImpl(int64_t in_channels, int64_t channels, int64_t held, bool on_eighths = false);
 
   // h: (B, in_channels, measures, beats, pitch_groups), transconv3's output (a "beat" is transconv4's
   // 4-step span). Returns (B, held * channels, measures, beats * 4, pitch_groups), track-major channels.
@@ -44,8 +46,9 @@ class HeldStepsImpl : public torch::nn::Module {
   void pretty_print(std::ostream& stream) const override;
 
   const int64_t in_channels, channels, held;
+  const bool on_eighths;
   torch::nn::ConvTranspose3d eighths{nullptr};  // (in, held * channels, (1, 2, 1)), stride (1, 2, 1)
-  torch::nn::Conv2d smooth{nullptr};            // (held * channels)^2 / held, (3, 1) over time, groups = held
+  torch::nn::Conv2d smooth{nullptr};  // (held * channels)^2 / held, (3, 1) over time (steps or 8ths), groups = held
 };
 TORCH_MODULE(HeldSteps);
 

@@ -34,6 +34,27 @@ TEST(HeldStepsTest, EachEighthCoversTwoSteps) {
             1e-3);
 }
 
+TEST(HeldStepsTest, OnEighthsNoNoteIsShorterThanAnEighth) {
+  // Smoothing on the 8th grid, whatever its weights: both steps of every 8th are equal, so a note can only start
+  // and end on 8th positions; neighbouring 8ths still differ, across bar lines too.
+  torch::manual_seed(6);
+  HeldSteps held(32, 16, 2, /*on_eighths=*/true);
+  const torch::Tensor steps = held(torch::randn({2, 32, 4, 4, 6}));
+  ASSERT_EQ(steps.sizes(), (std::vector<int64_t>{2, 32, 4, 16, 6}));
+  const torch::Tensor pairs = steps.reshape({2, 32, 32, 2, 6});
+  EXPECT_TRUE(torch::equal(pairs.select(3, 0), pairs.select(3, 1)));
+  EXPECT_GT((pairs.select(3, 0).narrow(2, 7, 1) - pairs.select(3, 0).narrow(2, 8, 1)).abs().max().item<float>(), 1e-3);
+  // The default smooths along steps: the two steps of an 8th differ where its neighbours do.
+  HeldSteps on_steps(32, 16, 2);
+  const torch::Tensor step_pairs = on_steps(torch::randn({2, 32, 4, 4, 6})).reshape({2, 32, 32, 2, 6});
+  EXPECT_FALSE(torch::equal(step_pairs.select(3, 0), step_pairs.select(3, 1)));
+  std::ostringstream text;
+  Generator(GeneratorOptions().held_tracks({1}).held_on_eighths(true))->pretty_print(text);
+  EXPECT_NE(text.str().find("held_tracks=1, held_on_eighths=true"), std::string::npos) << text.str();
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().held_on_eighths(true)).message().find("needs held_tracks"),
+            std::string::npos);
+}
+
 TEST(HeldStepsTest, TheTwoEighthsOfABeatMayDiffer) {
   // Per-8th weights: an eighth-note line (one pitch, then another, within a beat) stays possible even when
   // every beat's features are the same.

@@ -21,6 +21,22 @@ Status CheckShape(const std::string& who, int64_t tracks, int64_t measures, int6
   return absl::OkStatus();
 }
 
+// held_tracks and harmony_tracks: distinct tracks in increasing order, and the grouped layers they plug into.
+Status CheckTrackList(const std::string& field, const std::vector<int64_t>& list, const GeneratorOptions& o) {
+  int64_t previous = -1;
+  for (const int64_t track : list) {
+    if (track <= previous || track >= o.tracks()) {
+      return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.", field, " must be distinct tracks in [0, ",
+                                                     o.tracks(), ") in increasing order, got ", track));
+    }
+    previous = track;
+  }
+  if (!list.empty() && !o.grouped_tracks()) {
+    return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.", field, " needs grouped_tracks"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const char* RefinerKindName(RefinerKind kind) {
@@ -77,16 +93,17 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.condition_track() >= 0 && o.tracks() < 2) {
     return absl::InvalidArgumentError("GeneratorOptions.condition_track needs at least 2 tracks: one given, one written");
   }
-  int64_t previous = -1;
-  for (const int64_t track : o.held_tracks()) {
-    if (track <= previous || track >= o.tracks()) {
-      return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.held_tracks must be distinct tracks in [0, ",
-                                                     o.tracks(), ") in increasing order, got ", track));
-    }
-    previous = track;
+  TUTTI_RETURN_IF_ERROR(CheckTrackList("held_tracks", o.held_tracks(), o));
+  TUTTI_RETURN_IF_ERROR(CheckTrackList("harmony_tracks", o.harmony_tracks(), o));
+  if (o.held_on_eighths() && o.held_tracks().empty()) {
+    return absl::InvalidArgumentError("GeneratorOptions.held_on_eighths needs held_tracks");
   }
-  if (!o.held_tracks().empty() && !o.grouped_tracks()) {
-    return absl::InvalidArgumentError("GeneratorOptions.held_tracks needs grouped_tracks");
+  if (o.bar_levels() && !o.grouped_tracks()) {
+    return absl::InvalidArgumentError("GeneratorOptions.bar_levels needs grouped_tracks");
+  }
+  if (!o.harmony_tracks().empty() && o.pitches() != 72) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GeneratorOptions.harmony_tracks needs pitches == 72 (six octaves of 12 pitch classes), got ", o.pitches()));
   }
   if (o.output() != OutputActivation::kRelu && !o.grouped_tracks()) {
     return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.output ", OutputActivationName(o.output()),
@@ -156,6 +173,8 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
   const std::map<std::string, std::string> defaults = {
       {"Generator.refiner", "none"},          {"Generator.refiner_units", "(no refiner)"},
       {"Generator.condition_track", "none"},   {"Generator.held_tracks", "none"}, {"Generator.output", "relu"},
+      {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
+      {"Generator.held_on_eighths", "false"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
       {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
@@ -165,7 +184,8 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"refiner", "model.refiner"},         {"refiner_units", "model.refiner_units"},
       {"onset_stream", "model.onset_stream"}, {"chroma_stream", "model.chroma_stream"},
       {"condition_track", "model.condition_track"}, {"held_tracks", "model.held_tracks"},
-      {"output", "model.output"},
+      {"output", "model.output"},           {"harmony_tracks", "model.harmony_tracks"},
+      {"bar_levels", "model.bar_levels"},  {"held_on_eighths", "model.held_on_eighths"},
       {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {

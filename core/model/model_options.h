@@ -72,8 +72,19 @@ struct GeneratorOptions {
   // come from per-8th features upsampled and smoothed along time instead, so its notes hold unless the music
   // changes. Meant for pitched tracks; drums keep per-step hits. Requires grouped_tracks. Sorted, distinct.
   TORCH_ARG(std::vector<int64_t>, held_tracks) = {};
+  // With held_tracks: false (the default) smooths along 16th steps, so a held track may still start or end a note
+  // on any 16th; true smooths the 8ths and then repeats each over its two steps, so every note of a held track is
+  // at least an 8th long and starts on an 8th (HeldStepsImpl's on_eighths).
+  TORCH_ARG(bool, held_on_eighths) = false;
   // The output layer's activation after its BatchNorm (OutputActivation).
   TORCH_ARG(OutputActivation, output) = OutputActivation::kRelu;
+  // Tracks that lean on one shared chroma per beat (core/model/shared_harmony.h): empty (the tutorial) lets every
+  // track choose its pitch classes at each octave on its own, so tracks in different registers rarely agree on a
+  // chord. Meant for pitched tracks. Requires grouped_tracks and pitches == 72 (6 octaves of 12). Sorted, distinct.
+  TORCH_ARG(std::vector<int64_t>, harmony_tracks) = {};
+  // One learned level per track and bar from the bar's features (core/model/bar_levels.h), so a track can fall
+  // silent for a bar as real tracks do. false: the tutorial. Requires grouped_tracks.
+  TORCH_ARG(bool, bar_levels) = false;
 };
 
 struct DiscriminatorOptions {

@@ -81,8 +81,13 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
   }
   if (!options.held_tracks().empty()) {
     held_steps = register_module("held_steps",
-                                 HeldSteps(32, 16, static_cast<int64_t>(options.held_tracks().size())));
+                                 HeldSteps(32, 16, static_cast<int64_t>(options.held_tracks().size()),
+                                           options.held_on_eighths()));
   }
+  if (!options.harmony_tracks().empty()) {
+    shared_harmony = register_module("shared_harmony", SharedHarmony(32, t, options.harmony_tracks()));
+  }
+  if (options.bar_levels()) bar_levels = register_module("bar_levels", BarLevels(256, t));
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -116,6 +121,8 @@ void GeneratorImpl::reset_parameters(const at::Generator& gen) {
   if (refiner) refiner->reset_parameters(gen);
   if (condition_encoder) condition_encoder->reset_parameters(gen);
   if (held_steps) held_steps->reset_parameters(gen);
+  if (shared_harmony) shared_harmony->reset_parameters(gen);
+  if (bar_levels) bar_levels->reset_parameters();
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& genre_ids,
@@ -158,16 +165,19 @@ torch::Tensor GeneratorImpl::Base(const torch::Tensor& z, const torch::Tensor& g
   CheckGenres(options.num_genres(), batch, genre_ids, "Generator");
   torch::Tensor x = genre_embedding ? z + genre_embedding->forward(genre_ids) : z;
   x = x.view({batch, options.latent_dim(), 1, 1, 1});
+  torch::Tensor bars;  // transconv0's output: per-bar features
   if (condition_encoder) {
     // The given part enters at the scales where bars and beats are made (condition_encoder.h).
     const ConditionEncoderImpl::Features features = condition_encoder(given);
-    x = transconv1(transconv0(x) + features.per_bar) + features.per_beat;
-    x = transconv3(transconv2(x));
+    bars = transconv0(x) + features.per_bar;
+    x = transconv1(bars) + features.per_beat;
   } else {
-    x = transconv3(transconv2(transconv1(transconv0(x))));
+    bars = transconv0(x);
+    x = transconv1(bars);
   }
+  x = transconv3(transconv2(x));
   if (options.grouped_tracks()) {
-    x = PerTrackOutputs(x);
+    x = PerTrackOutputs(x, bars);
   } else {
     std::vector<torch::Tensor> per_track;
     per_track.reserve(t);
@@ -185,7 +195,7 @@ torch::Tensor GeneratorImpl::Base(const torch::Tensor& z, const torch::Tensor& g
 // 3-D convolution. Rows are ordered (b, m, s4, p6, k4), so each layer's output is already the
 // next one's input and BatchNorm sees (rows, channels). Same weights, same result as
 // transconv5(transconv4(h)) viewed (B, T, M * S, P).
-torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h) {
+torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch::Tensor& bars) {
   const int64_t t = options.tracks(), b = h.size(0), m = options.measures(),
                 s4 = options.steps_per_measure() / 4, kp = options.pitches() / 6, c = 16,
                 cin = h.size(1);
@@ -220,6 +230,14 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h) {
   const torch::Tensor in5 = x4.view({rows * 4, t, c}).transpose(0, 1).contiguous();
   const torch::nn::ConvTranspose3d& tc5 = transconv5->transconv;
   torch::Tensor x5 = torch::baddbmm(tc5->bias.view({t, 1, 1}), in5, tc5->weight.view({t, c, kp}));
+  if (shared_harmony || bar_levels) {
+    torch::Tensor cells = x5.view({t, b, m, s4, 6, 4, kp});
+    // The shared chroma of each beat, at every octave (kp == 12 pitch classes) and step of that beat.
+    if (shared_harmony) cells = cells + shared_harmony(h).view({t, b, m, s4, 1, 1, kp});
+    // Each track's level for the bar, at every cell of it.
+    if (bar_levels) cells = cells + bar_levels(bars).view({t, b, m, 1, 1, 1, 1});
+    x5 = cells.view({t, rows * 4, kp});
+  }
   x5 = ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training(), transconv5->batchnorm_sync);
   switch (options.output()) {
     case OutputActivation::kRelu: x5 = torch::relu(x5); break;
@@ -255,8 +273,16 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
   if (!options.held_tracks().empty()) {
     stream << ", held_tracks=";
     for (size_t i = 0; i < options.held_tracks().size(); ++i) stream << (i ? "+" : "") << options.held_tracks()[i];
+    if (options.held_on_eighths()) stream << ", held_on_eighths=true";
   }
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
+  if (options.bar_levels()) stream << ", bar_levels=true";
+  if (!options.harmony_tracks().empty()) {
+    stream << ", harmony_tracks=";
+    for (size_t i = 0; i < options.harmony_tracks().size(); ++i) {
+      stream << (i ? "+" : "") << options.harmony_tracks()[i];
+    }
+  }
   stream << ")";
 }
 

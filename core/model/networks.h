@@ -15,11 +15,13 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/model/bar_levels.h"
 #include "core/model/condition_encoder.h"
 #include "core/model/held_steps.h"
 #include "core/model/layers.h"
 #include "core/model/model_options.h"
 #include "core/model/refiner.h"
+#include "core/model/shared_harmony.h"
 #include "core/model/streams.h"
 
 namespace tutti {
@@ -66,6 +68,8 @@ class GeneratorImpl : public torch::nn::Module {
   Refiner refiner{nullptr};                        // only when options.refiner != kNone
   ConditionEncoder condition_encoder{nullptr};     // only when options.condition_track >= 0
   HeldSteps held_steps{nullptr};                   // only when options.held_tracks is not empty
+  SharedHarmony shared_harmony{nullptr};           // only when options.harmony_tracks is not empty
+  BarLevels bar_levels{nullptr};                   // only when options.bar_levels
   torch::Tensor refiner_active_flag;               // (1) float buffer, only with a refiner
 
  private:
@@ -73,8 +77,9 @@ class GeneratorImpl : public torch::nn::Module {
   // `out` with its condition track replaced by `given` (a no-op without a condition track).
   torch::Tensor WithGivenPart(const torch::Tensor& out, const torch::Tensor& given) const;
   bool base_frozen_ = false;
-  // transconv4 -> transconv5 (with their BatchNorm and ReLU) for all tracks at once.
-  torch::Tensor PerTrackOutputs(const torch::Tensor& h);
+  // transconv4 -> transconv5 (with their BatchNorm and ReLU) for all tracks at once. h: transconv3's output;
+  // bars: transconv0's (read by bar_levels only).
+  torch::Tensor PerTrackOutputs(const torch::Tensor& h, const torch::Tensor& bars);
 };
 TORCH_MODULE(Generator);
 

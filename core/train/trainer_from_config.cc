@@ -24,6 +24,10 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   // ValidateJobConfig has refused any entry this would drop.
   const StatusOr<std::vector<int64_t>> held = HeldTrackIndices(config.model);
   if (held.ok()) g.held_tracks(*held);
+  g.held_on_eighths(config.model.held_on_eighths);
+  const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(config.model);
+  if (harmony.ok()) g.harmony_tracks(*harmony);
+  g.bar_levels(config.model.bar_levels);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names
   g.output(output);

@@ -143,9 +143,13 @@ std::vector<Field> BuildFields() {
               "one of none, drums, piano, guitar, bass, strings",  OneOf({"none", "drums", "piano", "guitar", "bass", "strings"})),
     MakeField("model.held_tracks",         &J::model, &M::held_tracks,
               "a list of track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)", kNameList),
+    MakeField("model.held_on_eighths",     &J::model, &M::held_on_eighths,   kBool,      kAny),
     MakeField("model.output",              &J::model, &M::output,            "one of relu, sigmoid, binary",
                                                                              OneOf({"relu", "sigmoid", "binary"})),
     MakeField("model.critic_minibatch_stddev", &J::model, &M::critic_minibatch_stddev, kBool, kAny),
+    MakeField("model.harmony_tracks",      &J::model, &M::harmony_tracks,
+              "a list of track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)", kNameList),
+    MakeField("model.bar_levels",          &J::model, &M::bar_levels,        kBool,      kAny),
 
     MakeField("train.steps",               &J::train, &T::steps,             kPosInt,    kPositive),
     MakeField("train.batch_size",          &J::train, &T::batch_size,        kPosInt,    kPositive),

@@ -1,0 +1,29 @@
+#include "core/model/bar_levels.h"
+
+namespace tutti {
+
+BarLevelsImpl::BarLevelsImpl(int64_t in_channels_, int64_t tracks_) : in_channels(in_channels_), tracks(tracks_) {
+  TORCH_CHECK(in_channels > 0 && tracks > 0, "BarLevels: expected positive sizes, got in_channels ", in_channels,
+              ", tracks ", tracks);
+  level = register_module("level", torch::nn::Linear(in_channels, tracks));
+  reset_parameters();
+}
+
+void BarLevelsImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  level->weight.zero_();
+  level->bias.zero_();
+}
+
+torch::Tensor BarLevelsImpl::forward(const torch::Tensor& bars) {
+  TORCH_CHECK(bars.dim() == 5 && bars.size(1) == in_channels && bars.size(3) == 1 && bars.size(4) == 1,
+              "BarLevels: expected (B, ", in_channels, ", measures, 1, 1), got ", bars.sizes());
+  // (B, M, C) -> (B, M, T) -> (T, B, M).
+  return level(bars.flatten(2).transpose(1, 2)).permute({2, 0, 1});
+}
+
+void BarLevelsImpl::pretty_print(std::ostream& stream) const {
+  stream << "tutti::BarLevels(in_channels=" << in_channels << ", tracks=" << tracks << ")";
+}
+
+}  // namespace tutti

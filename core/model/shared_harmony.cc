@@ -1,0 +1,53 @@
+#include "core/model/shared_harmony.h"
+
+#include <cmath>
+#include <utility>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+namespace tutti {
+
+SharedHarmonyImpl::SharedHarmonyImpl(int64_t in_channels_, int64_t tracks_, std::vector<int64_t> harmony_tracks_)
+    : in_channels(in_channels_), tracks(tracks_), harmony_tracks(std::move(harmony_tracks_)) {
+  TORCH_CHECK(in_channels > 0 && tracks > 0 && !harmony_tracks.empty(),
+              "SharedHarmony: expected positive sizes and at least one track, got in_channels ", in_channels,
+              ", tracks ", tracks, ", ", harmony_tracks.size(), " harmony tracks");
+  for (const int64_t track : harmony_tracks) {
+    TORCH_CHECK(track >= 0 && track < tracks, "SharedHarmony: track ", track, " is not in [0, ", tracks, ")");
+  }
+  chroma = register_module("chroma", torch::nn::Linear(in_channels, kPitchClasses));
+  gain = register_parameter("gain", torch::ones({static_cast<int64_t>(harmony_tracks.size())}));
+  reset_parameters(at::detail::getDefaultCPUGenerator());
+}
+
+void SharedHarmonyImpl::reset_parameters(const at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels));
+  chroma->weight.uniform_(-bound, bound, gen);
+  chroma->bias.uniform_(-bound, bound, gen);
+  gain.fill_(1.0);
+}
+
+torch::Tensor SharedHarmonyImpl::Chroma(const torch::Tensor& h) {
+  TORCH_CHECK(h.dim() == 5 && h.size(1) == in_channels, "SharedHarmony: expected (B, ", in_channels,
+              ", measures, beats, octaves), got ", h.sizes());
+  // Octave-free: the same chord whichever register a track plays in.
+  return chroma(h.mean(4).permute({0, 2, 3, 1}));
+}
+
+torch::Tensor SharedHarmonyImpl::forward(const torch::Tensor& h) {
+  const torch::Tensor shared = Chroma(h);
+  // Out of place, so autograd reaches each listed track's gain; unlisted tracks stay exactly zero. The indices are
+  // not a buffer: they follow from the options, and a buffer would travel through checkpoints and averaging.
+  const torch::Tensor index = torch::tensor(harmony_tracks, torch::kLong).to(gain.device());
+  const torch::Tensor per_track = torch::zeros({tracks}, gain.options()).index_copy(0, index, gain);
+  return per_track.view({tracks, 1, 1, 1, 1}) * shared.unsqueeze(0);
+}
+
+void SharedHarmonyImpl::pretty_print(std::ostream& stream) const {
+  stream << "tutti::SharedHarmony(in_channels=" << in_channels << ", tracks=" << tracks << ", harmony_tracks=";
+  for (size_t i = 0; i < harmony_tracks.size(); ++i) stream << (i ? "+" : "") << harmony_tracks[i];
+  stream << ")";
+}
+
+}  // namespace tutti

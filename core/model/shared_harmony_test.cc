@@ -1,0 +1,118 @@
+// SharedHarmony (model.harmony_tracks): one chroma per beat that the listed tracks lean towards, and its place in
+// the generator.
+
+#include <sstream>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/model/model_options.h"
+#include "core/model/networks.h"
+#include "core/model/shared_harmony.h"
+
+namespace tutti {
+namespace {
+
+GeneratorOptions WithHarmony(std::vector<int64_t> tracks) {
+  return GeneratorOptions().harmony_tracks(std::move(tracks));
+}
+
+// Each track's pitch-class profile per beat: (B, tracks, measures * beats, 12), the output summed over the
+// beat's 4 steps and the 6 octaves.
+torch::Tensor PitchClassesPerBeat(const torch::Tensor& out) {
+  const int64_t b = out.size(0), t = out.size(1), beats = out.size(2) / 4;
+  return out.reshape({b, t, beats, 4, 6, 12}).sum({3, 4});
+}
+
+TEST(SharedHarmonyTest, OneChromaPerBeatWhateverTheOctave) {
+  // The chord is made from the features averaged over octaves: moving the same features to another octave
+  // position gives the same chroma, and each beat has its own.
+  torch::manual_seed(1);
+  SharedHarmony harmony(32, 5, std::vector<int64_t>{1, 3});
+  torch::Tensor h = torch::rand({2, 32, 4, 4, 6});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor chroma = harmony->Chroma(h);
+  ASSERT_EQ(chroma.sizes(), (std::vector<int64_t>{2, 4, 4, 12}));
+  EXPECT_TRUE(torch::allclose(harmony->Chroma(h.flip({4})), chroma, 1e-5, 1e-6));
+  EXPECT_GT((chroma.select(2, 0) - chroma.select(2, 1)).abs().max().item<float>(), 1e-4);
+  // Per track: gain * chroma for the listed tracks, exactly zero for the others.
+  harmony->gain.copy_(torch::tensor({2.0f, -1.0f}));
+  const torch::Tensor per_track = harmony(h);
+  ASSERT_EQ(per_track.sizes(), (std::vector<int64_t>{5, 2, 4, 4, 12}));
+  EXPECT_TRUE(torch::allclose(per_track.select(0, 1), 2 * chroma));
+  EXPECT_TRUE(torch::allclose(per_track.select(0, 3), -chroma));
+  for (int64_t track : {0, 2, 4}) EXPECT_EQ(per_track.select(0, track).abs().max().item<float>(), 0) << track;
+}
+
+TEST(SharedHarmonyTest, WithoutGainTheGeneratorIsTheTutorialsBitForBit) {
+  // shared_harmony draws its weights last, so with the same seed every other layer is the tutorial's: unlisted
+  // tracks come out exactly as the tutorial writes them, and with the gains at zero so do the listed ones.
+  torch::manual_seed(2);
+  const torch::Tensor z = torch::randn({8, 128});
+  at::Generator gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
+  Generator tutorial, harmony(WithHarmony({1, 3}));
+  tutorial->reset_parameters(gen_a);
+  harmony->reset_parameters(gen_b);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor a = tutorial(z), b = harmony(z);
+  for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), b.select(1, track))) << track;
+  for (int64_t track : {1, 3}) EXPECT_FALSE(torch::equal(a.select(1, track), b.select(1, track))) << track;
+  harmony->shared_harmony->gain.zero_();
+  EXPECT_TRUE(torch::equal(tutorial(z), harmony(z)));
+}
+
+TEST(SharedHarmonyTest, TracksLeaningOnItAgreeOnPitchClasses) {
+  // With a strong gain every listed track's loudest pitch class in each beat is the shared chroma's top one,
+  // though the tracks play in different octaves; the unlisted drums do not follow it.
+  torch::manual_seed(3);
+  Generator g(WithHarmony({1, 2, 3, 4}));
+  g->eval();
+  torch::NoGradGuard no_grad;
+  g->shared_harmony->gain.fill_(200.0);
+  g->shared_harmony->chroma->weight.mul_(20.0);
+  // Every logit positive, so the ReLU output keeps the shared chroma's order.
+  g->shared_harmony->chroma->bias.add_(50.0);
+  const torch::Tensor z = torch::randn({4, 128});
+  // The chroma the generator used: recompute it from transconv3's output.
+  const torch::Tensor h = g->transconv3(g->transconv2(g->transconv1(g->transconv0(z.view({4, 128, 1, 1, 1})))));
+  const torch::Tensor top = g->shared_harmony->Chroma(h).reshape({4, 16, 12}).argmax(2);
+  const torch::Tensor profile = PitchClassesPerBeat(g(z));
+  for (int64_t track : {1, 2, 3, 4}) {
+    EXPECT_TRUE(torch::equal(profile.select(1, track).argmax(2), top)) << track;
+  }
+  EXPECT_FALSE(torch::equal(profile.select(1, 0).argmax(2), top));
+}
+
+TEST(SharedHarmonyTest, TrainsAndNamesItselfInTheFingerprint) {
+  Generator g(WithHarmony({1, 2, 3, 4}).held_tracks({1, 2, 3, 4}));
+  g->train();
+  const torch::Tensor out = g(torch::randn({4, 128}));
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{4, 5, 64, 72}));
+  // Weighted so BatchNorm's normalisation does not cancel the gradient of a plain sum.
+  (out * torch::rand_like(out)).sum().backward();
+  ASSERT_TRUE(g->shared_harmony);
+  EXPECT_GT(g->shared_harmony->chroma->weight.grad().abs().sum().item<float>(), 0);
+  EXPECT_GT(g->shared_harmony->gain.grad().abs().min().item<float>(), 0);
+  std::ostringstream text;
+  g->pretty_print(text);
+  EXPECT_NE(text.str().find("harmony_tracks=1+2+3+4"), std::string::npos) << text.str();
+  std::ostringstream tutorial;
+  Generator(GeneratorOptions().held_tracks({1, 2, 3, 4}))->pretty_print(tutorial);
+  EXPECT_EQ(tutorial.str().find("harmony_tracks"), std::string::npos);
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), tutorial.str()),
+            "model.harmony_tracks: 1+2+3+4 in the checkpoint, none here");
+}
+
+TEST(SharedHarmonyTest, BadOptionsAreRefusedByName) {
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({5})).message().find("harmony_tracks"), std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({3, 1})).message().find("increasing"), std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({1}).grouped_tracks(false)).message().find("grouped_tracks"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({1}).pitches(84)).message().find("pitches == 72"),
+            std::string::npos);
+  EXPECT_TRUE(ValidateGeneratorOptions(WithHarmony({0, 4})).ok());
+}
+
+}  // namespace
+}  // namespace tutti
