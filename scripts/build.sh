@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 build_dir=${TUTTI_BUILD_DIR:-build}
 jobs=${TUTTI_JOBS:-$(nproc)}
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-RelWithDebInfo} \
-  -DTUTTI_BUILD_BENCH=${TUTTI_BUILD_BENCH:-ON} >/dev/null
+  -DTUTTI_BUILD_BENCH=${TUTTI_BUILD_BENCH:-ON} -DTUTTI_DEBUG_INFO=${TUTTI_DEBUG_INFO:-ON} >/dev/null
 cmake --build "$build_dir" -j "$jobs"
