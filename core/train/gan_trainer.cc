@@ -431,14 +431,7 @@ Status GanTrainer::LoadState(torch::serialize::InputArchive& archive) {
       copy_all(d_scratch->buffers(), d_->buffers());
       if (average_) {
         // The stored average where there is one; otherwise the average starts here, from the live weights.
-        const std::vector<torch::Tensor> from =
-            average_scratch ? average_scratch->parameters() : g_scratch->parameters();
-        int64_t offset = 0;
-        for (const torch::Tensor& p : from) {
-          average_->flat().narrow(0, offset, p.numel()).copy_(p.reshape({-1}));
-          offset += p.numel();
-        }
-        average_->Invalidate();
+        average_->ResetFrom(average_scratch ? average_scratch : g_scratch);
       }
     }
     g_opt_->load(g_opt);

@@ -18,6 +18,22 @@ void GeneratorAverage::Update(const torch::Tensor& live_params) {
   model_current_ = false;
 }
 
+void GeneratorAverage::ResetFrom(const Generator& weights) {
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> params = weights->parameters();
+  int64_t total = 0;
+  for (const torch::Tensor& p : params) total += p.numel();
+  // Checked before the first copy: a refused generator leaves the average as it was.
+  TORCH_CHECK(total == average_.numel(), "GeneratorAverage: ", average_.numel(), " averaged weights, a generator of ",
+              total);
+  int64_t offset = 0;
+  for (const torch::Tensor& p : params) {
+    average_.narrow(0, offset, p.numel()).copy_(p.reshape({-1}));
+    offset += p.numel();
+  }
+  model_current_ = false;
+}
+
 Generator& GeneratorAverage::Model(const Generator& live, const torch::Tensor& given_parts) {
   if (model_current_) return model_;
   torch::NoGradGuard no_grad;

@@ -41,7 +41,11 @@ class GeneratorAverage {
   // calibration, repeated over the batch (silence when undefined).
   Generator& Model(const Generator& live, const torch::Tensor& given_parts = {});
 
-  // The flat average (parameters() order): saved with checkpoints, restored on resume (then call Invalidate).
+  // Sets the average to `weights`' parameters (a checkpoint's stored average, or the live generator where the
+  // checkpoint has none). Fails on a generator of another size rather than reading past the flat buffer.
+  void ResetFrom(const Generator& weights);
+
+  // The flat average (parameters() order): saved with checkpoints, broadcast from rank 0 (then call Invalidate).
   torch::Tensor& flat() { return average_; }
   void Invalidate() { model_current_ = false; }
   double decay() const { return decay_; }

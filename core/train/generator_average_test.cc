@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/train/gan_trainer.h"
+#include "core/train/generator_average.h"
 #include "core/train/gan_trainer_test_util.h"
 
 namespace tutti {
@@ -134,6 +135,20 @@ TEST(GanTrainerAverageTest, AnAccompanimentModelCalibratesAroundRealParts) {
     ASSERT_TRUE(resumed->LoadState(in).ok());
   }
   EXPECT_TRUE(torch::equal(*samples, *resumed->Generate(z, torch::Tensor(), part)));
+}
+
+TEST(GeneratorAverageTest, ResetFromTakesTheWeightsAndRefusesAnotherModel) {
+  torch::manual_seed(5);
+  Generator start, other;
+  GeneratorAverage average(GeneratorOptions(), 0.9, FlatParameters(*start), 7);
+  ASSERT_FALSE(torch::equal(FlatParameters(*start), FlatParameters(*other)));
+  average.ResetFrom(other);
+  EXPECT_TRUE(torch::equal(average.flat(), FlatParameters(*other)));
+  EXPECT_TRUE(torch::equal(FlatParameters(*average.Model(other)), FlatParameters(*other)));
+
+  Generator bigger(GeneratorOptions().bar_levels(true));
+  EXPECT_THROW(average.ResetFrom(bigger), c10::Error);
+  EXPECT_TRUE(torch::equal(average.flat(), FlatParameters(*other)));
 }
 
 TEST(GanTrainerAverageTest, DecayOutsideTheUnitIntervalIsRefused) {
