@@ -20,7 +20,8 @@
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
 #   default          configs/real-rock.yaml as it is, no overrides (held notes in the pitched tracks and 5 critic
 #                    updates per generator update: docs/results/2026-12-06-options/)
-#   held, held8, harmony, bars, stddev, ema, sigmoid, binary, streams, critic5, lowlr, joined by '+' (e.g. held+stddev+ema): the
+#   held, held8, detail, harmony, bars, stddev, ema, sigmoid, binary, streams, chroma, onset, critic5, lowlr, joined by '+'
+#                    (e.g. held+stddev+ema): the
 #                    tutorial model with
 #                    held      held notes in the pitched tracks (model.held_tracks: piano, guitar, bass, strings;
 #                              core/model/held_steps.h)
@@ -29,14 +30,18 @@
 #                    bars      one learned level per track and bar (model.bar_levels; core/model/bar_levels.h)
 #                    held8     held with its smoothing on the 8th grid (model.held_on_eighths): no held note shorter
 #                              than an 8th
+#                    detail    with held or held8: the tutorial's per-step layer added to the held tracks times a
+#                              learned gain that starts at zero (model.held_detail)
 #                    stddev    the critic's minibatch standard deviation (model.critic_minibatch_stddev)
 #                    ema       samples from the moving average of G's weights (train.generator_ema, GENERATOR_EMA
 #                              or 0.999)
 #                    sigmoid   a sigmoid as G's last activation (model.output: sigmoid)
 #                    binary    binary neurons as G's last activation, trained end to end (model.output: binary)
 #                    streams   the critic's onset/offset and chroma streams
+#                    chroma    the critic's chroma stream alone (model.chroma_stream); onset: its onset/offset stream
 #                    critic5   5 critic updates per generator update (the WGAN-GP paper's; the tutorial: 1)
 #                    lowlr     Adam learning rates 2e-4 (the tutorial: 1e-3)
+#   default+OPTIONS  configs/real-rock.yaml with those options on top (e.g. default+chroma)
 #   streams          the critic's streams alone; refiner-frozen, refiner-frozen+streams, refiner-stochastic: the
 #                    other refiner options. NAME@N: that variant with train.seed=N.
 #   accompany-<track>  the tutorial model as an accompaniment model (model.condition_track=<track>, e.g.
@@ -90,7 +95,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.harmony_tracks=[] model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.harmony_tracks=[] model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
   local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
   local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
@@ -107,10 +112,12 @@ variant_sets() {
     accompany-drums|accompany-piano|accompany-guitar|accompany-bass|accompany-strings)
       sets="$tutorial model.condition_track=${name#accompany-}" ;;
     *)
-      # Options joined by '+', on top of the tutorial: held, held8, harmony, bars, stddev, ema, sigmoid, binary, streams, critic5, lowlr (e.g. held+stddev+ema).
+      # Options joined by '+', on top of the tutorial (the list above), e.g. held+stddev+ema; default+OPTIONS: on
+      # top of configs/real-rock.yaml as it is instead.
       sets="$tutorial"
-      local part
-      for part in ${name//+/ }; do
+      local part parts=$name
+      [[ $name == default+* ]] && { sets=""; parts=${name#default+}; }
+      for part in ${parts//+/ }; do
         case "$part" in
           held) sets+=" $held" ;;
           harmony) sets+=" model.harmony_tracks=[piano,guitar,bass,strings]" ;;
@@ -123,13 +130,16 @@ variant_sets() {
           critic5) sets+=" train.critic_steps=5" ;;
           lowlr) sets+=" train.g_lr=0.0002 train.d_lr=0.0002" ;;
           streams) sets+=" $streams" ;;
+          chroma) sets+=" model.chroma_stream=true" ;;
+          onset) sets+=" model.onset_stream=true" ;;
+          detail) sets+=" model.held_detail=true" ;;
           *) return 1 ;;
         esac
       done ;;
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/harmony/bars/stddev/ema/sigmoid/binary/streams/critic5/lowlr joined by +, refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/harmony/bars/stddev/ema/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).

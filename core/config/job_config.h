@@ -83,6 +83,9 @@ struct ModelConfig {
   // With held_tracks: true smooths on the 8th grid and repeats each 8th over its two steps, so every note of a
   // held track lasts at least an 8th and starts on one; false (the default) smooths along 16th steps.
   bool held_on_eighths = false;
+  // With held_tracks: true also adds the tutorial's per-step layer to each held track, times a learned gain that
+  // starts at zero, so the model can write notes shorter than its held ones where the data has them.
+  bool held_detail = false;
   // The generator's last activation (core/model/model_options.h OutputActivation): relu (the tutorial), sigmoid
   // (bounded like the 0/1 data) or binary (binary neurons trained end to end: the critic hears the 0/1 piece).
   std::string output = "relu";

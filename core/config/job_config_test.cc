@@ -289,6 +289,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.harmony_tracks=[guitar]",
                                             "model.bar_levels=true",
                                             "model.held_on_eighths=true",
+                                            "model.held_detail=true",
                                             "model.output=binary",
                                             "model.critic_minibatch_stddev=true",
                                             "train.steps=9",
@@ -340,7 +341,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, "sigmoid", true, {"guitar"}, true};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -381,6 +382,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.critic_minibatch_stddev", "true"},
                                                                      {"model.bar_levels", "true"},
                                                                      {"model.held_on_eighths", "true"},
+                                                                     {"model.held_detail", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},
@@ -450,6 +452,7 @@ TEST(JobConfigTest, HeldTracksTakeNamesOrIndices) {
   EXPECT_THAT(LoadError("model:\n  tracks: 3\n", {"model.held_tracks=[strings]"}), HasSubstr("[0, 3)"));
   EXPECT_THAT(LoadError("model:\n  held_on_eighths: true\n"),
               HasSubstr("model.held_on_eighths: needs model.held_tracks"));
+  EXPECT_THAT(LoadError("model:\n  held_detail: true\n"), HasSubstr("model.held_detail: needs model.held_tracks"));
 }
 
 TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {

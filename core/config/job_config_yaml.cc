@@ -89,6 +89,9 @@ Status ValidateJobConfig(const JobConfig& config) {
   if (config.model.held_on_eighths && config.model.held_tracks.empty()) {
     return absl::InvalidArgumentError("model.held_on_eighths: needs model.held_tracks (the tracks whose notes hold)");
   }
+  if (config.model.held_detail && config.model.held_tracks.empty()) {
+    return absl::InvalidArgumentError("model.held_detail: needs model.held_tracks (the tracks whose notes hold)");
+  }
   if (!config.model.harmony_tracks.empty() && config.model.pitches != 72) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model.harmony_tracks: needs model.pitches 72 (six octaves of 12 pitch classes), got model.pitches ",

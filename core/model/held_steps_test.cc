@@ -118,6 +118,52 @@ TEST(HeldStepsTest, TrainsAndNamesItselfInTheFingerprint) {
             "model.held_tracks: 1+2+3+4 in the checkpoint, none here");
 }
 
+TEST(HeldStepsTest, DetailStartsAsTheHeldModelAndCanWriteShortNotes) {
+  // held_detail adds the tutorial's per-step product to each held track times a gain that starts at zero: the
+  // model starts as the held one bit for bit (same draws: the gain is registered last and drawn from nothing),
+  // the gain gets a gradient, and with a gain the two steps of an 8th can differ again.
+  torch::manual_seed(8);
+  const torch::Tensor z = torch::randn({8, 128});
+  const GeneratorOptions held8 = WithHeld({1, 3}).held_on_eighths(true);
+  at::Generator gen_a = at::detail::createCPUGenerator(9), gen_b = at::detail::createCPUGenerator(9);
+  Generator held(held8), detail(GeneratorOptions(held8).held_detail(true));
+  held->reset_parameters(gen_a);
+  detail->reset_parameters(gen_b);
+  ASSERT_EQ(detail->held_detail_gain.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(torch::equal(detail->held_detail_gain, torch::zeros({2})));
+  const torch::Tensor before = detail(z);
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(held(z), before));
+  }
+  before.pow(2).sum().backward();
+  EXPECT_GT(detail->held_detail_gain.grad().abs().min().item<float>(), 0);
+
+  // A held track's cells: the two steps of every 8th are equal without detail and differ with it.
+  const auto eighth_steps_differ = [&](Generator& g) {
+    torch::NoGradGuard no_grad;
+    g->eval();
+    const torch::Tensor cells = g(z).select(1, 1).reshape({8, 32, 2, 72});
+    return !torch::equal(cells.select(2, 0), cells.select(2, 1));
+  };
+  {
+    torch::NoGradGuard no_grad;
+    detail->held_detail_gain.fill_(3.0);
+  }
+  EXPECT_TRUE(eighth_steps_differ(detail));
+  EXPECT_FALSE(eighth_steps_differ(held));
+
+  std::ostringstream text;
+  detail->pretty_print(text);
+  EXPECT_NE(text.str().find("held_on_eighths=true, held_detail=true"), std::string::npos) << text.str();
+  std::ostringstream plain;
+  held->pretty_print(plain);
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), plain.str()),
+            "model.held_detail: true in the checkpoint, false here");
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().held_detail(true)).message().find("needs held_tracks"),
+            std::string::npos);
+}
+
 TEST(HeldStepsTest, BadOptionsAreRefusedByName) {
   EXPECT_NE(ValidateGeneratorOptions(WithHeld({5})).message().find("held_tracks"), std::string::npos);
   EXPECT_NE(ValidateGeneratorOptions(WithHeld({2, 1})).message().find("increasing"), std::string::npos);

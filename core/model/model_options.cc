@@ -98,6 +98,9 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.held_on_eighths() && o.held_tracks().empty()) {
     return absl::InvalidArgumentError("GeneratorOptions.held_on_eighths needs held_tracks");
   }
+  if (o.held_detail() && o.held_tracks().empty()) {
+    return absl::InvalidArgumentError("GeneratorOptions.held_detail needs held_tracks");
+  }
   if (o.bar_levels() && !o.grouped_tracks()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_levels needs grouped_tracks");
   }
@@ -174,7 +177,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.refiner", "none"},          {"Generator.refiner_units", "(no refiner)"},
       {"Generator.condition_track", "none"},   {"Generator.held_tracks", "none"}, {"Generator.output", "relu"},
       {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
-      {"Generator.held_on_eighths", "false"},
+      {"Generator.held_on_eighths", "false"},  {"Generator.held_detail", "false"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
       {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
@@ -186,6 +189,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"condition_track", "model.condition_track"}, {"held_tracks", "model.held_tracks"},
       {"output", "model.output"},           {"harmony_tracks", "model.harmony_tracks"},
       {"bar_levels", "model.bar_levels"},  {"held_on_eighths", "model.held_on_eighths"},
+      {"held_detail", "model.held_detail"},
       {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {

@@ -76,6 +76,11 @@ struct GeneratorOptions {
   // on any 16th; true smooths the 8ths and then repeats each over its two steps, so every note of a held track is
   // at least an 8th long and starts on an 8th (HeldStepsImpl's on_eighths).
   TORCH_ARG(bool, held_on_eighths) = false;
+  // With held_tracks: each held track also adds the tutorial's per-step product (transconv4's own weights, computed
+  // anyway) times a learned gain per track that starts at zero (GeneratorImpl::held_detail_gain). Held notes on the
+  // 8th grid are all >= an 8th, where 6-19 % of real rock's pitched notes are shorter; the gain lets the critic bring
+  // back as many 16th-level notes as it finds in the data, starting from the held model bit for bit.
+  TORCH_ARG(bool, held_detail) = false;
   // The output layer's activation after its BatchNorm (OutputActivation).
   TORCH_ARG(OutputActivation, output) = OutputActivation::kRelu;
   // Tracks that lean on one shared chroma per beat (core/model/shared_harmony.h): empty (the tutorial) lets every

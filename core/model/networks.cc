@@ -88,6 +88,11 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     shared_harmony = register_module("shared_harmony", SharedHarmony(32, t, options.harmony_tracks()));
   }
   if (options.bar_levels()) bar_levels = register_module("bar_levels", BarLevels(256, t));
+  // Registered last, so every other parameter keeps its place in parameters() (and in flat buffers).
+  if (options.held_detail()) {
+    held_detail_gain =
+        register_parameter("held_detail_gain", torch::zeros({static_cast<int64_t>(options.held_tracks().size())}));
+  }
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -123,6 +128,10 @@ void GeneratorImpl::reset_parameters(const at::Generator& gen) {
   if (held_steps) held_steps->reset_parameters(gen);
   if (shared_harmony) shared_harmony->reset_parameters(gen);
   if (bar_levels) bar_levels->reset_parameters();
+  if (held_detail_gain.defined()) {
+    torch::NoGradGuard no_grad;
+    held_detail_gain.zero_();
+  }
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& genre_ids,
@@ -208,7 +217,8 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
   if (held_steps) {
     // Held tracks take their steps from HeldSteps instead (held_steps.h), in the same rows and channels, so
     // transconv4's BatchNorm normalises them as before. Their slices of transconv4's weight stay unused (zero
-    // gradient): the parameter shapes are the tutorial's whichever tracks hold notes.
+    // gradient) unless held_detail adds them back, scaled by a learned gain: the parameter shapes are the
+    // tutorial's whichever tracks hold notes.
     const std::vector<int64_t>& held = options.held_tracks();
     const int64_t th = static_cast<int64_t>(held.size());
     const torch::Tensor steps = held_steps(h)
@@ -220,7 +230,14 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
     size_t next = 0;
     for (int64_t track = 0; track < t; ++track) {
       const bool is_held = next < held.size() && held[next] == track;
-      columns.push_back(is_held ? steps.narrow(1, static_cast<int64_t>(next++) * c, c) : x4.narrow(1, track * c, c));
+      if (!is_held) {
+        columns.push_back(x4.narrow(1, track * c, c));
+        continue;
+      }
+      torch::Tensor held_track = steps.narrow(1, static_cast<int64_t>(next) * c, c);
+      if (held_detail_gain.defined()) held_track = held_track + held_detail_gain[next] * x4.narrow(1, track * c, c);
+      columns.push_back(held_track);
+      ++next;
     }
     x4 = torch::cat(columns, 1);
   }
@@ -274,6 +291,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     stream << ", held_tracks=";
     for (size_t i = 0; i < options.held_tracks().size(); ++i) stream << (i ? "+" : "") << options.held_tracks()[i];
     if (options.held_on_eighths()) stream << ", held_on_eighths=true";
+    if (options.held_detail()) stream << ", held_detail=true";
   }
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   if (options.bar_levels()) stream << ", bar_levels=true";

@@ -70,6 +70,7 @@ class GeneratorImpl : public torch::nn::Module {
   HeldSteps held_steps{nullptr};                   // only when options.held_tracks is not empty
   SharedHarmony shared_harmony{nullptr};           // only when options.harmony_tracks is not empty
   BarLevels bar_levels{nullptr};                   // only when options.bar_levels
+  torch::Tensor held_detail_gain;                  // (held tracks), only when options.held_detail
   torch::Tensor refiner_active_flag;               // (1) float buffer, only with a refiner
 
  private:

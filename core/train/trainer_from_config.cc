@@ -25,6 +25,7 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   const StatusOr<std::vector<int64_t>> held = HeldTrackIndices(config.model);
   if (held.ok()) g.held_tracks(*held);
   g.held_on_eighths(config.model.held_on_eighths);
+  g.held_detail(config.model.held_detail);
   const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(config.model);
   if (harmony.ok()) g.harmony_tracks(*harmony);
   g.bar_levels(config.model.bar_levels);

@@ -144,6 +144,7 @@ std::vector<Field> BuildFields() {
     MakeField("model.held_tracks",         &J::model, &M::held_tracks,
               "a list of track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)", kNameList),
     MakeField("model.held_on_eighths",     &J::model, &M::held_on_eighths,   kBool,      kAny),
+    MakeField("model.held_detail",         &J::model, &M::held_detail,       kBool,      kAny),
     MakeField("model.output",              &J::model, &M::output,            "one of relu, sigmoid, binary",
                                                                              OneOf({"relu", "sigmoid", "binary"})),
     MakeField("model.critic_minibatch_stddev", &J::model, &M::critic_minibatch_stddev, kBool, kAny),
