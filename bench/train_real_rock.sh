@@ -18,8 +18,7 @@
 #   refiner          + a refiner with deterministic binary neurons (model.refiner), two stages: the first
 #                    REFINER_PRETRAIN_STEPS steps without it, then the refiner with the generator fine-tuned
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
-#   default          configs/real-rock.yaml as it is, no overrides (held notes in the pitched tracks and 5 critic
-#                    updates per generator update: docs/results/2026-12-06-options/)
+#   default          configs/real-rock.yaml as it is, no overrides (its header says what it turns on and why)
 #   held, held8, detail, harmony, bars, stddev, ema, sigmoid, binary, streams, chroma, onset, critic5, lowlr, joined by '+'
 #                    (e.g. held+stddev+ema): the
 #                    tutorial model with
@@ -27,6 +26,10 @@
 #                              core/model/held_steps.h)
 #                    harmony   one chroma per beat shared by the pitched tracks (model.harmony_tracks: piano, guitar,
 #                              bass, strings; core/model/shared_harmony.h)
+#                    hgainN    with harmony: every track's gain on the shared chroma starts at N, not 1
+#                              (model.harmony_gain; e.g. hgain4)
+#                    hpost     with harmony: the shared chroma added after the output BatchNorm
+#                              (model.harmony_after_norm)
 #                    bars      one learned level per track and bar (model.bar_levels; core/model/bar_levels.h)
 #                    held8     held with its smoothing on the 8th grid (model.held_on_eighths): no held note shorter
 #                              than an 8th
@@ -95,7 +98,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.harmony_tracks=[] model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.harmony_tracks=[] model.harmony_gain=1 model.harmony_after_norm=false model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
   local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
   local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
@@ -133,6 +136,8 @@ variant_sets() {
           chroma) sets+=" model.chroma_stream=true" ;;
           onset) sets+=" model.onset_stream=true" ;;
           detail) sets+=" model.held_detail=true" ;;
+          hgain[0-9]*) sets+=" model.harmony_gain=${part#hgain}" ;;
+          hpost) sets+=" model.harmony_after_norm=true" ;;
           *) return 1 ;;
         esac
       done ;;

@@ -97,6 +97,12 @@ struct ModelConfig {
   // One learned level per track and bar (core/model/bar_levels.h): a track can fall silent for a bar, as real
   // tracks do now and then. false: the tutorial.
   bool bar_levels = false;
+  // With harmony_tracks: each listed track's gain on the shared chroma at the start of training. In 20 minutes on
+  // real rock the learned gains stay within ~30 % of where they start, so this sets how strongly tracks agree.
+  double harmony_gain = 1.0;
+  // With harmony_tracks: add the shared chroma after the output layer's BatchNorm, where the track's own product
+  // growing during training cannot dilute it (core/model/model_options.h: on real rock it did not help).
+  bool harmony_after_norm = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).

@@ -290,6 +290,8 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.bar_levels=true",
                                             "model.held_on_eighths=true",
                                             "model.held_detail=true",
+                                            "model.harmony_gain=2",
+                                            "model.harmony_after_norm=true",
                                             "model.output=binary",
                                             "model.critic_minibatch_stddev=true",
                                             "train.steps=9",
@@ -341,7 +343,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -383,6 +385,8 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.bar_levels", "true"},
                                                                      {"model.held_on_eighths", "true"},
                                                                      {"model.held_detail", "true"},
+                                                                     {"model.harmony_gain", "2.5"},
+                                                                     {"model.harmony_after_norm", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},
@@ -472,6 +476,10 @@ TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
   EXPECT_THAT(LoadError("model:\n  pitches: 84\n  harmony_tracks: [bass]\n"),
               HasSubstr("model.harmony_tracks: needs model.pitches 72 (six octaves of 12 pitch classes), got "
                         "model.pitches 84"));
+  EXPECT_THAT(LoadError("model:\n  harmony_gain: 3\n"), HasSubstr("model.harmony_gain: needs model.harmony_tracks"));
+  EXPECT_THAT(LoadError("model:\n  harmony_after_norm: true\n"),
+              HasSubstr("model.harmony_after_norm: needs model.harmony_tracks"));
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gain: -1\n"), HasSubstr("model.harmony_gain"));
 }
 
 TEST(JobConfigTest, PacksArePinnedPerGenre) {

@@ -92,6 +92,12 @@ Status ValidateJobConfig(const JobConfig& config) {
   if (config.model.held_detail && config.model.held_tracks.empty()) {
     return absl::InvalidArgumentError("model.held_detail: needs model.held_tracks (the tracks whose notes hold)");
   }
+  if (config.model.harmony_after_norm && config.model.harmony_tracks.empty()) {
+    return absl::InvalidArgumentError("model.harmony_after_norm: needs model.harmony_tracks");
+  }
+  if (config.model.harmony_gain != 1.0 && config.model.harmony_tracks.empty()) {
+    return absl::InvalidArgumentError("model.harmony_gain: needs model.harmony_tracks (the tracks it scales)");
+  }
   if (!config.model.harmony_tracks.empty() && config.model.pitches != 72) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model.harmony_tracks: needs model.pitches 72 (six octaves of 12 pitch classes), got model.pitches ",

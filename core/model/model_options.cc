@@ -104,6 +104,12 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.bar_levels() && !o.grouped_tracks()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_levels needs grouped_tracks");
   }
+  if (!(o.harmony_gain() >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.harmony_gain must be >= 0, got ", o.harmony_gain()));
+  }
+  if (o.harmony_after_norm() && o.harmony_tracks().empty()) {
+    return absl::InvalidArgumentError("GeneratorOptions.harmony_after_norm needs harmony_tracks");
+  }
   if (!o.harmony_tracks().empty() && o.pitches() != 72) {
     return absl::InvalidArgumentError(absl::StrCat(
         "GeneratorOptions.harmony_tracks needs pitches == 72 (six octaves of 12 pitch classes), got ", o.pitches()));
@@ -178,6 +184,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.condition_track", "none"},   {"Generator.held_tracks", "none"}, {"Generator.output", "relu"},
       {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
       {"Generator.held_on_eighths", "false"},  {"Generator.held_detail", "false"},
+      {"Generator.harmony_after_norm", "false"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
       {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
@@ -189,7 +196,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"condition_track", "model.condition_track"}, {"held_tracks", "model.held_tracks"},
       {"output", "model.output"},           {"harmony_tracks", "model.harmony_tracks"},
       {"bar_levels", "model.bar_levels"},  {"held_on_eighths", "model.held_on_eighths"},
-      {"held_detail", "model.held_detail"},
+      {"held_detail", "model.held_detail"}, {"harmony_after_norm", "model.harmony_after_norm"},
       {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {

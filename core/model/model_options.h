@@ -87,6 +87,15 @@ struct GeneratorOptions {
   // track choose its pitch classes at each octave on its own, so tracks in different registers rarely agree on a
   // chord. Meant for pitched tracks. Requires grouped_tracks and pitches == 72 (6 octaves of 12). Sorted, distinct.
   TORCH_ARG(std::vector<int64_t>, harmony_tracks) = {};
+  // With harmony_tracks: every listed track's gain on the shared chroma when the weights are drawn. An initial
+  // value, not part of the architecture: left out of the fingerprint, so checkpoints load whatever it was.
+  TORCH_ARG(double, harmony_gain) = 1.0;
+  // With harmony_tracks: add the shared chroma after transconv5's BatchNorm instead of before it. Before (the
+  // default), the norm divides it by the spread of the track's own product, which may grow as training goes on;
+  // after, its weight against the normalised track is the gain's alone. Built to test why the tonal distances on
+  // real rock come close to real by step 500 and drift away by step 2,000 while the learned gains stay put: it did
+  // not stop the drift (docs/results/2026-12-07-harmony-strength), so the dilution is not the cause.
+  TORCH_ARG(bool, harmony_after_norm) = false;
   // One learned level per track and bar from the bar's features (core/model/bar_levels.h), so a track can fall
   // silent for a bar as real tracks do. false: the tutorial. Requires grouped_tracks.
   TORCH_ARG(bool, bar_levels) = false;

@@ -85,7 +85,7 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
                                            options.held_on_eighths()));
   }
   if (!options.harmony_tracks().empty()) {
-    shared_harmony = register_module("shared_harmony", SharedHarmony(32, t, options.harmony_tracks()));
+    shared_harmony = register_module("shared_harmony", SharedHarmony(32, t, options.harmony_tracks(), options.harmony_gain()));
   }
   if (options.bar_levels()) bar_levels = register_module("bar_levels", BarLevels(256, t));
   // Registered last, so every other parameter keeps its place in parameters() (and in flat buffers).
@@ -247,15 +247,21 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
   const torch::Tensor in5 = x4.view({rows * 4, t, c}).transpose(0, 1).contiguous();
   const torch::nn::ConvTranspose3d& tc5 = transconv5->transconv;
   torch::Tensor x5 = torch::baddbmm(tc5->bias.view({t, 1, 1}), in5, tc5->weight.view({t, c, kp}));
-  if (shared_harmony || bar_levels) {
+  // The shared chroma of each beat, at every octave (kp == 12 pitch classes) and step of that beat.
+  const torch::Tensor harmony =
+      shared_harmony ? shared_harmony(h).view({t, b, m, s4, 1, 1, kp}) : torch::Tensor();
+  const bool harmony_after_norm = harmony.defined() && options.harmony_after_norm();
+  if ((harmony.defined() && !harmony_after_norm) || bar_levels) {
     torch::Tensor cells = x5.view({t, b, m, s4, 6, 4, kp});
-    // The shared chroma of each beat, at every octave (kp == 12 pitch classes) and step of that beat.
-    if (shared_harmony) cells = cells + shared_harmony(h).view({t, b, m, s4, 1, 1, kp});
+    if (harmony.defined() && !harmony_after_norm) cells = cells + harmony;
     // Each track's level for the bar, at every cell of it.
     if (bar_levels) cells = cells + bar_levels(bars).view({t, b, m, 1, 1, 1, 1});
     x5 = cells.view({t, rows * 4, kp});
   }
   x5 = ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training(), transconv5->batchnorm_sync);
+  // After the norm the chord's weight against the track's own pitches is the gain's alone: before it, the track's
+  // product grows as it trains and the norm's division shrinks the shared term with it.
+  if (harmony_after_norm) x5 = (x5.view({t, b, m, s4, 6, 4, kp}) + harmony).view({1, t, -1});
   switch (options.output()) {
     case OutputActivation::kRelu: x5 = torch::relu(x5); break;
     case OutputActivation::kSigmoid: x5 = torch::sigmoid(x5); break;
@@ -300,6 +306,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     for (size_t i = 0; i < options.harmony_tracks().size(); ++i) {
       stream << (i ? "+" : "") << options.harmony_tracks()[i];
     }
+    if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";
   }
   stream << ")";
 }

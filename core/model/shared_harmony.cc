@@ -7,8 +7,9 @@
 
 namespace tutti {
 
-SharedHarmonyImpl::SharedHarmonyImpl(int64_t in_channels_, int64_t tracks_, std::vector<int64_t> harmony_tracks_)
-    : in_channels(in_channels_), tracks(tracks_), harmony_tracks(std::move(harmony_tracks_)) {
+SharedHarmonyImpl::SharedHarmonyImpl(int64_t in_channels_, int64_t tracks_, std::vector<int64_t> harmony_tracks_,
+                                     double initial_gain_)
+    : in_channels(in_channels_), tracks(tracks_), initial_gain(initial_gain_), harmony_tracks(std::move(harmony_tracks_)) {
   TORCH_CHECK(in_channels > 0 && tracks > 0 && !harmony_tracks.empty(),
               "SharedHarmony: expected positive sizes and at least one track, got in_channels ", in_channels,
               ", tracks ", tracks, ", ", harmony_tracks.size(), " harmony tracks");
@@ -25,7 +26,7 @@ void SharedHarmonyImpl::reset_parameters(const at::Generator& gen) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels));
   chroma->weight.uniform_(-bound, bound, gen);
   chroma->bias.uniform_(-bound, bound, gen);
-  gain.fill_(1.0);
+  gain.fill_(initial_gain);
 }
 
 torch::Tensor SharedHarmonyImpl::Chroma(const torch::Tensor& h) {

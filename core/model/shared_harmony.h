@@ -33,8 +33,10 @@ class SharedHarmonyImpl : public torch::nn::Module {
   // Pitch classes per octave: the generator's pitch axis is 6 groups of 12 when harmony is on.
   static constexpr int64_t kPitchClasses = 12;
 
-  // in_channels: transconv3's channels; tracks: all of the generator's; harmony_tracks: the listed ones, sorted.
-  SharedHarmonyImpl(int64_t in_channels, int64_t tracks, std::vector<int64_t> harmony_tracks);
+  // in_channels: transconv3's channels; tracks: all of the generator's; harmony_tracks: the listed ones, sorted;
+  // initial_gain: every gain's value when drawn (GeneratorOptions::harmony_gain).
+  SharedHarmonyImpl(int64_t in_channels, int64_t tracks, std::vector<int64_t> harmony_tracks,
+                    double initial_gain = 1.0);
 
   // h: (B, in_channels, measures, beats, octaves), transconv3's output. Returns the pitch-class logits per beat,
   // (B, measures, beats, 12), shared by every listed track.
@@ -42,11 +44,12 @@ class SharedHarmonyImpl : public torch::nn::Module {
   // What each track adds to its output before BatchNorm: (tracks, B, measures, beats, 12), gain * Chroma(h) for a
   // listed track, zero for the others.
   torch::Tensor forward(const torch::Tensor& h);
-  // chroma ~ PyTorch's Linear default from `gen`; every gain 1.
+  // chroma ~ PyTorch's Linear default from `gen`; every gain initial_gain.
   void reset_parameters(const at::Generator& gen);
   void pretty_print(std::ostream& stream) const override;
 
   const int64_t in_channels, tracks;
+  const double initial_gain;
   const std::vector<int64_t> harmony_tracks;
   torch::nn::Linear chroma{nullptr};  // in_channels -> 12
   torch::Tensor gain;                 // (harmony_tracks.size()), one per listed track

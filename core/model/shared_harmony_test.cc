@@ -62,11 +62,13 @@ TEST(SharedHarmonyTest, WithoutGainTheGeneratorIsTheTutorialsBitForBit) {
   EXPECT_TRUE(torch::equal(tutorial(z), harmony(z)));
 }
 
-TEST(SharedHarmonyTest, TracksLeaningOnItAgreeOnPitchClasses) {
+class SharedHarmonyPlaceTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SharedHarmonyPlaceTest, TracksLeaningOnItAgreeOnPitchClasses) {
   // With a strong gain every listed track's loudest pitch class in each beat is the shared chroma's top one,
-  // though the tracks play in different octaves; the unlisted drums do not follow it.
+  // though the tracks play in different octaves; the unlisted drums do not follow it. Before or after the norm.
   torch::manual_seed(3);
-  Generator g(WithHarmony({1, 2, 3, 4}));
+  Generator g(WithHarmony({1, 2, 3, 4}).harmony_after_norm(GetParam()));
   g->eval();
   torch::NoGradGuard no_grad;
   g->shared_harmony->gain.fill_(200.0);
@@ -82,6 +84,40 @@ TEST(SharedHarmonyTest, TracksLeaningOnItAgreeOnPitchClasses) {
     EXPECT_TRUE(torch::equal(profile.select(1, track).argmax(2), top)) << track;
   }
   EXPECT_FALSE(torch::equal(profile.select(1, 0).argmax(2), top));
+}
+
+TEST_P(SharedHarmonyPlaceTest, WithoutGainTheOtherLayersAreUntouched) {
+  torch::manual_seed(4);
+  const torch::Tensor z = torch::randn({8, 128});
+  at::Generator gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
+  Generator tutorial, harmony(WithHarmony({1, 3}).harmony_after_norm(GetParam()));
+  tutorial->reset_parameters(gen_a);
+  harmony->reset_parameters(gen_b);
+  torch::NoGradGuard no_grad;
+  harmony->shared_harmony->gain.zero_();
+  EXPECT_TRUE(torch::equal(tutorial(z), harmony(z)));
+}
+
+INSTANTIATE_TEST_SUITE_P(BeforeAndAfterTheNorm, SharedHarmonyPlaceTest, ::testing::Bool());
+
+TEST(SharedHarmonyTest, AfterTheNormTheTracksOwnScaleCannotDiluteIt) {
+  // The reason for harmony_after_norm: scaling a track's own output product (as training grows it) shrinks the
+  // shared term's share before the norm, and leaves it as it was after the norm.
+  torch::manual_seed(5);
+  const torch::Tensor z = torch::randn({8, 128});
+  const auto chord_share = [&](bool after_norm, double scale) {
+    at::Generator gen = at::detail::createCPUGenerator(11);
+    Generator g(WithHarmony({1, 2, 3, 4}).harmony_after_norm(after_norm));
+    g->reset_parameters(gen);
+    torch::NoGradGuard no_grad;
+    g->transconv5->transconv->weight.mul_(scale);
+    g->transconv5->transconv->bias.mul_(scale);
+    const torch::Tensor with = g(z);
+    g->shared_harmony->gain.zero_();
+    return (with - g(z)).abs().mean().item<double>();
+  };
+  EXPECT_LT(chord_share(false, 10.0), 0.5 * chord_share(false, 1.0));
+  EXPECT_NEAR(chord_share(true, 10.0), chord_share(true, 1.0), 1e-3 * chord_share(true, 1.0));
 }
 
 TEST(SharedHarmonyTest, TrainsAndNamesItselfInTheFingerprint) {
@@ -102,6 +138,31 @@ TEST(SharedHarmonyTest, TrainsAndNamesItselfInTheFingerprint) {
   EXPECT_EQ(tutorial.str().find("harmony_tracks"), std::string::npos);
   EXPECT_EQ(DescribeArchitectureDifference(text.str(), tutorial.str()),
             "model.harmony_tracks: 1+2+3+4 in the checkpoint, none here");
+  std::ostringstream after;
+  Generator(WithHarmony({1, 2, 3, 4}).held_tracks({1, 2, 3, 4}).harmony_after_norm(true))->pretty_print(after);
+  EXPECT_NE(after.str().find("harmony_tracks=1+2+3+4, harmony_after_norm=true"), std::string::npos) << after.str();
+  EXPECT_EQ(DescribeArchitectureDifference(after.str(), text.str()),
+            "model.harmony_after_norm: true in the checkpoint, false here");
+}
+
+TEST(SharedHarmonyTest, TheStartingGainIsAnInitialValueNotArchitecture) {
+  // harmony_gain sets where every gain starts and nothing else: same draws, same fingerprint, so a checkpoint
+  // trained from one starting gain loads into a model configured with another.
+  at::Generator gen_a = at::detail::createCPUGenerator(3), gen_b = at::detail::createCPUGenerator(3);
+  Generator plain(WithHarmony({1, 3})), strong(WithHarmony({1, 3}).harmony_gain(4.0));
+  plain->reset_parameters(gen_a);
+  strong->reset_parameters(gen_b);
+  EXPECT_TRUE(torch::equal(strong->shared_harmony->gain, torch::full({2}, 4.0)));
+  EXPECT_TRUE(torch::equal(plain->shared_harmony->gain, torch::ones({2})));
+  EXPECT_TRUE(torch::equal(plain->shared_harmony->chroma->weight, strong->shared_harmony->chroma->weight));
+  std::ostringstream a, b;
+  plain->pretty_print(a);
+  strong->pretty_print(b);
+  EXPECT_EQ(a.str(), b.str());
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({1}).harmony_gain(-1)).message().find("harmony_gain must be >= 0"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().harmony_after_norm(true)).message().find("needs harmony_tracks"),
+            std::string::npos);
 }
 
 TEST(SharedHarmonyTest, BadOptionsAreRefusedByName) {

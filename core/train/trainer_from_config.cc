@@ -28,6 +28,8 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   g.held_detail(config.model.held_detail);
   const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(config.model);
   if (harmony.ok()) g.harmony_tracks(*harmony);
+  g.harmony_gain(config.model.harmony_gain);
+  g.harmony_after_norm(config.model.harmony_after_norm);
   g.bar_levels(config.model.bar_levels);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names
