@@ -144,7 +144,7 @@ variant_sets() {
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/harmony/bars/stddev/ema/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/harmony/hgainN/hpost/bars/stddev/ema/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).
