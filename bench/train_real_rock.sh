@@ -19,7 +19,7 @@
 #                    REFINER_PRETRAIN_STEPS steps without it, then the refiner with the generator fine-tuned
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
 #   default          configs/real-rock.yaml as it is, no overrides (its header says what it turns on and why)
-#   held, held8, detail, harmony, bars, stddev, ema, sigmoid, binary, streams, chroma, onset, critic5, lowlr, joined by '+'
+#   held, held8, detail, release, harmony, bars, stddev, ema, sigmoid, binary, streams, chroma, onset, critic5, lowlr, joined by '+'
 #                    (e.g. held+stddev+ema): the
 #                    tutorial model with
 #                    held      held notes in the pitched tracks (model.held_tracks: piano, guitar, bass, strings;
@@ -35,6 +35,8 @@
 #                              than an 8th
 #                    detail    with held or held8: the tutorial's per-step layer added to the held tracks times a
 #                              learned gain that starts at zero (model.held_detail)
+#                    release   with held8: a learned gate may end a held note a 16th early, never add one
+#                              (model.held_release)
 #                    stddev    the critic's minibatch standard deviation (model.critic_minibatch_stddev)
 #                    ema       samples from the moving average of G's weights (train.generator_ema, GENERATOR_EMA
 #                              or 0.999)
@@ -98,7 +100,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.harmony_tracks=[] model.harmony_gain=1 model.harmony_after_norm=false model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.held_release=false model.harmony_tracks=[] model.harmony_gain=1 model.harmony_after_norm=false model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
   local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
   local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
@@ -136,6 +138,7 @@ variant_sets() {
           chroma) sets+=" model.chroma_stream=true" ;;
           onset) sets+=" model.onset_stream=true" ;;
           detail) sets+=" model.held_detail=true" ;;
+          release) sets+=" model.held_release=true" ;;
           hgain[0-9]*) sets+=" model.harmony_gain=${part#hgain}" ;;
           hpost) sets+=" model.harmony_after_norm=true" ;;
           *) return 1 ;;
@@ -144,7 +147,7 @@ variant_sets() {
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/harmony/hgainN/hpost/bars/stddev/ema/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/bars/stddev/ema/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).

@@ -2,50 +2,21 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "core/config/job_config_yaml.h"
+#include "core/config/load_error_test_util.h"
 
 namespace tutti {
 namespace {
 
 using ::testing::HasSubstr;
+using config_test::LoadError;
 namespace fs = std::filesystem;
-
-// A YAML text written to a fresh temp file, removed afterwards, so errors name a real path.
-class TempYaml {
- public:
-  explicit TempYaml(const std::string& text) {
-    static int counter = 0;
-    path_ = (fs::temp_directory_path() /
-             ("tutti_config_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".yaml"))
-                .string();
-    std::ofstream(path_) << text;
-  }
-  ~TempYaml() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string LoadError(const std::string& text, const std::vector<std::string>& overrides = {},
-                      std::string* path = nullptr) {
-  TempYaml file(text);
-  if (path) *path = file.path();
-  StatusOr<JobConfig> config = LoadJobConfig(file.path(), overrides);
-  EXPECT_FALSE(config.ok()) << "expected an error for:\n" << text;
-  if (config.ok()) return "";
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
-  return std::string(config.status().message());
-}
 
 TEST(JobConfigTest, ExampleConfigsParseAndValidate) {
   const fs::path dir = fs::path(TUTTI_SOURCE_DIR) / "configs";
@@ -292,6 +263,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.held_detail=true",
                                             "model.harmony_gain=2",
                                             "model.harmony_after_norm=true",
+                                            "model.held_release=true",
                                             "model.output=binary",
                                             "model.critic_minibatch_stddev=true",
                                             "train.steps=9",
@@ -343,7 +315,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -387,6 +359,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.held_detail", "true"},
                                                                      {"model.harmony_gain", "2.5"},
                                                                      {"model.harmony_after_norm", "true"},
+                                                                     {"model.held_release", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},
@@ -435,51 +408,6 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   EXPECT_EQ(root["data"]["pack_pins"][0].Scalar(), "g4=" + std::string(64, 'e'));
   EXPECT_EQ(root["model"]["held_tracks"][1].Scalar(), "3");
   EXPECT_EQ(root["model"]["harmony_tracks"][0].Scalar(), "guitar");
-}
-
-TEST(JobConfigTest, HeldTracksTakeNamesOrIndices) {
-  ModelConfig model;
-  model.held_tracks = {"strings", "1", "bass"};
-  const StatusOr<std::vector<int64_t>> held = HeldTrackIndices(model);
-  ASSERT_TRUE(held.ok()) << held.status();
-  EXPECT_EQ(*held, (std::vector<int64_t>{1, 3, 4}));
-  model.held_tracks.clear();
-  EXPECT_TRUE(HeldTrackIndices(model)->empty());
-  // Every bad entry is named, with what was expected.
-  EXPECT_THAT(LoadError("model:\n  held_tracks: [piano, violin]\n"),
-              HasSubstr("model.held_tracks: expected track names (drums, piano, guitar, bass, strings) or indices in "
-                        "[0, 5), got \"violin\""));
-  EXPECT_THAT(LoadError("model:\n  held_tracks: [5]\n"), HasSubstr("got \"5\""));
-  EXPECT_THAT(LoadError("model:\n  held_tracks: [bass, 3]\n"),
-              HasSubstr("model.held_tracks: track 3 is listed twice (\"3\")"));
-  EXPECT_THAT(LoadError("model:\n  held_tracks: [bass, \"\"]\n"), HasSubstr("model.held_tracks"));
-  EXPECT_THAT(LoadError("model:\n  tracks: 3\n", {"model.held_tracks=[strings]"}), HasSubstr("[0, 3)"));
-  EXPECT_THAT(LoadError("model:\n  held_on_eighths: true\n"),
-              HasSubstr("model.held_on_eighths: needs model.held_tracks"));
-  EXPECT_THAT(LoadError("model:\n  held_detail: true\n"), HasSubstr("model.held_detail: needs model.held_tracks"));
-}
-
-TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
-  ModelConfig model;
-  model.harmony_tracks = {"bass", "piano", "4"};
-  const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(model);
-  ASSERT_TRUE(harmony.ok()) << harmony.status();
-  EXPECT_EQ(*harmony, (std::vector<int64_t>{1, 3, 4}));
-  EXPECT_EQ(Lpd5TrackIndex("strings"), 4);
-  EXPECT_EQ(Lpd5TrackIndex("Strings"), -1);
-  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [piano, cello]\n"),
-              HasSubstr("model.harmony_tracks: expected track names (drums, piano, guitar, bass, strings) or indices "
-                        "in [0, 5), got \"cello\""));
-  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass, bass]\n"),
-              HasSubstr("model.harmony_tracks: track 3 is listed twice"));
-  // The shared chroma is 12 pitch classes repeated over six octaves: another pitch range is refused up front.
-  EXPECT_THAT(LoadError("model:\n  pitches: 84\n  harmony_tracks: [bass]\n"),
-              HasSubstr("model.harmony_tracks: needs model.pitches 72 (six octaves of 12 pitch classes), got "
-                        "model.pitches 84"));
-  EXPECT_THAT(LoadError("model:\n  harmony_gain: 3\n"), HasSubstr("model.harmony_gain: needs model.harmony_tracks"));
-  EXPECT_THAT(LoadError("model:\n  harmony_after_norm: true\n"),
-              HasSubstr("model.harmony_after_norm: needs model.harmony_tracks"));
-  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gain: -1\n"), HasSubstr("model.harmony_gain"));
 }
 
 TEST(JobConfigTest, PacksArePinnedPerGenre) {

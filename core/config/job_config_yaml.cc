@@ -92,6 +92,14 @@ Status ValidateJobConfig(const JobConfig& config) {
   if (config.model.held_detail && config.model.held_tracks.empty()) {
     return absl::InvalidArgumentError("model.held_detail: needs model.held_tracks (the tracks whose notes hold)");
   }
+  if (config.model.held_release && !config.model.held_on_eighths) {
+    return absl::InvalidArgumentError(
+        "model.held_release: needs model.held_on_eighths true (it ends held notes a 16th early)");
+  }
+  if (config.model.held_release && config.model.output == "binary") {
+    return absl::InvalidArgumentError(
+        "model.held_release: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
+  }
   if (config.model.harmony_after_norm && config.model.harmony_tracks.empty()) {
     return absl::InvalidArgumentError("model.harmony_after_norm: needs model.harmony_tracks");
   }

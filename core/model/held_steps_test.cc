@@ -164,6 +164,64 @@ TEST(HeldStepsTest, DetailStartsAsTheHeldModelAndCanWriteShortNotes) {
             std::string::npos);
 }
 
+TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
+  // held_release gates the second 16th of every 8th of a held track with a gain that starts at zero: the model
+  // starts as the held one bit for bit, the gain gets a gradient, and however the gate is set it only lowers
+  // the output there, so a note may end a 16th early but no pitch can appear.
+  torch::manual_seed(8);
+  const torch::Tensor z = torch::randn({8, 128});
+  const GeneratorOptions held8 = WithHeld({1, 3}).held_on_eighths(true);
+  at::Generator gen_a = at::detail::createCPUGenerator(9), gen_b = at::detail::createCPUGenerator(9);
+  Generator held(held8), release(GeneratorOptions(held8).held_release(true));
+  held->reset_parameters(gen_a);
+  release->reset_parameters(gen_b);
+  ASSERT_EQ(release->held_release_weight.sizes(), (std::vector<int64_t>{2, 16}));
+  EXPECT_TRUE(torch::equal(release->held_release_gain, torch::zeros({2})));
+  const torch::Tensor before = release(z);
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(held(z), before));
+  }
+  before.pow(2).sum().backward();
+  EXPECT_GT(release->held_release_gain.grad().abs().min().item<float>(), 0);
+
+  // In training mode (batch statistics), as the critic sees it.
+  torch::NoGradGuard no_grad;
+  // (B, 32 eighths, 2 sixteenths, 72) for each track.
+  const auto eighths = [](const torch::Tensor& out, int64_t track) {
+    return out.select(1, track).reshape({8, 32, 2, 72});
+  };
+  // The gate wide open and the gain full: held tracks' second 16ths fall silent, their first 16ths and the other
+  // tracks stay as they were.
+  release->held_release_gain.fill_(1.0);
+  release->held_release_bias.fill_(30.0);
+  const torch::Tensor plain = held(z), gated = release(z);
+  EXPECT_LE((gated - plain).max().item<float>(), 0.0f);
+  for (int64_t track : {1, 3}) {
+    EXPECT_GT(eighths(plain, track).select(2, 1).abs().sum().item<float>(), 0) << track;
+    EXPECT_LT(eighths(gated, track).select(2, 1).abs().max().item<float>(), 1e-6f) << track;
+    EXPECT_TRUE(torch::equal(eighths(gated, track).select(2, 0), eighths(plain, track).select(2, 0))) << track;
+  }
+  for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(gated.select(1, track), plain.select(1, track))) << track;
+  // A gain past 1 is clamped: the gate never turns a value negative.
+  release->held_release_gain.fill_(5.0);
+  EXPECT_GE(release(z).min().item<float>(), 0.0f);
+
+  std::ostringstream text;
+  release->pretty_print(text);
+  EXPECT_NE(text.str().find("held_on_eighths=true, held_release=true"), std::string::npos) << text.str();
+  std::ostringstream plain_text;
+  held->pretty_print(plain_text);
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), plain_text.str()),
+            "model.held_release: true in the checkpoint, false here");
+  EXPECT_NE(ValidateGeneratorOptions(WithHeld({1}).held_release(true)).message().find("with held_on_eighths"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions(held8).held_release(true).output(OutputActivation::kBinary))
+                .message()
+                .find("needs output relu or sigmoid"),
+            std::string::npos);
+}
+
 TEST(HeldStepsTest, BadOptionsAreRefusedByName) {
   EXPECT_NE(ValidateGeneratorOptions(WithHeld({5})).message().find("held_tracks"), std::string::npos);
   EXPECT_NE(ValidateGeneratorOptions(WithHeld({2, 1})).message().find("increasing"), std::string::npos);

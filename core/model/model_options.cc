@@ -101,6 +101,12 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.held_detail() && o.held_tracks().empty()) {
     return absl::InvalidArgumentError("GeneratorOptions.held_detail needs held_tracks");
   }
+  if (o.held_release() && !o.held_on_eighths()) {
+    return absl::InvalidArgumentError("GeneratorOptions.held_release needs held_tracks with held_on_eighths");
+  }
+  if (o.held_release() && o.output() == OutputActivation::kBinary) {
+    return absl::InvalidArgumentError("GeneratorOptions.held_release needs output relu or sigmoid, got binary");
+  }
   if (o.bar_levels() && !o.grouped_tracks()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_levels needs grouped_tracks");
   }
@@ -184,7 +190,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.condition_track", "none"},   {"Generator.held_tracks", "none"}, {"Generator.output", "relu"},
       {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
       {"Generator.held_on_eighths", "false"},  {"Generator.held_detail", "false"},
-      {"Generator.harmony_after_norm", "false"},
+      {"Generator.harmony_after_norm", "false"}, {"Generator.held_release", "false"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
       {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
@@ -197,6 +203,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"output", "model.output"},           {"harmony_tracks", "model.harmony_tracks"},
       {"bar_levels", "model.bar_levels"},  {"held_on_eighths", "model.held_on_eighths"},
       {"held_detail", "model.held_detail"}, {"harmony_after_norm", "model.harmony_after_norm"},
+      {"held_release", "model.held_release"},
       {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {

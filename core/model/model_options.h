@@ -81,6 +81,13 @@ struct GeneratorOptions {
   // 8th grid are all >= an 8th, where 6-19 % of real rock's pitched notes are shorter; the gain lets the critic bring
   // back as many 16th-level notes as it finds in the data, starting from the held model bit for bit.
   TORCH_ARG(bool, held_detail) = false;
+  // With held_on_eighths: each held track may end a note a 16th early. On the second 16th of every 8th its output is
+  // multiplied by 1 - gain * sigmoid(w . f + b), with f the tutorial's per-step features of that 16th and octave
+  // (transconv4's product, computed anyway) and a gain per track in [0, 1] that starts at zero
+  // (GeneratorImpl::held_release_*). A gate that only lowers the output can end notes early or split them, never add
+  // a pitch: held_detail's added product brought short notes back but with them the flicker (used pitch classes
+  // +22-40 % on real rock). Needs output relu or sigmoid (a binary output's 0/1 would come out fractional).
+  TORCH_ARG(bool, held_release) = false;
   // The output layer's activation after its BatchNorm (OutputActivation).
   TORCH_ARG(OutputActivation, output) = OutputActivation::kRelu;
   // Tracks that lean on one shared chroma per beat (core/model/shared_harmony.h): empty (the tutorial) lets every

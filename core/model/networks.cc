@@ -93,6 +93,12 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     held_detail_gain =
         register_parameter("held_detail_gain", torch::zeros({static_cast<int64_t>(options.held_tracks().size())}));
   }
+  if (options.held_release()) {
+    const int64_t held = static_cast<int64_t>(options.held_tracks().size());
+    held_release_weight = register_parameter("held_release_weight", torch::zeros({held, 16}));
+    held_release_bias = register_parameter("held_release_bias", torch::zeros({held}));
+    held_release_gain = register_parameter("held_release_gain", torch::zeros({held}));
+  }
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -131,6 +137,14 @@ void GeneratorImpl::reset_parameters(const at::Generator& gen) {
   if (held_detail_gain.defined()) {
     torch::NoGradGuard no_grad;
     held_detail_gain.zero_();
+  }
+  if (held_release_gain.defined()) {
+    // PyTorch's default linear bound for the weights; the gain at zero, so the model starts as the held one.
+    torch::NoGradGuard no_grad;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(held_release_weight.size(1)));
+    held_release_weight.uniform_(-bound, bound, gen);
+    held_release_bias.zero_();
+    held_release_gain.zero_();
   }
 }
 
@@ -214,6 +228,8 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
   const torch::nn::ConvTranspose3d& tc4 = transconv4->transconv;
   const torch::Tensor w4 = tc4->weight.view({cin, t * c, 4}).permute({0, 2, 1}).reshape({cin, 4 * t * c});
   torch::Tensor x4 = torch::addmm(tc4->bias.repeat({4}), in4, w4).view({rows * 4, t * c});
+  // The per-step product as transconv4 made it, before held tracks swap theirs in: held_release reads it.
+  const torch::Tensor per_step = x4;
   if (held_steps) {
     // Held tracks take their steps from HeldSteps instead (held_steps.h), in the same rows and channels, so
     // transconv4's BatchNorm normalises them as before. Their slices of transconv4's weight stay unused (zero
@@ -267,9 +283,36 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
     case OutputActivation::kSigmoid: x5 = torch::sigmoid(x5); break;
     case OutputActivation::kBinary: x5 = BinaryNeurons(x5, RefinerKind::kDeterministic, is_training()); break;
   }
+  if (held_release_gain.defined()) x5 = ReleaseHeldNotes(x5, per_step);
   return x5.view({t, b, m, s4, 6, 4, kp})
       .permute({1, 0, 2, 3, 5, 4, 6})
       .reshape({b, t, m * options.steps_per_measure(), options.pitches()});
+}
+
+torch::Tensor GeneratorImpl::ReleaseHeldNotes(const torch::Tensor& out, const torch::Tensor& per_step) {
+  const int64_t t = options.tracks(), c = 16, kp = options.pitches() / 6;
+  const int64_t cells = per_step.size(0);  // rows * 4: (b, m, s4, p6, k4)
+  const torch::Tensor tracks = out.view({t, cells, kp});
+  // Steps 1 and 3 of each beat: the second 16th of each 8th. The first 16ths keep the held note's onset.
+  const torch::Tensor second_sixteenth =
+      torch::tensor({0.0f, 1.0f, 0.0f, 1.0f}, out.options()).repeat({cells / 4}).view({cells, 1});
+  const torch::Tensor gain = held_release_gain.clamp(0, 1);
+  std::vector<torch::Tensor> gated;
+  gated.reserve(t);
+  size_t next = 0;
+  const std::vector<int64_t>& held = options.held_tracks();
+  for (int64_t track = 0; track < t; ++track) {
+    if (next >= held.size() || held[next] != track) {
+      gated.push_back(tracks[track]);
+      continue;
+    }
+    const int64_t i = static_cast<int64_t>(next++);
+    // (cells, c) . (c) + b: one release per 16th and octave, shared by the octave's 12 pitches.
+    const torch::Tensor release =
+        torch::sigmoid(torch::mv(per_step.narrow(1, track * c, c), held_release_weight[i]) + held_release_bias[i]);
+    gated.push_back(tracks[track] * (1 - gain[i] * release.view({cells, 1}) * second_sixteenth));
+  }
+  return torch::stack(gated).view(out.sizes());
 }
 
 void GeneratorImpl::set_batchnorm_sync(const BatchStatsAllreduce& allreduce) {
@@ -298,6 +341,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     for (size_t i = 0; i < options.held_tracks().size(); ++i) stream << (i ? "+" : "") << options.held_tracks()[i];
     if (options.held_on_eighths()) stream << ", held_on_eighths=true";
     if (options.held_detail()) stream << ", held_detail=true";
+    if (options.held_release()) stream << ", held_release=true";
   }
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   if (options.bar_levels()) stream << ", bar_levels=true";

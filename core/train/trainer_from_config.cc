@@ -26,6 +26,7 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   if (held.ok()) g.held_tracks(*held);
   g.held_on_eighths(config.model.held_on_eighths);
   g.held_detail(config.model.held_detail);
+  g.held_release(config.model.held_release);
   const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(config.model);
   if (harmony.ok()) g.harmony_tracks(*harmony);
   g.harmony_gain(config.model.harmony_gain);
