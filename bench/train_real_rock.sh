@@ -30,6 +30,8 @@
 #                              (model.harmony_gain; e.g. hgain4)
 #                    hpost     with harmony: the shared chroma added after the output BatchNorm
 #                              (model.harmony_after_norm)
+#                    gate      with harmony: the shared chroma also scales each track's pitch classes after the
+#                              activation (model.harmony_gate)
 #                    bars      one learned level per track and bar (model.bar_levels; core/model/bar_levels.h)
 #                    held8     held with its smoothing on the 8th grid (model.held_on_eighths): no held note shorter
 #                              than an 8th
@@ -100,7 +102,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.held_release=false model.harmony_tracks=[] model.harmony_gain=1 model.harmony_after_norm=false model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.held_release=false model.harmony_tracks=[] model.harmony_gain=1 model.harmony_after_norm=false model.harmony_gate=false model.bar_levels=false model.critic_minibatch_stddev=false model.output=relu train.generator_ema=0 train.critic_steps=1"
   local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
   local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
@@ -141,13 +143,14 @@ variant_sets() {
           release) sets+=" model.held_release=true" ;;
           hgain[0-9]*) sets+=" model.harmony_gain=${part#hgain}" ;;
           hpost) sets+=" model.harmony_after_norm=true" ;;
+          gate) sets+=" model.harmony_gate=true" ;;
           *) return 1 ;;
         esac
       done ;;
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/bars/stddev/ema/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/gate/bars/stddev/ema/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).

@@ -106,6 +106,9 @@ struct ModelConfig {
   // With held_on_eighths: a learned gate per held track may end a note a 16th early (split it or shorten it), never
   // add one: held notes on the 8th grid are all >= an 8th, where 6-19 % of real rock's are shorter.
   bool held_release = false;
+  // With harmony_tracks: the shared chroma also scales each listed track's pitch classes after the activation
+  // (down where the chord leaves a class out, up to 2x where it leans on one), so tracks agree on the chord.
+  bool harmony_gate = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).

@@ -264,6 +264,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.harmony_gain=2",
                                             "model.harmony_after_norm=true",
                                             "model.held_release=true",
+                                            "model.harmony_gate=true",
                                             "model.output=binary",
                                             "model.critic_minibatch_stddev=true",
                                             "train.steps=9",
@@ -315,7 +316,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.name = "n1";
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
-  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true, true};
+  c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true, true, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -360,6 +361,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.harmony_gain", "2.5"},
                                                                      {"model.harmony_after_norm", "true"},
                                                                      {"model.held_release", "true"},
+                                                                     {"model.harmony_gate", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},

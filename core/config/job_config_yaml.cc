@@ -100,6 +100,13 @@ Status ValidateJobConfig(const JobConfig& config) {
     return absl::InvalidArgumentError(
         "model.held_release: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
   }
+  if (config.model.harmony_gate && config.model.harmony_tracks.empty()) {
+    return absl::InvalidArgumentError("model.harmony_gate: needs model.harmony_tracks");
+  }
+  if (config.model.harmony_gate && config.model.output == "binary") {
+    return absl::InvalidArgumentError(
+        "model.harmony_gate: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
+  }
   if (config.model.harmony_after_norm && config.model.harmony_tracks.empty()) {
     return absl::InvalidArgumentError("model.harmony_after_norm: needs model.harmony_tracks");
   }

@@ -63,6 +63,9 @@ TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
               HasSubstr("model.harmony_tracks: needs model.pitches 72 (six octaves of 12 pitch classes), got "
                         "model.pitches 84"));
   EXPECT_THAT(LoadError("model:\n  harmony_gain: 3\n"), HasSubstr("model.harmony_gain: needs model.harmony_tracks"));
+  EXPECT_THAT(LoadError("model:\n  harmony_gate: true\n"), HasSubstr("model.harmony_gate: needs model.harmony_tracks"));
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gate: true\n  output: binary\n"),
+              HasSubstr("model.harmony_gate: needs model.output relu or sigmoid"));
   EXPECT_THAT(LoadError("model:\n  harmony_after_norm: true\n"),
               HasSubstr("model.harmony_after_norm: needs model.harmony_tracks"));
   EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gain: -1\n"), HasSubstr("model.harmony_gain"));

@@ -175,15 +175,15 @@ TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
   Generator held(held8), release(GeneratorOptions(held8).held_release(true));
   held->reset_parameters(gen_a);
   release->reset_parameters(gen_b);
-  ASSERT_EQ(release->held_release_weight.sizes(), (std::vector<int64_t>{2, 16}));
-  EXPECT_TRUE(torch::equal(release->held_release_gain, torch::zeros({2})));
+  ASSERT_EQ(release->held_release->weight.sizes(), (std::vector<int64_t>{2, 16}));
+  EXPECT_TRUE(torch::equal(release->held_release->gain, torch::zeros({2})));
   const torch::Tensor before = release(z);
   {
     torch::NoGradGuard no_grad;
     EXPECT_TRUE(torch::equal(held(z), before));
   }
   before.pow(2).sum().backward();
-  EXPECT_GT(release->held_release_gain.grad().abs().min().item<float>(), 0);
+  EXPECT_GT(release->held_release->gain.grad().abs().min().item<float>(), 0);
 
   // In training mode (batch statistics), as the critic sees it.
   torch::NoGradGuard no_grad;
@@ -193,8 +193,8 @@ TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
   };
   // The gate wide open and the gain full: held tracks' second 16ths fall silent, their first 16ths and the other
   // tracks stay as they were.
-  release->held_release_gain.fill_(1.0);
-  release->held_release_bias.fill_(30.0);
+  release->held_release->gain.fill_(1.0);
+  release->held_release->bias.fill_(30.0);
   const torch::Tensor plain = held(z), gated = release(z);
   EXPECT_LE((gated - plain).max().item<float>(), 0.0f);
   for (int64_t track : {1, 3}) {
@@ -204,8 +204,17 @@ TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
   }
   for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(gated.select(1, track), plain.select(1, track))) << track;
   // A gain past 1 is clamped: the gate never turns a value negative.
-  release->held_release_gain.fill_(5.0);
+  release->held_release->gain.fill_(5.0);
   EXPECT_GE(release(z).min().item<float>(), 0.0f);
+  // Below 0 the gate is shut, yet the gain still gets a gradient, so the critic can open it again.
+  release->held_release->gain.fill_(-1.0);
+  EXPECT_TRUE(torch::equal(release(z), plain));
+  {
+    torch::AutoGradMode enable(true);
+    release->held_release->gain.mutable_grad() = torch::Tensor();
+    release(z).pow(2).sum().backward();
+    EXPECT_GT(release->held_release->gain.grad().abs().min().item<float>(), 0);
+  }
 
   std::ostringstream text;
   release->pretty_print(text);

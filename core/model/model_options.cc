@@ -113,6 +113,12 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (!(o.harmony_gain() >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.harmony_gain must be >= 0, got ", o.harmony_gain()));
   }
+  if (o.harmony_gate() && o.harmony_tracks().empty()) {
+    return absl::InvalidArgumentError("GeneratorOptions.harmony_gate needs harmony_tracks");
+  }
+  if (o.harmony_gate() && o.output() == OutputActivation::kBinary) {
+    return absl::InvalidArgumentError("GeneratorOptions.harmony_gate needs output relu or sigmoid, got binary");
+  }
   if (o.harmony_after_norm() && o.harmony_tracks().empty()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_after_norm needs harmony_tracks");
   }
@@ -191,6 +197,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
       {"Generator.held_on_eighths", "false"},  {"Generator.held_detail", "false"},
       {"Generator.harmony_after_norm", "false"}, {"Generator.held_release", "false"},
+      {"Generator.harmony_gate", "false"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
       {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
@@ -203,7 +210,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"output", "model.output"},           {"harmony_tracks", "model.harmony_tracks"},
       {"bar_levels", "model.bar_levels"},  {"held_on_eighths", "model.held_on_eighths"},
       {"held_detail", "model.held_detail"}, {"harmony_after_norm", "model.harmony_after_norm"},
-      {"held_release", "model.held_release"},
+      {"held_release", "model.held_release"}, {"harmony_gate", "model.harmony_gate"},
       {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {

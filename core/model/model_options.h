@@ -84,7 +84,7 @@ struct GeneratorOptions {
   // With held_on_eighths: each held track may end a note a 16th early. On the second 16th of every 8th its output is
   // multiplied by 1 - gain * sigmoid(w . f + b), with f the tutorial's per-step features of that 16th and octave
   // (transconv4's product, computed anyway) and a gain per track in [0, 1] that starts at zero
-  // (GeneratorImpl::held_release_*). A gate that only lowers the output can end notes early or split them, never add
+  // (core/model/held_release.h). A gate that only lowers the output can end notes early or split them, never add
   // a pitch: held_detail's added product brought short notes back but with them the flicker (used pitch classes
   // +22-40 % on real rock). Needs output relu or sigmoid (a binary output's 0/1 would come out fractional).
   TORCH_ARG(bool, held_release) = false;
@@ -103,6 +103,12 @@ struct GeneratorOptions {
   // real rock come close to real by step 500 and drift away by step 2,000 while the learned gains stay put: it did
   // not stop the drift (docs/results/2026-12-07-harmony-strength), so the dilution is not the cause.
   TORCH_ARG(bool, harmony_after_norm) = false;
+  // With harmony_tracks: the shared chroma also gates each listed track's output after the activation, per pitch
+  // class: times 2 * sigmoid(gain * (chroma - its mean over the 12 classes)), 1 where the chroma is flat. Added, the
+  // chroma only shifts which pitch classes a track prefers, and on real rock the tracks still drifted apart (tonal
+  // distances 0.7-1.1 against 0.49-0.88); as a factor it scales down every class the chord leaves out, however
+  // loud the track's own product is there. Needs output relu or sigmoid.
+  TORCH_ARG(bool, harmony_gate) = false;
   // One learned level per track and bar from the bar's features (core/model/bar_levels.h), so a track can fall
   // silent for a bar as real tracks do. false: the tutorial. Requires grouped_tracks.
   TORCH_ARG(bool, bar_levels) = false;

@@ -93,12 +93,7 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     held_detail_gain =
         register_parameter("held_detail_gain", torch::zeros({static_cast<int64_t>(options.held_tracks().size())}));
   }
-  if (options.held_release()) {
-    const int64_t held = static_cast<int64_t>(options.held_tracks().size());
-    held_release_weight = register_parameter("held_release_weight", torch::zeros({held, 16}));
-    held_release_bias = register_parameter("held_release_bias", torch::zeros({held}));
-    held_release_gain = register_parameter("held_release_gain", torch::zeros({held}));
-  }
+  if (options.held_release()) held_release = register_module("held_release", HeldRelease(16, options.held_tracks()));
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -138,14 +133,7 @@ void GeneratorImpl::reset_parameters(const at::Generator& gen) {
     torch::NoGradGuard no_grad;
     held_detail_gain.zero_();
   }
-  if (held_release_gain.defined()) {
-    // PyTorch's default linear bound for the weights; the gain at zero, so the model starts as the held one.
-    torch::NoGradGuard no_grad;
-    const double bound = 1.0 / std::sqrt(static_cast<double>(held_release_weight.size(1)));
-    held_release_weight.uniform_(-bound, bound, gen);
-    held_release_bias.zero_();
-    held_release_gain.zero_();
-  }
+  if (held_release) held_release->reset_parameters(gen);
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& genre_ids,
@@ -267,9 +255,10 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
   const torch::Tensor harmony =
       shared_harmony ? shared_harmony(h).view({t, b, m, s4, 1, 1, kp}) : torch::Tensor();
   const bool harmony_after_norm = harmony.defined() && options.harmony_after_norm();
-  if ((harmony.defined() && !harmony_after_norm) || bar_levels) {
+  const bool harmony_before_norm = harmony.defined() && !harmony_after_norm;
+  if (harmony_before_norm || bar_levels) {
     torch::Tensor cells = x5.view({t, b, m, s4, 6, 4, kp});
-    if (harmony.defined() && !harmony_after_norm) cells = cells + harmony;
+    if (harmony_before_norm) cells = cells + harmony;
     // Each track's level for the bar, at every cell of it.
     if (bar_levels) cells = cells + bar_levels(bars).view({t, b, m, 1, 1, 1, 1});
     x5 = cells.view({t, rows * 4, kp});
@@ -283,36 +272,13 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
     case OutputActivation::kSigmoid: x5 = torch::sigmoid(x5); break;
     case OutputActivation::kBinary: x5 = BinaryNeurons(x5, RefinerKind::kDeterministic, is_training()); break;
   }
-  if (held_release_gain.defined()) x5 = ReleaseHeldNotes(x5, per_step);
+  if (options.harmony_gate()) {
+    x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * SharedHarmonyImpl::Gate(harmony)).view({1, t, -1});
+  }
+  if (held_release) x5 = held_release(x5.view({t, rows * 4, kp}), per_step).view({1, t, -1});
   return x5.view({t, b, m, s4, 6, 4, kp})
       .permute({1, 0, 2, 3, 5, 4, 6})
       .reshape({b, t, m * options.steps_per_measure(), options.pitches()});
-}
-
-torch::Tensor GeneratorImpl::ReleaseHeldNotes(const torch::Tensor& out, const torch::Tensor& per_step) {
-  const int64_t t = options.tracks(), c = 16, kp = options.pitches() / 6;
-  const int64_t cells = per_step.size(0);  // rows * 4: (b, m, s4, p6, k4)
-  const torch::Tensor tracks = out.view({t, cells, kp});
-  // Steps 1 and 3 of each beat: the second 16th of each 8th. The first 16ths keep the held note's onset.
-  const torch::Tensor second_sixteenth =
-      torch::tensor({0.0f, 1.0f, 0.0f, 1.0f}, out.options()).repeat({cells / 4}).view({cells, 1});
-  const torch::Tensor gain = held_release_gain.clamp(0, 1);
-  std::vector<torch::Tensor> gated;
-  gated.reserve(t);
-  size_t next = 0;
-  const std::vector<int64_t>& held = options.held_tracks();
-  for (int64_t track = 0; track < t; ++track) {
-    if (next >= held.size() || held[next] != track) {
-      gated.push_back(tracks[track]);
-      continue;
-    }
-    const int64_t i = static_cast<int64_t>(next++);
-    // (cells, c) . (c) + b: one release per 16th and octave, shared by the octave's 12 pitches.
-    const torch::Tensor release =
-        torch::sigmoid(torch::mv(per_step.narrow(1, track * c, c), held_release_weight[i]) + held_release_bias[i]);
-    gated.push_back(tracks[track] * (1 - gain[i] * release.view({cells, 1}) * second_sixteenth));
-  }
-  return torch::stack(gated).view(out.sizes());
 }
 
 void GeneratorImpl::set_batchnorm_sync(const BatchStatsAllreduce& allreduce) {
@@ -351,6 +317,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
       stream << (i ? "+" : "") << options.harmony_tracks()[i];
     }
     if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";
+    if (options.harmony_gate()) stream << ", harmony_gate=true";
   }
   stream << ")";
 }

@@ -17,6 +17,7 @@
 
 #include "core/model/bar_levels.h"
 #include "core/model/condition_encoder.h"
+#include "core/model/held_release.h"
 #include "core/model/held_steps.h"
 #include "core/model/layers.h"
 #include "core/model/model_options.h"
@@ -70,10 +71,8 @@ class GeneratorImpl : public torch::nn::Module {
   HeldSteps held_steps{nullptr};                   // only when options.held_tracks is not empty
   SharedHarmony shared_harmony{nullptr};           // only when options.harmony_tracks is not empty
   BarLevels bar_levels{nullptr};                   // only when options.bar_levels
+  HeldRelease held_release{nullptr};               // only when options.held_release
   torch::Tensor held_detail_gain;                  // (held tracks), only when options.held_detail
-  // Only when options.held_release (model_options.h): per held track, the release gate's weights on the per-step
-  // features (held, 16), its bias (held) and its gain (held), clamped to [0, 1] where it is used.
-  torch::Tensor held_release_weight, held_release_bias, held_release_gain;
   torch::Tensor refiner_active_flag;               // (1) float buffer, only with a refiner
 
  private:
@@ -84,9 +83,6 @@ class GeneratorImpl : public torch::nn::Module {
   // transconv4 -> transconv5 (with their BatchNorm and ReLU) for all tracks at once. h: transconv3's output;
   // bars: transconv0's (read by bar_levels only).
   torch::Tensor PerTrackOutputs(const torch::Tensor& h, const torch::Tensor& bars);
-  // held_release: `out` (1, T, cells * pitches / 6) after the output activation, with each held track's second
-  // 16ths lowered by its gate on `per_step` (cells, T * 16), transconv4's product. Never raises a value.
-  torch::Tensor ReleaseHeldNotes(const torch::Tensor& out, const torch::Tensor& per_step);
 };
 TORCH_MODULE(Generator);
 

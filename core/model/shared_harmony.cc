@@ -45,6 +45,12 @@ torch::Tensor SharedHarmonyImpl::forward(const torch::Tensor& h) {
   return per_track.view({tracks, 1, 1, 1, 1}) * shared.unsqueeze(0);
 }
 
+torch::Tensor SharedHarmonyImpl::Gate(const torch::Tensor& per_track) {
+  // Centred, so the gate redistributes a beat's pitch classes rather than turning the whole beat up or down (that
+  // is bar_levels' and the track's own job).
+  return 2 * torch::sigmoid(per_track - per_track.mean(-1, /*keepdim=*/true));
+}
+
 void SharedHarmonyImpl::pretty_print(std::ostream& stream) const {
   stream << "tutti::SharedHarmony(in_channels=" << in_channels << ", tracks=" << tracks << ", harmony_tracks=";
   for (size_t i = 0; i < harmony_tracks.size(); ++i) stream << (i ? "+" : "") << harmony_tracks[i];

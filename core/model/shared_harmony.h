@@ -44,6 +44,9 @@ class SharedHarmonyImpl : public torch::nn::Module {
   // What each track adds to its output before BatchNorm: (tracks, B, measures, beats, 12), gain * Chroma(h) for a
   // listed track, zero for the others.
   torch::Tensor forward(const torch::Tensor& h);
+  // GeneratorOptions::harmony_gate: from forward()'s output, per track the factor 2 * sigmoid(x - mean of x over
+  // the 12 classes) for every pitch class: exactly 1 for unlisted tracks (x is zero) and wherever the chroma is flat.
+  static torch::Tensor Gate(const torch::Tensor& per_track);
   // chroma ~ PyTorch's Linear default from `gen`; every gain initial_gain.
   void reset_parameters(const at::Generator& gen);
   void pretty_print(std::ostream& stream) const override;

@@ -165,6 +165,53 @@ TEST(SharedHarmonyTest, TheStartingGainIsAnInitialValueNotArchitecture) {
             std::string::npos);
 }
 
+TEST(SharedHarmonyTest, TheGateTurnsDownTheClassesTheChordLeavesOut) {
+  // harmony_gate multiplies a listed track's output by 2 * sigmoid(centred chroma) per pitch class: 1 where the
+  // chroma is flat and for unlisted tracks, ~0 for a class the chord leaves out, ~2 for the one it leans on.
+  torch::manual_seed(4);
+  const torch::Tensor z = torch::randn({8, 128});
+  at::Generator gen_a = at::detail::createCPUGenerator(6), gen_b = at::detail::createCPUGenerator(6);
+  Generator added(WithHarmony({1, 3})), gated(WithHarmony({1, 3}).harmony_gate(true));
+  added->reset_parameters(gen_a);
+  gated->reset_parameters(gen_b);
+  torch::NoGradGuard no_grad;
+  for (Generator* g : {&added, &gated}) {
+    // A chord of one class: pitch class 0 at +50, the others at 0.
+    (*g)->shared_harmony->chroma->weight.zero_();
+    (*g)->shared_harmony->chroma->bias.zero_();
+    (*g)->shared_harmony->chroma->bias[0] = 50.0;
+    // The tracks' own products loud enough that the added chroma does not decide every cell before the norm.
+    (*g)->transconv5->transconv->weight.mul_(1000.0);
+  }
+  const torch::Tensor a = added(z).view({8, 5, 64, 6, 12}), b = gated(z).view({8, 5, 64, 6, 12});
+  for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), b.select(1, track))) << track;
+  for (int64_t track : {1, 3}) {
+    const torch::Tensor chord_a = a.select(1, track).narrow(-1, 0, 1), chord_b = b.select(1, track).narrow(-1, 0, 1);
+    const torch::Tensor rest_a = a.select(1, track).narrow(-1, 1, 11), rest_b = b.select(1, track).narrow(-1, 1, 11);
+    EXPECT_GT(rest_a.sum().item<float>(), 0) << track;
+    EXPECT_TRUE(torch::allclose(chord_b, 2 * chord_a, 1e-5, 1e-6)) << track;
+    // 2 * sigmoid(-50 / 12) = 0.03.
+    EXPECT_TRUE(torch::allclose(rest_b, rest_a * 2 / (1 + std::exp(50.0 / 12)), 1e-4, 1e-6)) << track;
+  }
+  // Flat chroma (zero gains): the gate is exactly 1.
+  added->shared_harmony->gain.zero_();
+  gated->shared_harmony->gain.zero_();
+  EXPECT_TRUE(torch::equal(added(z), gated(z)));
+
+  std::ostringstream text, plain;
+  gated->pretty_print(text);
+  added->pretty_print(plain);
+  EXPECT_NE(text.str().find("harmony_gate=true"), std::string::npos) << text.str();
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), plain.str()),
+            "model.harmony_gate: true in the checkpoint, false here");
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().harmony_gate(true)).message().find("needs harmony_tracks"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({1}).harmony_gate(true).output(OutputActivation::kBinary))
+                .message()
+                .find("needs output relu or sigmoid"),
+            std::string::npos);
+}
+
 TEST(SharedHarmonyTest, BadOptionsAreRefusedByName) {
   EXPECT_NE(ValidateGeneratorOptions(WithHarmony({5})).message().find("harmony_tracks"), std::string::npos);
   EXPECT_NE(ValidateGeneratorOptions(WithHarmony({3, 1})).message().find("increasing"), std::string::npos);

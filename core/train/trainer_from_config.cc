@@ -31,6 +31,7 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   if (harmony.ok()) g.harmony_tracks(*harmony);
   g.harmony_gain(config.model.harmony_gain);
   g.harmony_after_norm(config.model.harmony_after_norm);
+  g.harmony_gate(config.model.harmony_gate);
   g.bar_levels(config.model.bar_levels);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names

@@ -154,6 +154,7 @@ std::vector<Field> BuildFields() {
     MakeField("model.harmony_gain",        &J::model, &M::harmony_gain,      kNonNegNum, kNonNegative),
     MakeField("model.harmony_after_norm",  &J::model, &M::harmony_after_norm, kBool,     kAny),
     MakeField("model.held_release",        &J::model, &M::held_release,      kBool,      kAny),
+    MakeField("model.harmony_gate",        &J::model, &M::harmony_gate,      kBool,      kAny),
 
     MakeField("train.steps",               &J::train, &T::steps,             kPosInt,    kPositive),
     MakeField("train.batch_size",          &J::train, &T::batch_size,        kPosInt,    kPositive),

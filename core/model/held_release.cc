@@ -1,0 +1,63 @@
+#include "core/model/held_release.h"
+
+#include <cmath>
+#include <utility>
+
+
+namespace tutti {
+
+HeldReleaseImpl::HeldReleaseImpl(int64_t channels_, std::vector<int64_t> held_tracks_)
+    : channels(channels_), held_tracks(std::move(held_tracks_)) {
+  TORCH_CHECK(channels > 0 && !held_tracks.empty(), "HeldRelease: expected channels > 0 and held tracks, got ",
+              channels, " and ", held_tracks.size());
+  const int64_t held = static_cast<int64_t>(held_tracks.size());
+  weight = register_parameter("weight", torch::zeros({held, channels}));
+  bias = register_parameter("bias", torch::zeros({held}));
+  gain = register_parameter("gain", torch::zeros({held}));
+  // No draws here: the generator draws these weights last in its own reset_parameters, so adding the gate leaves
+  // every other layer's initial weights as they were.
+}
+
+void HeldReleaseImpl::reset_parameters(const at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(channels));
+  weight.uniform_(-bound, bound, gen);
+  bias.zero_();
+  gain.zero_();
+}
+
+torch::Tensor HeldReleaseImpl::forward(const torch::Tensor& out, const torch::Tensor& per_step) {
+  const int64_t t = out.size(0), cells = out.size(1);
+  TORCH_CHECK(out.dim() == 3 && per_step.dim() == 2 && per_step.size(0) == cells &&
+                  per_step.size(1) == t * channels && cells % 4 == 0,
+              "HeldRelease: expected out (T, cells, pitches) and per_step (cells, T * ", channels, "), got ",
+              out.sizes(), " and ", per_step.sizes());
+  // Steps 1 and 3 of each beat: the second 16th of each 8th. The first 16ths keep every held note's onset.
+  const torch::Tensor second_sixteenth =
+      torch::tensor({0.0f, 1.0f, 0.0f, 1.0f}, out.options()).repeat({cells / 4}).view({cells, 1});
+  // Clamped forward, straight through backward: a gain pushed below zero (no cuts) still hears whether cutting
+  // would help and can come back. With a plain clamp its gradient is zero out there and it stays at zero for good,
+  // as bass and strings did on real rock.
+  const torch::Tensor clamped = gain + (gain.clamp(0, 1) - gain).detach();
+  std::vector<torch::Tensor> gated;
+  gated.reserve(t);
+  size_t next = 0;
+  for (int64_t track = 0; track < t; ++track) {
+    if (next >= held_tracks.size() || held_tracks[next] != track) {
+      gated.push_back(out[track]);
+      continue;
+    }
+    const int64_t i = static_cast<int64_t>(next++);
+    // One release per 16th and octave, shared by the octave's 12 pitches: a chord ends as one.
+    const torch::Tensor release =
+        torch::sigmoid(torch::mv(per_step.narrow(1, track * channels, channels), weight[i]) + bias[i]);
+    gated.push_back(out[track] * (1 - clamped[i] * release.view({cells, 1}) * second_sixteenth));
+  }
+  return torch::stack(gated);
+}
+
+void HeldReleaseImpl::pretty_print(std::ostream& stream) const {
+  stream << "tutti::HeldRelease(channels=" << channels << ", held=" << held_tracks.size() << ")";
+}
+
+}  // namespace tutti
