@@ -3,7 +3,6 @@
 #include <cmath>
 #include <utility>
 
-
 namespace tutti {
 
 HeldReleaseImpl::HeldReleaseImpl(int64_t channels_, std::vector<int64_t> held_tracks_)
