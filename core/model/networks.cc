@@ -88,7 +88,8 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     shared_harmony = register_module("shared_harmony", SharedHarmony(32, t, options.harmony_tracks(), options.harmony_gain()));
   }
   if (options.bar_levels()) bar_levels = register_module("bar_levels", BarLevels(256, t));
-  // Registered last, so every other parameter keeps its place in parameters() (and in flat buffers).
+  // A parameter of the generator itself: LibTorch lists it before every submodule's (own parameters first). The
+  // order only has to hold within one model (flat buffers); checkpoints load by name.
   if (options.held_detail()) {
     held_detail_gain =
         register_parameter("held_detail_gain", torch::zeros({static_cast<int64_t>(options.held_tracks().size())}));
