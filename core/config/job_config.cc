@@ -48,6 +48,10 @@ StatusOr<std::vector<int64_t>> HarmonyTrackIndices(const ModelConfig& model) {
   return TrackIndices(model.harmony_tracks, model.tracks, "model.harmony_tracks");
 }
 
+StatusOr<std::vector<int64_t>> HeldReleaseTrackIndices(const ModelConfig& model) {
+  return TrackIndices(model.held_release_tracks, model.tracks, "model.held_release_tracks");
+}
+
 std::string ResolveUnderOutputDir(const JobConfig& config, const std::string& path) {
   if (path.empty() || path[0] == '/' || config.output_dir.empty()) return path;
   if (config.output_dir.back() == '/') return config.output_dir + path;

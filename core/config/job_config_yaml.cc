@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <utility>
 
@@ -99,6 +101,23 @@ Status ValidateJobConfig(const JobConfig& config) {
   if (config.model.held_release && config.model.output == "binary") {
     return absl::InvalidArgumentError(
         "model.held_release: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
+  }
+  TUTTI_ASSIGN_OR_RETURN(const std::vector<int64_t> released, HeldReleaseTrackIndices(config.model));
+  if (!released.empty() && !config.model.held_release) {
+    return absl::InvalidArgumentError("model.held_release_tracks: needs model.held_release true (the gate it narrows)");
+  }
+  const std::vector<int64_t> held = HeldTrackIndices(config.model).value();  // checked above
+  for (const int64_t track : released) {
+    if (!std::binary_search(held.begin(), held.end(), track)) {
+      const std::string name = track < static_cast<int64_t>(std::size(kConditionTrackNames))
+                                   ? kConditionTrackNames[track]
+                                   : absl::StrCat("track ", track);
+      return absl::InvalidArgumentError(absl::StrCat("model.held_release_tracks: ", name,
+                                                     " is not in model.held_tracks (only held notes can end early)"));
+    }
+  }
+  if (config.model.harmony_gate_lower_only && !config.model.harmony_gate) {
+    return absl::InvalidArgumentError("model.harmony_gate_lower_only: needs model.harmony_gate true (the gate it bounds)");
   }
   if (config.model.harmony_gate && config.model.harmony_tracks.empty()) {
     return absl::InvalidArgumentError("model.harmony_gate: needs model.harmony_tracks");

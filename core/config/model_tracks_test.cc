@@ -43,6 +43,19 @@ TEST(JobConfigTest, HeldTracksTakeNamesOrIndices) {
   EXPECT_THAT(LoadError("model:\n  held_tracks: [bass]\n  held_on_eighths: true\n  held_release: true\n"
                         "  output: binary\n"),
               HasSubstr("model.held_release: needs model.output relu or sigmoid"));
+  // held_release_tracks narrows the gate to held tracks.
+  const std::string release = "model:\n  held_tracks: [piano, bass]\n  held_on_eighths: true\n";
+  EXPECT_THAT(LoadError(release + "  held_release_tracks: [piano]\n"),
+              HasSubstr("model.held_release_tracks: needs model.held_release true"));
+  EXPECT_THAT(LoadError(release + "  held_release: true\n  held_release_tracks: [piano, drums]\n"),
+              HasSubstr("model.held_release_tracks: drums is not in model.held_tracks"));
+  EXPECT_THAT(LoadError(release + "  held_release: true\n  held_release_tracks: [piano, cello]\n"),
+              HasSubstr("model.held_release_tracks: expected track names"));
+  ModelConfig listed;
+  listed.held_release_tracks = {"bass", "1"};
+  const StatusOr<std::vector<int64_t>> released = HeldReleaseTrackIndices(listed);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(*released, (std::vector<int64_t>{1, 3}));
 }
 
 TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
@@ -66,6 +79,8 @@ TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
   EXPECT_THAT(LoadError("model:\n  harmony_gate: true\n"), HasSubstr("model.harmony_gate: needs model.harmony_tracks"));
   EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gate: true\n  output: binary\n"),
               HasSubstr("model.harmony_gate: needs model.output relu or sigmoid"));
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gate_lower_only: true\n"),
+              HasSubstr("model.harmony_gate_lower_only: needs model.harmony_gate true"));
   EXPECT_THAT(LoadError("model:\n  harmony_after_norm: true\n"),
               HasSubstr("model.harmony_after_norm: needs model.harmony_tracks"));
   EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gain: -1\n"), HasSubstr("model.harmony_gain"));

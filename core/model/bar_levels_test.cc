@@ -2,12 +2,12 @@
 
 #include <sstream>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "core/model/bar_levels.h"
 #include "core/model/model_options.h"
+#include "core/model/model_test_util.h"
 #include "core/model/networks.h"
 
 namespace tutti {
@@ -32,10 +32,8 @@ TEST(BarLevelsTest, OneLevelPerTrackAndBar) {
 TEST(BarLevelsTest, TheGeneratorStartsAsTheTutorialsAndCanSilenceATrack) {
   torch::manual_seed(2);
   const torch::Tensor z = torch::randn({8, 128});
-  at::Generator gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
   Generator tutorial, levels(GeneratorOptions().bar_levels(true));
-  tutorial->reset_parameters(gen_a);
-  levels->reset_parameters(gen_b);
+  DrawAlike(tutorial, levels, 7);
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(tutorial(z), levels(z)));
   // In eval mode (fixed BatchNorm statistics) a level far above zero fills the track's bars and one far below

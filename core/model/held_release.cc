@@ -3,16 +3,18 @@
 #include <cmath>
 #include <utility>
 
+#include "core/model/model_options.h"
+
 namespace tutti {
 
-HeldReleaseImpl::HeldReleaseImpl(int64_t channels_, std::vector<int64_t> held_tracks_)
-    : channels(channels_), held_tracks(std::move(held_tracks_)) {
-  TORCH_CHECK(channels > 0 && !held_tracks.empty(), "HeldRelease: expected channels > 0 and held tracks, got ",
-              channels, " and ", held_tracks.size());
-  const int64_t held = static_cast<int64_t>(held_tracks.size());
-  weight = register_parameter("weight", torch::zeros({held, channels}));
-  bias = register_parameter("bias", torch::zeros({held}));
-  gain = register_parameter("gain", torch::zeros({held}));
+HeldReleaseImpl::HeldReleaseImpl(int64_t channels_, std::vector<int64_t> released_tracks_)
+    : channels(channels_), released_tracks(std::move(released_tracks_)) {
+  TORCH_CHECK(channels > 0 && !released_tracks.empty(), "HeldRelease: expected channels > 0 and tracks to gate, got ",
+              channels, " and ", released_tracks.size());
+  const int64_t released = static_cast<int64_t>(released_tracks.size());
+  weight = register_parameter("weight", torch::zeros({released, channels}));
+  bias = register_parameter("bias", torch::zeros({released}));
+  gain = register_parameter("gain", torch::zeros({released}));
   // No draws here: the generator draws these weights last in its own reset_parameters, so adding the gate leaves
   // every other layer's initial weights as they were.
 }
@@ -38,15 +40,15 @@ torch::Tensor HeldReleaseImpl::forward(const torch::Tensor& out, const torch::Te
   // would help and can come back. With a plain clamp its gradient is zero out there and it stays at zero for good,
   // as bass and strings did on real rock.
   const torch::Tensor clamped = gain + (gain.clamp(0, 1) - gain).detach();
+  const std::vector<int64_t> slots = ListedSlots(released_tracks, t);
   std::vector<torch::Tensor> gated;
   gated.reserve(t);
-  size_t next = 0;
   for (int64_t track = 0; track < t; ++track) {
-    if (next >= held_tracks.size() || held_tracks[next] != track) {
+    const int64_t i = slots[static_cast<size_t>(track)];
+    if (i < 0) {
       gated.push_back(out[track]);
       continue;
     }
-    const int64_t i = static_cast<int64_t>(next++);
     // One release per 16th and octave, shared by the octave's 12 pitches: a chord ends as one.
     const torch::Tensor release =
         torch::sigmoid(torch::mv(per_step.narrow(1, track * channels, channels), weight[i]) + bias[i]);
@@ -56,7 +58,9 @@ torch::Tensor HeldReleaseImpl::forward(const torch::Tensor& out, const torch::Te
 }
 
 void HeldReleaseImpl::pretty_print(std::ostream& stream) const {
-  stream << "tutti::HeldRelease(channels=" << channels << ", held=" << held_tracks.size() << ")";
+  stream << "tutti::HeldRelease(channels=" << channels << ", tracks=";
+  for (size_t i = 0; i < released_tracks.size(); ++i) stream << (i ? "+" : "") << released_tracks[i];
+  stream << ")";
 }
 
 }  // namespace tutti

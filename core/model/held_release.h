@@ -25,22 +25,23 @@ namespace tutti {
 
 class HeldReleaseImpl : public torch::nn::Module {
  public:
-  // channels: transconv4's per-track channels (16); held_tracks: the generator's, sorted.
-  HeldReleaseImpl(int64_t channels, std::vector<int64_t> held_tracks);
+  // channels: transconv4's per-track channels (16); released_tracks: the held tracks it gates, sorted
+  // (ReleasedTracks(options)).
+  HeldReleaseImpl(int64_t channels, std::vector<int64_t> released_tracks);
 
   // out: (T, cells, pitches per octave) after the output activation, cells ordered (b, m, beat, octave, step of
   // the beat); per_step: (cells, T * channels), transconv4's product. Returns `out` with each held track's second
-  // 16ths gated; never larger than `out` where `out` >= 0.
+  // 16ths gated; never larger than `out` where `out` >= 0. Other tracks pass unchanged.
   torch::Tensor forward(const torch::Tensor& out, const torch::Tensor& per_step);
   // weight ~ PyTorch's Linear default bound from `gen`; bias and gain zero. Until it is called the weights are zero.
   void reset_parameters(const at::Generator& gen);
   void pretty_print(std::ostream& stream) const override;
 
   const int64_t channels;
-  const std::vector<int64_t> held_tracks;
-  torch::Tensor weight;  // (held, channels)
-  torch::Tensor bias;    // (held)
-  torch::Tensor gain;    // (held), clamped to [0, 1] where it is used (the gradient passes the clamp)
+  const std::vector<int64_t> released_tracks;
+  torch::Tensor weight;  // (released, channels)
+  torch::Tensor bias;    // (released)
+  torch::Tensor gain;    // (released), clamped to [0, 1] where it is used (the gradient passes the clamp)
 };
 TORCH_MODULE(HeldRelease);
 

@@ -3,12 +3,12 @@
 
 #include <sstream>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "core/model/held_steps.h"
 #include "core/model/model_options.h"
+#include "core/model/model_test_util.h"
 #include "core/model/networks.h"
 
 namespace tutti {
@@ -88,10 +88,8 @@ TEST(HeldStepsTest, OtherTracksAreTheTutorialsBitForBit) {
   // that does not hold notes comes out exactly as the tutorial model writes it; the held tracks differ.
   torch::manual_seed(4);
   const torch::Tensor z = torch::randn({8, 128});
-  at::Generator gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
   Generator tutorial, held(WithHeld({1, 3}));
-  tutorial->reset_parameters(gen_a);
-  held->reset_parameters(gen_b);
+  DrawAlike(tutorial, held, 7);
   // Training mode: BatchNorm normalises each track's channels with their own batch statistics.
   torch::NoGradGuard no_grad;
   const torch::Tensor a = tutorial(z), b = held(z);
@@ -125,10 +123,8 @@ TEST(HeldStepsTest, DetailStartsAsTheHeldModelAndCanWriteShortNotes) {
   torch::manual_seed(8);
   const torch::Tensor z = torch::randn({8, 128});
   const GeneratorOptions held8 = WithHeld({1, 3}).held_on_eighths(true);
-  at::Generator gen_a = at::detail::createCPUGenerator(9), gen_b = at::detail::createCPUGenerator(9);
   Generator held(held8), detail(GeneratorOptions(held8).held_detail(true));
-  held->reset_parameters(gen_a);
-  detail->reset_parameters(gen_b);
+  DrawAlike(held, detail, 9);
   ASSERT_EQ(detail->held_detail_gain.sizes(), (std::vector<int64_t>{2}));
   EXPECT_TRUE(torch::equal(detail->held_detail_gain, torch::zeros({2})));
   const torch::Tensor before = detail(z);
@@ -171,10 +167,8 @@ TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
   torch::manual_seed(8);
   const torch::Tensor z = torch::randn({8, 128});
   const GeneratorOptions held8 = WithHeld({1, 3}).held_on_eighths(true);
-  at::Generator gen_a = at::detail::createCPUGenerator(9), gen_b = at::detail::createCPUGenerator(9);
   Generator held(held8), release(GeneratorOptions(held8).held_release(true));
-  held->reset_parameters(gen_a);
-  release->reset_parameters(gen_b);
+  DrawAlike(held, release, 9);
   ASSERT_EQ(release->held_release->weight.sizes(), (std::vector<int64_t>{2, 16}));
   EXPECT_TRUE(torch::equal(release->held_release->gain, torch::zeros({2})));
   const torch::Tensor before = release(z);
@@ -228,6 +222,50 @@ TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
   EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions(held8).held_release(true).output(OutputActivation::kBinary))
                 .message()
                 .find("needs output relu or sigmoid"),
+            std::string::npos);
+}
+
+TEST(HeldStepsTest, ReleaseTracksGateOnlyTheListedHeldTracks) {
+  // held_release_tracks narrows the gate: the listed held track's second 16ths can fall silent, the other held
+  // track stays the held model's, and listing every held track is the same model as listing none.
+  torch::manual_seed(8);
+  const torch::Tensor z = torch::randn({8, 128});
+  const GeneratorOptions release_all = WithHeld({1, 3}).held_on_eighths(true).held_release(true);
+  Generator all(release_all), piano_only(GeneratorOptions(release_all).held_release_tracks({1}));
+  DrawAlike(all, piano_only, 9);
+  ASSERT_EQ(piano_only->held_release->weight.sizes(), (std::vector<int64_t>{1, 16}));
+  torch::NoGradGuard no_grad;
+  // With every gain at zero both are the held model; the layers before the gate drew the same weights.
+  EXPECT_TRUE(torch::equal(all(z), piano_only(z)));
+  for (Generator* g : {&all, &piano_only}) {
+    (*g)->held_release->gain.fill_(1.0);
+    (*g)->held_release->bias.fill_(30.0);
+  }
+  const torch::Tensor both = all(z), one = piano_only(z);
+  const auto second_sixteenths = [](const torch::Tensor& out, int64_t track) {
+    return out.select(1, track).reshape({8, 32, 2, 72}).select(2, 1);
+  };
+  EXPECT_LT(second_sixteenths(one, 1).abs().max().item<float>(), 1e-6f);
+  EXPECT_LT(second_sixteenths(both, 3).abs().max().item<float>(), 1e-6f);
+  EXPECT_GT(second_sixteenths(one, 3).abs().sum().item<float>(), 0);
+  all->held_release->gain.zero_();
+  EXPECT_TRUE(torch::equal(one.select(1, 3), all(z).select(1, 3)));
+
+  std::ostringstream one_text, all_text, listed_text;
+  piano_only->pretty_print(one_text);
+  all->pretty_print(all_text);
+  Generator(GeneratorOptions(release_all).held_release_tracks({1, 3}))->pretty_print(listed_text);
+  EXPECT_NE(one_text.str().find("held_release=true, held_release_tracks=1"), std::string::npos) << one_text.str();
+  EXPECT_EQ(all_text.str(), listed_text.str());
+  EXPECT_EQ(ReleasedTracks(release_all), (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(DescribeArchitectureDifference(one_text.str(), all_text.str()),
+            "model.held_release_tracks: 1 in the checkpoint, every held track here");
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions(release_all).held_release_tracks({2})).message().find(
+                "held_release_tracks must be held tracks, got 2"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions(release_all).held_release(false).held_release_tracks({1}))
+                .message()
+                .find("held_release_tracks needs held_release"),
             std::string::npos);
 }
 

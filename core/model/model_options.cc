@@ -1,5 +1,6 @@
 #include "core/model/model_options.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -107,6 +108,16 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.held_release() && o.output() == OutputActivation::kBinary) {
     return absl::InvalidArgumentError("GeneratorOptions.held_release needs output relu or sigmoid, got binary");
   }
+  TUTTI_RETURN_IF_ERROR(CheckTrackList("held_release_tracks", o.held_release_tracks(), o));
+  if (!o.held_release_tracks().empty() && !o.held_release()) {
+    return absl::InvalidArgumentError("GeneratorOptions.held_release_tracks needs held_release");
+  }
+  for (const int64_t track : o.held_release_tracks()) {
+    if (ListedSlots(o.held_tracks(), o.tracks())[track] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GeneratorOptions.held_release_tracks must be held tracks, got ", track));
+    }
+  }
   if (o.bar_levels() && !o.grouped_tracks()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_levels needs grouped_tracks");
   }
@@ -118,6 +129,9 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   }
   if (o.harmony_gate() && o.output() == OutputActivation::kBinary) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_gate needs output relu or sigmoid, got binary");
+  }
+  if (o.harmony_gate_lower_only() && !o.harmony_gate()) {
+    return absl::InvalidArgumentError("GeneratorOptions.harmony_gate_lower_only needs harmony_gate");
   }
   if (o.harmony_after_norm() && o.harmony_tracks().empty()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_after_norm needs harmony_tracks");
@@ -132,6 +146,19 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   }
   return CheckShape("GeneratorOptions", o.tracks(), o.measures(), o.steps_per_measure(),
                     o.pitches(), o.num_genres());
+}
+
+std::vector<int64_t> ReleasedTracks(const GeneratorOptions& o) {
+  if (!o.held_release()) return {};
+  return o.held_release_tracks().empty() ? o.held_tracks() : o.held_release_tracks();
+}
+
+std::vector<int64_t> ListedSlots(const std::vector<int64_t>& listed, int64_t tracks) {
+  std::vector<int64_t> slots(static_cast<size_t>(std::max<int64_t>(tracks, 0)), -1);
+  for (size_t i = 0; i < listed.size(); ++i) {
+    if (listed[i] >= 0 && listed[i] < tracks) slots[static_cast<size_t>(listed[i])] = static_cast<int64_t>(i);
+  }
+  return slots;
 }
 
 Status ValidateDiscriminatorOptions(const DiscriminatorOptions& o) {
@@ -197,7 +224,8 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
       {"Generator.held_on_eighths", "false"},  {"Generator.held_detail", "false"},
       {"Generator.harmony_after_norm", "false"}, {"Generator.held_release", "false"},
-      {"Generator.harmony_gate", "false"},
+      {"Generator.harmony_gate", "false"},     {"Generator.harmony_gate_lower_only", "false"},
+      {"Generator.held_release_tracks", "every held track"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
       {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
@@ -211,6 +239,8 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"bar_levels", "model.bar_levels"},  {"held_on_eighths", "model.held_on_eighths"},
       {"held_detail", "model.held_detail"}, {"harmony_after_norm", "model.harmony_after_norm"},
       {"held_release", "model.held_release"}, {"harmony_gate", "model.harmony_gate"},
+      {"held_release_tracks", "model.held_release_tracks"},
+      {"harmony_gate_lower_only", "model.harmony_gate_lower_only"},
       {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {

@@ -88,6 +88,10 @@ struct GeneratorOptions {
   // a pitch: held_detail's added product brought short notes back but with them the flicker (used pitch classes
   // +22-40 % on real rock). Needs output relu or sigmoid (a binary output's 0/1 would come out fractional).
   TORCH_ARG(bool, held_release) = false;
+  // With held_release: the held tracks it gates, sorted and distinct; empty (the default) gates every held track.
+  // On real rock the gate (with harmony_gate) cut the bass, whose real notes are nearly all >= an 8th (89-94 %),
+  // down to 65-87 %, while the other tracks landed in or near their bands.
+  TORCH_ARG(std::vector<int64_t>, held_release_tracks) = {};
   // The output layer's activation after its BatchNorm (OutputActivation).
   TORCH_ARG(OutputActivation, output) = OutputActivation::kRelu;
   // Tracks that lean on one shared chroma per beat (core/model/shared_harmony.h): empty (the tutorial) lets every
@@ -109,6 +113,10 @@ struct GeneratorOptions {
   // distances 0.7-1.1 against 0.49-0.88); as a factor it scales down every class the chord leaves out, however
   // loud the track's own product is there. Needs output relu or sigmoid.
   TORCH_ARG(bool, harmony_gate) = false;
+  // With harmony_gate: the factor is at most 1 (min(1, 2 * sigmoid(...))), so the gate only turns down the classes
+  // the chord leaves out. Up to 2x, a class a track barely played could cross the 0.5 threshold where the chord
+  // leaned on it: used pitch classes rose 11-25 % above real rock on one seed.
+  TORCH_ARG(bool, harmony_gate_lower_only) = false;
   // One learned level per track and bar from the bar's features (core/model/bar_levels.h), so a track can fall
   // silent for a bar as real tracks do. false: the tutorial. Requires grouped_tracks.
   TORCH_ARG(bool, bar_levels) = false;
@@ -139,6 +147,13 @@ struct DiscriminatorOptions {
   // rank's batch is its own. Off: the tutorial's critic.
   TORCH_ARG(bool, minibatch_stddev) = false;
 };
+
+// The tracks held_release gates: held_release_tracks, or every held track where that is empty (none without
+// held_release).
+std::vector<int64_t> ReleasedTracks(const GeneratorOptions& options);
+// For each of `tracks` tracks, its position in `listed` (sorted, distinct), -1 where it is not listed: the slot of
+// a per-listed-track weight or column.
+std::vector<int64_t> ListedSlots(const std::vector<int64_t>& listed, int64_t tracks);
 
 // OK, or InvalidArgument naming the field, the constraint and the value.
 Status ValidateGeneratorOptions(const GeneratorOptions& options);

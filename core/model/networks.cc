@@ -94,7 +94,7 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     held_detail_gain =
         register_parameter("held_detail_gain", torch::zeros({static_cast<int64_t>(options.held_tracks().size())}));
   }
-  if (options.held_release()) held_release = register_module("held_release", HeldRelease(16, options.held_tracks()));
+  if (options.held_release()) held_release = register_module("held_release", HeldRelease(16, ReleasedTracks(options)));
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -230,19 +230,18 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
                                     .view({b, th * c, m, s4, 4, 6})
                                     .permute({0, 2, 3, 5, 4, 1})
                                     .reshape({rows * 4, th * c});
+    const std::vector<int64_t> slots = ListedSlots(held, t);
     std::vector<torch::Tensor> columns;
     columns.reserve(t);
-    size_t next = 0;
     for (int64_t track = 0; track < t; ++track) {
-      const bool is_held = next < held.size() && held[next] == track;
-      if (!is_held) {
+      const int64_t slot = slots[static_cast<size_t>(track)];
+      if (slot < 0) {
         columns.push_back(x4.narrow(1, track * c, c));
         continue;
       }
-      torch::Tensor held_track = steps.narrow(1, static_cast<int64_t>(next) * c, c);
-      if (held_detail_gain.defined()) held_track = held_track + held_detail_gain[next] * x4.narrow(1, track * c, c);
+      torch::Tensor held_track = steps.narrow(1, slot * c, c);
+      if (held_detail_gain.defined()) held_track = held_track + held_detail_gain[slot] * x4.narrow(1, track * c, c);
       columns.push_back(held_track);
-      ++next;
     }
     x4 = torch::cat(columns, 1);
   }
@@ -274,7 +273,8 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
     case OutputActivation::kBinary: x5 = BinaryNeurons(x5, RefinerKind::kDeterministic, is_training()); break;
   }
   if (options.harmony_gate()) {
-    x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * SharedHarmonyImpl::Gate(harmony)).view({1, t, -1});
+    x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * SharedHarmonyImpl::Gate(harmony, options.harmony_gate_lower_only()))
+             .view({1, t, -1});
   }
   if (held_release) x5 = held_release(x5.view({t, rows * 4, kp}), per_step).view({1, t, -1});
   return x5.view({t, b, m, s4, 6, 4, kp})
@@ -309,6 +309,12 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     if (options.held_on_eighths()) stream << ", held_on_eighths=true";
     if (options.held_detail()) stream << ", held_detail=true";
     if (options.held_release()) stream << ", held_release=true";
+    // Only when it gates fewer than every held track, so the fingerprints of checkpoints from before the key stay.
+    const std::vector<int64_t> released = ReleasedTracks(options);
+    if (options.held_release() && released != options.held_tracks()) {
+      stream << ", held_release_tracks=";
+      for (size_t i = 0; i < released.size(); ++i) stream << (i ? "+" : "") << released[i];
+    }
   }
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   if (options.bar_levels()) stream << ", bar_levels=true";
@@ -319,6 +325,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     }
     if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";
     if (options.harmony_gate()) stream << ", harmony_gate=true";
+    if (options.harmony_gate_lower_only()) stream << ", harmony_gate_lower_only=true";
   }
   stream << ")";
 }

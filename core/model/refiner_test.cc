@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "core/model/model_test_util.h"
 #include "core/model/networks.h"
 
 namespace tutti {
@@ -35,11 +36,9 @@ TEST(RefinerTest, TheTutorialModelKeepsItsParametersAndFingerprint) {
 }
 
 TEST(RefinerTest, InactiveRefinerLeavesTheGeneratorAsItWas) {
-  auto gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
   Generator plain;
   Generator refined(GeneratorOptions().refiner(RefinerKind::kDeterministic));
-  plain->reset_parameters(gen_a);
-  refined->reset_parameters(gen_b);
+  DrawAlike(plain, refined, 7);
   // Training mode (batch statistics): fresh running statistics would put every output below 0.5.
   const torch::Tensor z = torch::randn({3, 128}, at::detail::createCPUGenerator(1));
   torch::NoGradGuard no_grad;

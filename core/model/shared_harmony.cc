@@ -45,10 +45,13 @@ torch::Tensor SharedHarmonyImpl::forward(const torch::Tensor& h) {
   return per_track.view({tracks, 1, 1, 1, 1}) * shared.unsqueeze(0);
 }
 
-torch::Tensor SharedHarmonyImpl::Gate(const torch::Tensor& per_track) {
+torch::Tensor SharedHarmonyImpl::Gate(const torch::Tensor& per_track, bool lower_only) {
   // Centred, so the gate redistributes a beat's pitch classes rather than turning the whole beat up or down (that
   // is bar_levels' and the track's own job).
-  return 2 * torch::sigmoid(per_track - per_track.mean(-1, /*keepdim=*/true));
+  const torch::Tensor factor = 2 * torch::sigmoid(per_track - per_track.mean(-1, /*keepdim=*/true));
+  // Clamped, no straight-through: above the mean the factor is 1 and has nothing to learn; the chroma still learns
+  // from the classes below it and from the added path.
+  return lower_only ? factor.clamp_max(1) : factor;
 }
 
 void SharedHarmonyImpl::pretty_print(std::ostream& stream) const {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/model/model_options.h"
+#include "core/model/model_test_util.h"
 #include "core/model/networks.h"
 #include "core/model/shared_harmony.h"
 
@@ -50,10 +51,8 @@ TEST(SharedHarmonyTest, WithoutGainTheGeneratorIsTheTutorialsBitForBit) {
   // tracks come out exactly as the tutorial writes them, and with the gains at zero so do the listed ones.
   torch::manual_seed(2);
   const torch::Tensor z = torch::randn({8, 128});
-  at::Generator gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
   Generator tutorial, harmony(WithHarmony({1, 3}));
-  tutorial->reset_parameters(gen_a);
-  harmony->reset_parameters(gen_b);
+  DrawAlike(tutorial, harmony, 7);
   torch::NoGradGuard no_grad;
   const torch::Tensor a = tutorial(z), b = harmony(z);
   for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), b.select(1, track))) << track;
@@ -89,10 +88,8 @@ TEST_P(SharedHarmonyPlaceTest, TracksLeaningOnItAgreeOnPitchClasses) {
 TEST_P(SharedHarmonyPlaceTest, WithoutGainTheOtherLayersAreUntouched) {
   torch::manual_seed(4);
   const torch::Tensor z = torch::randn({8, 128});
-  at::Generator gen_a = at::detail::createCPUGenerator(7), gen_b = at::detail::createCPUGenerator(7);
   Generator tutorial, harmony(WithHarmony({1, 3}).harmony_after_norm(GetParam()));
-  tutorial->reset_parameters(gen_a);
-  harmony->reset_parameters(gen_b);
+  DrawAlike(tutorial, harmony, 7);
   torch::NoGradGuard no_grad;
   harmony->shared_harmony->gain.zero_();
   EXPECT_TRUE(torch::equal(tutorial(z), harmony(z)));
@@ -148,10 +145,8 @@ TEST(SharedHarmonyTest, TrainsAndNamesItselfInTheFingerprint) {
 TEST(SharedHarmonyTest, TheStartingGainIsAnInitialValueNotArchitecture) {
   // harmony_gain sets where every gain starts and nothing else: same draws, same fingerprint, so a checkpoint
   // trained from one starting gain loads into a model configured with another.
-  at::Generator gen_a = at::detail::createCPUGenerator(3), gen_b = at::detail::createCPUGenerator(3);
   Generator plain(WithHarmony({1, 3})), strong(WithHarmony({1, 3}).harmony_gain(4.0));
-  plain->reset_parameters(gen_a);
-  strong->reset_parameters(gen_b);
+  DrawAlike(plain, strong, 3);
   EXPECT_TRUE(torch::equal(strong->shared_harmony->gain, torch::full({2}, 4.0)));
   EXPECT_TRUE(torch::equal(plain->shared_harmony->gain, torch::ones({2})));
   EXPECT_TRUE(torch::equal(plain->shared_harmony->chroma->weight, strong->shared_harmony->chroma->weight));
@@ -165,24 +160,25 @@ TEST(SharedHarmonyTest, TheStartingGainIsAnInitialValueNotArchitecture) {
             std::string::npos);
 }
 
+// A chord of one class: pitch class 0 at +50, the others at 0; the tracks' own products loud enough that the added
+// chroma does not decide every cell before the norm.
+void SetOneClassChord(Generator& g) {
+  torch::NoGradGuard no_grad;
+  g->shared_harmony->chroma->weight.zero_();
+  g->shared_harmony->chroma->bias.zero_();
+  g->shared_harmony->chroma->bias[0] = 50.0;
+  g->transconv5->transconv->weight.mul_(1000.0);
+}
+
 TEST(SharedHarmonyTest, TheGateTurnsDownTheClassesTheChordLeavesOut) {
   // harmony_gate multiplies a listed track's output by 2 * sigmoid(centred chroma) per pitch class: 1 where the
   // chroma is flat and for unlisted tracks, ~0 for a class the chord leaves out, ~2 for the one it leans on.
   torch::manual_seed(4);
   const torch::Tensor z = torch::randn({8, 128});
-  at::Generator gen_a = at::detail::createCPUGenerator(6), gen_b = at::detail::createCPUGenerator(6);
   Generator added(WithHarmony({1, 3})), gated(WithHarmony({1, 3}).harmony_gate(true));
-  added->reset_parameters(gen_a);
-  gated->reset_parameters(gen_b);
+  DrawAlike(added, gated, 6);
   torch::NoGradGuard no_grad;
-  for (Generator* g : {&added, &gated}) {
-    // A chord of one class: pitch class 0 at +50, the others at 0.
-    (*g)->shared_harmony->chroma->weight.zero_();
-    (*g)->shared_harmony->chroma->bias.zero_();
-    (*g)->shared_harmony->chroma->bias[0] = 50.0;
-    // The tracks' own products loud enough that the added chroma does not decide every cell before the norm.
-    (*g)->transconv5->transconv->weight.mul_(1000.0);
-  }
+  for (Generator* g : {&added, &gated}) SetOneClassChord(*g);
   const torch::Tensor a = added(z).view({8, 5, 64, 6, 12}), b = gated(z).view({8, 5, 64, 6, 12});
   for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), b.select(1, track))) << track;
   for (int64_t track : {1, 3}) {
@@ -209,6 +205,39 @@ TEST(SharedHarmonyTest, TheGateTurnsDownTheClassesTheChordLeavesOut) {
   EXPECT_NE(ValidateGeneratorOptions(WithHarmony({1}).harmony_gate(true).output(OutputActivation::kBinary))
                 .message()
                 .find("needs output relu or sigmoid"),
+            std::string::npos);
+}
+
+TEST(SharedHarmonyTest, TheLowerOnlyGateNeverRaisesAClass) {
+  // harmony_gate_lower_only: the chord's class keeps its value (the full gate doubled it), every other class is
+  // turned down as by the full gate.
+  torch::manual_seed(4);
+  const torch::Tensor z = torch::randn({8, 128});
+  const GeneratorOptions gate = WithHarmony({1, 3}).harmony_gate(true);
+  Generator full(gate), lower(GeneratorOptions(gate).harmony_gate_lower_only(true));
+  DrawAlike(full, lower, 6);
+  torch::NoGradGuard no_grad;
+  for (Generator* g : {&full, &lower}) SetOneClassChord(*g);
+  const torch::Tensor a = full(z).view({8, 5, 64, 6, 12}), b = lower(z).view({8, 5, 64, 6, 12});
+  for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), b.select(1, track))) << track;
+  for (int64_t track : {1, 3}) {
+    const torch::Tensor chord_a = a.select(1, track).narrow(-1, 0, 1), chord_b = b.select(1, track).narrow(-1, 0, 1);
+    EXPECT_GT(chord_a.sum().item<float>(), 0) << track;
+    EXPECT_TRUE(torch::allclose(chord_b, chord_a / 2, 1e-5, 1e-6)) << track;
+    EXPECT_TRUE(torch::equal(a.select(1, track).narrow(-1, 1, 11), b.select(1, track).narrow(-1, 1, 11))) << track;
+  }
+  const torch::Tensor per_track = torch::randn({5, 2, 3, 12}) * 10;
+  EXPECT_LE(SharedHarmonyImpl::Gate(per_track, /*lower_only=*/true).max().item<float>(), 1.0f);
+  EXPECT_GT(SharedHarmonyImpl::Gate(per_track).max().item<float>(), 1.0f);
+
+  std::ostringstream text, plain;
+  lower->pretty_print(text);
+  full->pretty_print(plain);
+  EXPECT_NE(text.str().find("harmony_gate=true, harmony_gate_lower_only=true"), std::string::npos) << text.str();
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), plain.str()),
+            "model.harmony_gate_lower_only: true in the checkpoint, false here");
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({1}).harmony_gate_lower_only(true)).message().find(
+                "harmony_gate_lower_only needs harmony_gate"),
             std::string::npos);
 }
 

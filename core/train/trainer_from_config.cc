@@ -27,11 +27,14 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   g.held_on_eighths(config.model.held_on_eighths);
   g.held_detail(config.model.held_detail);
   g.held_release(config.model.held_release);
+  const StatusOr<std::vector<int64_t>> released = HeldReleaseTrackIndices(config.model);
+  if (released.ok()) g.held_release_tracks(*released);
   const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(config.model);
   if (harmony.ok()) g.harmony_tracks(*harmony);
   g.harmony_gain(config.model.harmony_gain);
   g.harmony_after_norm(config.model.harmony_after_norm);
   g.harmony_gate(config.model.harmony_gate);
+  g.harmony_gate_lower_only(config.model.harmony_gate_lower_only);
   g.bar_levels(config.model.bar_levels);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names

@@ -155,6 +155,10 @@ std::vector<Field> BuildFields() {
     MakeField("model.harmony_after_norm",  &J::model, &M::harmony_after_norm, kBool,     kAny),
     MakeField("model.held_release",        &J::model, &M::held_release,      kBool,      kAny),
     MakeField("model.harmony_gate",        &J::model, &M::harmony_gate,      kBool,      kAny),
+    MakeField("model.held_release_tracks", &J::model, &M::held_release_tracks,
+              "a list of held track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = every held track)",
+              kNameList),
+    MakeField("model.harmony_gate_lower_only", &J::model, &M::harmony_gate_lower_only, kBool, kAny),
 
     MakeField("train.steps",               &J::train, &T::steps,             kPosInt,    kPositive),
     MakeField("train.batch_size",          &J::train, &T::batch_size,        kPosInt,    kPositive),
