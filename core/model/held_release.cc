@@ -58,9 +58,7 @@ torch::Tensor HeldReleaseImpl::forward(const torch::Tensor& out, const torch::Te
 }
 
 void HeldReleaseImpl::pretty_print(std::ostream& stream) const {
-  stream << "tutti::HeldRelease(channels=" << channels << ", tracks=";
-  for (size_t i = 0; i < released_tracks.size(); ++i) stream << (i ? "+" : "") << released_tracks[i];
-  stream << ")";
+  stream << "tutti::HeldRelease(channels=" << channels << ", tracks=" << JoinedTracks(released_tracks) << ")";
 }
 
 }  // namespace tutti

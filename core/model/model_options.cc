@@ -153,6 +153,12 @@ std::vector<int64_t> ReleasedTracks(const GeneratorOptions& o) {
   return o.held_release_tracks().empty() ? o.held_tracks() : o.held_release_tracks();
 }
 
+std::string JoinedTracks(const std::vector<int64_t>& tracks) {
+  std::string out;
+  for (size_t i = 0; i < tracks.size(); ++i) absl::StrAppend(&out, i ? "+" : "", tracks[i]);
+  return out;
+}
+
 std::vector<int64_t> ListedSlots(const std::vector<int64_t>& listed, int64_t tracks) {
   std::vector<int64_t> slots(static_cast<size_t>(std::max<int64_t>(tracks, 0)), -1);
   for (size_t i = 0; i < listed.size(); ++i) {

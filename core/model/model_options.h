@@ -151,6 +151,8 @@ struct DiscriminatorOptions {
 // The tracks held_release gates: held_release_tracks, or every held track where that is empty (none without
 // held_release).
 std::vector<int64_t> ReleasedTracks(const GeneratorOptions& options);
+// "1+3+4": a track list as fingerprints and module names print it.
+std::string JoinedTracks(const std::vector<int64_t>& tracks);
 // For each of `tracks` tracks, its position in `listed` (sorted, distinct), -1 where it is not listed: the slot of
 // a per-listed-track weight or column.
 std::vector<int64_t> ListedSlots(const std::vector<int64_t>& listed, int64_t tracks);

@@ -304,25 +304,20 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
   }
   if (options.condition_track() >= 0) stream << ", condition_track=" << options.condition_track();
   if (!options.held_tracks().empty()) {
-    stream << ", held_tracks=";
-    for (size_t i = 0; i < options.held_tracks().size(); ++i) stream << (i ? "+" : "") << options.held_tracks()[i];
+    stream << ", held_tracks=" << JoinedTracks(options.held_tracks());
     if (options.held_on_eighths()) stream << ", held_on_eighths=true";
     if (options.held_detail()) stream << ", held_detail=true";
     if (options.held_release()) stream << ", held_release=true";
     // Only when it gates fewer than every held track, so the fingerprints of checkpoints from before the key stay.
     const std::vector<int64_t> released = ReleasedTracks(options);
     if (options.held_release() && released != options.held_tracks()) {
-      stream << ", held_release_tracks=";
-      for (size_t i = 0; i < released.size(); ++i) stream << (i ? "+" : "") << released[i];
+      stream << ", held_release_tracks=" << JoinedTracks(released);
     }
   }
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   if (options.bar_levels()) stream << ", bar_levels=true";
   if (!options.harmony_tracks().empty()) {
-    stream << ", harmony_tracks=";
-    for (size_t i = 0; i < options.harmony_tracks().size(); ++i) {
-      stream << (i ? "+" : "") << options.harmony_tracks()[i];
-    }
+    stream << ", harmony_tracks=" << JoinedTracks(options.harmony_tracks());
     if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";
     if (options.harmony_gate()) stream << ", harmony_gate=true";
     if (options.harmony_gate_lower_only()) stream << ", harmony_gate_lower_only=true";

@@ -5,6 +5,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "core/model/model_options.h"
+
 namespace tutti {
 
 SharedHarmonyImpl::SharedHarmonyImpl(int64_t in_channels_, int64_t tracks_, std::vector<int64_t> harmony_tracks_,
@@ -55,9 +57,8 @@ torch::Tensor SharedHarmonyImpl::Gate(const torch::Tensor& per_track, bool lower
 }
 
 void SharedHarmonyImpl::pretty_print(std::ostream& stream) const {
-  stream << "tutti::SharedHarmony(in_channels=" << in_channels << ", tracks=" << tracks << ", harmony_tracks=";
-  for (size_t i = 0; i < harmony_tracks.size(); ++i) stream << (i ? "+" : "") << harmony_tracks[i];
-  stream << ")";
+  stream << "tutti::SharedHarmony(in_channels=" << in_channels << ", tracks=" << tracks
+         << ", harmony_tracks=" << JoinedTracks(harmony_tracks) << ")";
 }
 
 }  // namespace tutti
