@@ -83,6 +83,9 @@ TEST(HeldStepsTest, SmoothingCrossesBarLinesAndStaysLocal) {
 
 GeneratorOptions WithHeld(std::vector<int64_t> held) { return GeneratorOptions().held_tracks(std::move(held)); }
 
+// One track of a batch of 8 generated samples as (B, 32 eighths, 2 sixteenths, 72 pitches).
+torch::Tensor Eighths(const torch::Tensor& out, int64_t track) { return out.select(1, track).reshape({8, 32, 2, 72}); }
+
 TEST(HeldStepsTest, OtherTracksAreTheTutorialsBitForBit) {
   // held_steps draws its weights last, so with the same seed every other layer is the tutorial's and a track
   // that does not hold notes comes out exactly as the tutorial model writes it; the held tracks differ.
@@ -139,7 +142,7 @@ TEST(HeldStepsTest, DetailStartsAsTheHeldModelAndCanWriteShortNotes) {
   const auto eighth_steps_differ = [&](Generator& g) {
     torch::NoGradGuard no_grad;
     g->eval();
-    const torch::Tensor cells = g(z).select(1, 1).reshape({8, 32, 2, 72});
+    const torch::Tensor cells = Eighths(g(z), 1);
     return !torch::equal(cells.select(2, 0), cells.select(2, 1));
   };
   {
@@ -181,10 +184,6 @@ TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
 
   // In training mode (batch statistics), as the critic sees it.
   torch::NoGradGuard no_grad;
-  // (B, 32 eighths, 2 sixteenths, 72) for each track.
-  const auto eighths = [](const torch::Tensor& out, int64_t track) {
-    return out.select(1, track).reshape({8, 32, 2, 72});
-  };
   // The gate wide open and the gain full: held tracks' second 16ths fall silent, their first 16ths and the other
   // tracks stay as they were.
   release->held_release->gain.fill_(1.0);
@@ -192,9 +191,9 @@ TEST(HeldStepsTest, ReleaseStartsAsTheHeldModelAndCanOnlyEndNotes) {
   const torch::Tensor plain = held(z), gated = release(z);
   EXPECT_LE((gated - plain).max().item<float>(), 0.0f);
   for (int64_t track : {1, 3}) {
-    EXPECT_GT(eighths(plain, track).select(2, 1).abs().sum().item<float>(), 0) << track;
-    EXPECT_LT(eighths(gated, track).select(2, 1).abs().max().item<float>(), 1e-6f) << track;
-    EXPECT_TRUE(torch::equal(eighths(gated, track).select(2, 0), eighths(plain, track).select(2, 0))) << track;
+    EXPECT_GT(Eighths(plain, track).select(2, 1).abs().sum().item<float>(), 0) << track;
+    EXPECT_LT(Eighths(gated, track).select(2, 1).abs().max().item<float>(), 1e-6f) << track;
+    EXPECT_TRUE(torch::equal(Eighths(gated, track).select(2, 0), Eighths(plain, track).select(2, 0))) << track;
   }
   for (int64_t track : {0, 2, 4}) EXPECT_TRUE(torch::equal(gated.select(1, track), plain.select(1, track))) << track;
   // A gain past 1 is clamped: the gate never turns a value negative.
@@ -242,12 +241,9 @@ TEST(HeldStepsTest, ReleaseTracksGateOnlyTheListedHeldTracks) {
     (*g)->held_release->bias.fill_(30.0);
   }
   const torch::Tensor both = all(z), one = piano_only(z);
-  const auto second_sixteenths = [](const torch::Tensor& out, int64_t track) {
-    return out.select(1, track).reshape({8, 32, 2, 72}).select(2, 1);
-  };
-  EXPECT_LT(second_sixteenths(one, 1).abs().max().item<float>(), 1e-6f);
-  EXPECT_LT(second_sixteenths(both, 3).abs().max().item<float>(), 1e-6f);
-  EXPECT_GT(second_sixteenths(one, 3).abs().sum().item<float>(), 0);
+  EXPECT_LT(Eighths(one, 1).select(2, 1).abs().max().item<float>(), 1e-6f);
+  EXPECT_LT(Eighths(both, 3).select(2, 1).abs().max().item<float>(), 1e-6f);
+  EXPECT_GT(Eighths(one, 3).select(2, 1).abs().sum().item<float>(), 0);
   all->held_release->gain.zero_();
   EXPECT_TRUE(torch::equal(one.select(1, 3), all(z).select(1, 3)));
 

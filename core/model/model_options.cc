@@ -112,8 +112,9 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (!o.held_release_tracks().empty() && !o.held_release()) {
     return absl::InvalidArgumentError("GeneratorOptions.held_release_tracks needs held_release");
   }
+  const std::vector<int64_t> held_slots = ListedSlots(o.held_tracks(), o.tracks());
   for (const int64_t track : o.held_release_tracks()) {
-    if (ListedSlots(o.held_tracks(), o.tracks())[track] < 0) {
+    if (held_slots[static_cast<size_t>(track)] < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("GeneratorOptions.held_release_tracks must be held tracks, got ", track));
     }
