@@ -19,8 +19,8 @@
 #                    REFINER_PRETRAIN_STEPS steps without it, then the refiner with the generator fine-tuned
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
 #   default          configs/real-rock.yaml as it is, no overrides (its header says what it turns on and why)
-#   held, held8, detail, release, bassheld, harmony, hgainN, hpost, gate, gatelow, bars, stddev, ema, emaNNN,
-#   sigmoid, binary, streams, chroma, onset, critic5, lowlr, joined by '+' (e.g. held+stddev+ema):
+#   held, held8, detail, release, bassheld, harmony, hgainN, hpost, gate, gatelow, bars, stddev, ema, emaNNN, warm,
+#   sigmoid, binary, streams, chroma, onset, critic5, lowlr, lrN, bsN, joined by '+' (e.g. held+stddev+ema):
 #                    the tutorial model with
 #                    held      held notes in the pitched tracks (model.held_tracks: piano, guitar, bass, strings;
 #                              core/model/held_steps.h)
@@ -45,12 +45,15 @@
 #                    stddev    the critic's minibatch standard deviation (model.critic_minibatch_stddev)
 #                    ema       samples from the moving average of G's weights (train.generator_ema, GENERATOR_EMA
 #                              or 0.999); emaNNN: with decay 0.NNN (e.g. ema995: 0.995)
+#                    warm      with an average: its decay warms up, min(decay, (1 + t) / (10 + t)) at step t
+#                              (train.generator_ema_warmup)
 #                    sigmoid   a sigmoid as G's last activation (model.output: sigmoid)
 #                    binary    binary neurons as G's last activation, trained end to end (model.output: binary)
 #                    streams   the critic's onset/offset and chroma streams
 #                    chroma    the critic's chroma stream alone (model.chroma_stream); onset: its onset/offset stream
 #                    critic5   5 critic updates per generator update (the WGAN-GP paper's; the tutorial: 1)
-#                    lowlr     Adam learning rates 2e-4 (the tutorial: 1e-3)
+#                    lowlr     Adam learning rates 2e-4 (the tutorial: 1e-3); lrN: both N * 1e-4 (e.g. lr5)
+#                    bsN       N samples per batch and rank (train.batch_size; e.g. bs32)
 #   default+OPTIONS  configs/real-rock.yaml with those options on top (e.g. default+chroma)
 #   streams          the critic's streams alone; refiner-frozen, refiner-frozen+streams, refiner-stochastic: the
 #                    other refiner options. NAME@N: that variant with train.seed=N.
@@ -136,10 +139,13 @@ variant_sets() {
           stddev) sets+=" $stddev" ;;
           ema) sets+=" $ema" ;;
           ema[0-9]*) sets+=" train.generator_ema=0.${part#ema}" ;;
+          warm) sets+=" train.generator_ema_warmup=true" ;;
           sigmoid) sets+=" model.output=sigmoid" ;;
           binary) sets+=" model.output=binary" ;;
           critic5) sets+=" train.critic_steps=5" ;;
           lowlr) sets+=" train.g_lr=0.0002 train.d_lr=0.0002" ;;
+          lr[0-9]*) [[ ${part#lr} =~ ^[0-9]+$ ]] || return 1; sets+=" train.g_lr=${part#lr}e-4 train.d_lr=${part#lr}e-4" ;;
+          bs[0-9]*) [[ ${part#bs} =~ ^[0-9]+$ ]] || return 1; sets+=" train.batch_size=${part#bs}" ;;
           streams) sets+=" $streams" ;;
           chroma) sets+=" model.chroma_stream=true" ;;
           onset) sets+=" model.onset_stream=true" ;;
@@ -156,7 +162,7 @@ variant_sets() {
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/gate/gatelow/bassheld/bars/stddev/ema/emaNNN/sigmoid/binary/streams/chroma/onset/critic5/lowlr joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/gate/gatelow/bassheld/bars/stddev/ema/emaNNN/warm/sigmoid/binary/streams/chroma/onset/critic5/lowlr/lrN/bsN joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).

@@ -158,6 +158,9 @@ struct TrainConfig {
   // (core/train/generator_average.h), in [0, 1). 0 (the tutorial): the live generator. 0.999 averages over the
   // last ~1,000 steps: a GAN's generator circles rather than settles, and the average sits in the middle.
   double generator_ema = 0;
+  // With generator_ema: the decay at step t is min(generator_ema, (1 + t) / (10 + t)) (a warm-up: the average
+  // leaves the initial weights behind early, and long decays become usable in short runs).
+  bool generator_ema_warmup = false;
   // Seed for weights, latents and data order; the same seed and rank count reproduce a run on CPU.
   uint64_t seed = 0;
   // LibTorch intra-op threads per rank; 0 = the machine's cores divided by the ranks on this node.

@@ -191,6 +191,15 @@ TEST(JobConfigTest, CrossFieldRuleAfterOverrides) {
                         "distributed.timeout_s (30), got 60"));
 }
 
+TEST(JobConfigTest, AverageWarmUpNeedsAnAverage) {
+  EXPECT_THAT(LoadError("train:\n  generator_ema_warmup: true\n"),
+              HasSubstr("train.generator_ema_warmup: needs train.generator_ema > 0"));
+  StatusOr<JobConfig> config =
+      ParseJobConfig("train:\n  generator_ema: 0.999\n  generator_ema_warmup: true\n", "mem.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->train.generator_ema_warmup);
+}
+
 TEST(JobConfigTest, ValidateCatchesConfigsBuiltInCode) {
   JobConfig config;
   config.train.batch_size = -3;
@@ -279,6 +288,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "train.critic_steps=9",
                                             "train.gp_weight=9",
                                             "train.generator_ema=0.5",
+                                            "train.generator_ema_warmup=true",
                                             "train.seed=9",
                                             "train.intra_op_threads=9",
                                             "train.log_every=9",
@@ -330,6 +340,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.train.critic_steps = 17;
   c.train.gp_weight = 18;
   c.train.generator_ema = 0.185;
+  c.train.generator_ema_warmup = true;
   c.train.seed = 19;
   c.train.intra_op_threads = 20;
   c.train.log_every = 21;
@@ -376,6 +387,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"train.critic_steps", "17"},
                                                                      {"train.gp_weight", "18"},
                                                                      {"train.generator_ema", "0.185"},
+                                                                     {"train.generator_ema_warmup", "true"},
                                                                      {"train.seed", "19"},
                                                                      {"train.intra_op_threads", "20"},
                                                                      {"train.log_every", "21"},

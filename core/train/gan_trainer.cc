@@ -122,7 +122,8 @@ StatusOr<std::unique_ptr<GanTrainer>> GanTrainer::Create(GeneratorOptions g,
     if (t->options_.generator_ema > 0) {
       // The calibration latents get their own seed, so they never touch the training stream.
       t->average_ = std::make_unique<GeneratorAverage>(t->g_options_, t->options_.generator_ema, t->g_flat_.params,
-                                                       t->options_.seed ^ 0x9e3779b97f4a7c15ULL);
+                                                       t->options_.seed ^ 0x9e3779b97f4a7c15ULL,
+                                                       t->options_.generator_ema_warmup);
     }
     if (t->SyncsBatchNorm()) {
       GanTrainer* self = t.get();  // owns the generator, so outlives its BatchNorm layers
@@ -185,7 +186,7 @@ StatusOr<StepMetrics> GanTrainer::Step(const torch::Tensor& real_in, const torch
     }
     TUTTI_RETURN_IF_ERROR(GeneratorUpdate(fakes, genre_ids, metrics));
     if (average_) {
-      average_->Update(g_flat_.params);
+      average_->Update(g_flat_.params, step_);
       if (g_options_.condition_track() >= 0) last_given_ = real.select(1, g_options_.condition_track()).detach();
     }
     ++step_;

@@ -1,5 +1,6 @@
 #include "core/train/generator_average.h"
 
+#include <algorithm>
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -9,12 +10,18 @@
 namespace tutti {
 
 GeneratorAverage::GeneratorAverage(const GeneratorOptions& options, double decay, const torch::Tensor& live_params,
-                                   uint64_t seed)
-    : options_(options), decay_(decay), seed_(seed), average_(live_params.detach().clone()) {}
+                                   uint64_t seed, bool warmup)
+    : options_(options), decay_(decay), warmup_(warmup), seed_(seed), average_(live_params.detach().clone()) {}
 
-void GeneratorAverage::Update(const torch::Tensor& live_params) {
+double GeneratorAverage::DecayAt(int64_t update) const {
+  if (!warmup_) return decay_;
+  const double t = static_cast<double>(std::max<int64_t>(update, 0));
+  return std::min(decay_, (1.0 + t) / (10.0 + t));
+}
+
+void GeneratorAverage::Update(const torch::Tensor& live_params, int64_t update) {
   torch::NoGradGuard no_grad;
-  average_.lerp_(live_params.detach(), 1.0 - decay_);
+  average_.lerp_(live_params.detach(), 1.0 - DecayAt(update));
   model_current_ = false;
 }
 

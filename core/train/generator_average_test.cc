@@ -1,5 +1,6 @@
 // train.generator_ema: the averaged generator (generator_average.h) inside GanTrainer.
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -72,13 +73,42 @@ TEST(GanTrainerAverageTest, SamplesComeFromTheAverageOfTheLiveWeights) {
   EXPECT_TRUE(torch::equal(FlatParameters(*plain->generator()), FlatParameters(*t->generator())));
 }
 
-TEST(GanTrainerAverageTest, ResumeIsBitIdentical) {
-  auto straight = MakeTrainer(AverageOptions());
+TEST(GeneratorAverageTest, WarmUpShortensOnlyTheEarlyDecay) {
+  const torch::Tensor start = torch::zeros({3});
+  GeneratorAverage plain(GeneratorOptions(), 0.999, start, 1), warm(GeneratorOptions(), 0.999, start, 1, true);
+  for (int64_t t : {0, 10, 5000, 100000}) EXPECT_DOUBLE_EQ(plain.DecayAt(t), 0.999) << t;
+  EXPECT_DOUBLE_EQ(warm.DecayAt(0), 0.1);
+  EXPECT_DOUBLE_EQ(warm.DecayAt(90), 91.0 / 100.0);
+  EXPECT_DOUBLE_EQ(warm.DecayAt(8990), 0.999);  // (1 + t) / (10 + t) reaches the decay here
+  EXPECT_DOUBLE_EQ(warm.DecayAt(100000), 0.999);
+  // The first update takes 90 % of the live weights, where the fixed decay takes 0.1 %.
+  warm.Update(torch::ones({3}), 0);
+  plain.Update(torch::ones({3}), 0);
+  EXPECT_TRUE(torch::allclose(warm.flat(), torch::full({3}, 0.9)));
+  EXPECT_TRUE(torch::allclose(plain.flat(), torch::full({3}, 0.001)));
+}
+
+TEST(GanTrainerAverageTest, WarmUpFollowsTheTrainersStep) {
+  TrainOptions options = AverageOptions(0.9);
+  options.generator_ema_warmup = true;
+  auto t = MakeTrainer(options);
+  torch::Tensor expected = FlatParameters(*t->generator());
+  for (int64_t i = 0; i < 6; ++i) {
+    ASSERT_TRUE(t->Step(RealBatch(i % 3)).ok());
+    const double decay = std::min(0.9, (1.0 + i) / (10.0 + i));
+    expected = decay * expected + (1 - decay) * FlatParameters(*t->generator());
+  }
+  EXPECT_TRUE(torch::allclose(FlatParameters(*SampledGenerator(Checkpoint(*t))), expected, 1e-5, 1e-7));
+}
+
+// Twelve steps straight equal six, a checkpoint and six more: live weights, samples and the stored average.
+void ExpectResumeIsBitIdentical(const TrainOptions& options) {
+  auto straight = MakeTrainer(options);
   RunSteps(*straight, 0, 12);
-  auto first = MakeTrainer(AverageOptions());
+  auto first = MakeTrainer(options);
   RunSteps(*first, 0, 6);
   const std::string checkpoint = Checkpoint(*first);
-  auto resumed = MakeTrainer(AverageOptions());
+  auto resumed = MakeTrainer(options);
   {
     std::stringstream bytes(checkpoint);
     torch::serialize::InputArchive in;
@@ -92,6 +122,15 @@ TEST(GanTrainerAverageTest, ResumeIsBitIdentical) {
   EXPECT_TRUE(torch::equal(*straight->Generate(z), *resumed->Generate(z)));
   EXPECT_TRUE(torch::equal(FlatParameters(*SampledGenerator(Checkpoint(*straight))),
                            FlatParameters(*SampledGenerator(Checkpoint(*resumed)))));
+}
+
+TEST(GanTrainerAverageTest, ResumeIsBitIdentical) {
+  for (const bool warmup : {false, true}) {
+    SCOPED_TRACE(warmup ? "with warm-up" : "without warm-up");
+    TrainOptions options = AverageOptions();
+    options.generator_ema_warmup = warmup;
+    ExpectResumeIsBitIdentical(options);
+  }
 }
 
 TEST(GanTrainerAverageTest, TurningTheAverageOnOrOffAtResume) {

@@ -55,6 +55,9 @@ struct TrainOptions {
   // 0 (the tutorial) samples from the live generator; e.g. 0.999 averages over the last ~1,000 steps, and
   // Generate(), evaluations and checkpoints' "generator" use the average. Training itself is unchanged.
   double generator_ema = 0;
+  // With generator_ema: the decay at step t is min(generator_ema, (1 + t) / (10 + t)), so the average leaves the
+  // initial weights behind within the first tens of steps (GeneratorAverage's warm-up). Off: the fixed decay.
+  bool generator_ema_warmup = false;
 };
 
 }  // namespace tutti

@@ -69,6 +69,7 @@ TrainOptions TrainOptionsFromConfig(const JobConfig& config, int local_ranks, in
   t.critic_steps = config.train.critic_steps;
   t.gp_weight = config.train.gp_weight;
   t.generator_ema = config.train.generator_ema;
+  t.generator_ema_warmup = config.train.generator_ema_warmup;
   t.seed = config.train.seed;
   t.intra_op_threads = config.train.intra_op_threads;
   t.local_ranks = local_ranks;

@@ -170,6 +170,7 @@ std::vector<Field> BuildFields() {
     MakeField("train.critic_steps",        &J::train, &T::critic_steps,      kPosInt,    kPositive),
     MakeField("train.gp_weight",           &J::train, &T::gp_weight,         kNonNegNum, kNonNegative),
     MakeField("train.generator_ema",       &J::train, &T::generator_ema,     kBeta,      kUnitHalfOpen),
+    MakeField("train.generator_ema_warmup", &J::train, &T::generator_ema_warmup, kBool,  kAny),
     MakeField("train.seed",                &J::train, &T::seed,              kNonNegInt, kAny),
     MakeField("train.intra_op_threads",    &J::train, &T::intra_op_threads,
               "a non-negative integer (0 = cores / local ranks)",                        kNonNegative),
