@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "core/metrics/metrics.h"
+#include "core/metrics/report_format.h"
 
 namespace tutti {
 namespace {
@@ -49,20 +50,9 @@ constexpr char kCaveat[] =
     "Caveats: fewer than 256 samples give noisy numbers (8-18 % spread at 64). The paper's UPC and TD used 12 "
     "bands of adjacent semitones, not pitch classes: these numbers are not comparable to the paper's tables.";
 
-nlohmann::json Num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-
-std::string Fmt(double v, const char* format = "%.4f") {
-  if (!std::isfinite(v)) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
-
-std::string Pad(const std::string& s, size_t width, bool left_align = false) {
-  if (s.size() >= width) return s;
-  const std::string fill(width - s.size(), ' ');
-  return left_align ? s + fill : fill + s;
-}
+using report_format::Fmt;
+using report_format::Num;
+using report_format::Pad;
 
 std::string Relative(double generated, double real) {
   if (!std::isfinite(generated) || !std::isfinite(real)) return "n/a";
