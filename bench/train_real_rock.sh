@@ -20,7 +20,7 @@
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
 #   default          configs/real-rock.yaml as it is, no overrides (its header says what it turns on and why)
 #   held, held8, detail, release, bassheld, harmony, hgainN, hpost, gate, gatelow, bars, stddev, ema, emaNNN, warm,
-#   sigmoid, binary, streams, chroma, onset, critic5, lowlr, lrN, bsN, joined by '+' (e.g. held+stddev+ema):
+#   sigmoid, binary, streams, chroma, onset, criticN, lowlr, lrN, bsN, joined by '+' (e.g. held+stddev+ema):
 #                    the tutorial model with
 #                    held      held notes in the pitched tracks (model.held_tracks: piano, guitar, bass, strings;
 #                              core/model/held_steps.h)
@@ -51,7 +51,7 @@
 #                    binary    binary neurons as G's last activation, trained end to end (model.output: binary)
 #                    streams   the critic's onset/offset and chroma streams
 #                    chroma    the critic's chroma stream alone (model.chroma_stream); onset: its onset/offset stream
-#                    critic5   5 critic updates per generator update (the WGAN-GP paper's; the tutorial: 1)
+#                    criticN   N critic updates per generator update (critic5: the WGAN-GP paper's; the tutorial: 1)
 #                    lowlr     Adam learning rates 2e-4 (the tutorial: 1e-3); lrN: both N * 1e-4 (e.g. lr5)
 #                    bsN       N samples per batch and rank (train.batch_size; e.g. bs32)
 #   default+OPTIONS  configs/real-rock.yaml with those options on top (e.g. default+chroma)
@@ -142,7 +142,7 @@ variant_sets() {
           warm) sets+=" train.generator_ema_warmup=true" ;;
           sigmoid) sets+=" model.output=sigmoid" ;;
           binary) sets+=" model.output=binary" ;;
-          critic5) sets+=" train.critic_steps=5" ;;
+          critic[0-9]*) [[ ${part#critic} =~ ^[1-9][0-9]*$ ]] || return 1; sets+=" train.critic_steps=${part#critic}" ;;
           lowlr) sets+=" train.g_lr=0.0002 train.d_lr=0.0002" ;;
           lr[0-9]*) [[ ${part#lr} =~ ^[0-9]+$ ]] || return 1; sets+=" train.g_lr=${part#lr}e-4 train.d_lr=${part#lr}e-4" ;;
           bs[0-9]*) [[ ${part#bs} =~ ^[0-9]+$ ]] || return 1; sets+=" train.batch_size=${part#bs}" ;;
@@ -162,7 +162,7 @@ variant_sets() {
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/gate/gatelow/bassheld/bars/stddev/ema/emaNNN/warm/sigmoid/binary/streams/chroma/onset/critic5/lowlr/lrN/bsN joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/gate/gatelow/bassheld/bars/stddev/ema/emaNNN/warm/sigmoid/binary/streams/chroma/onset/criticN/lowlr/lrN/bsN joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).
