@@ -130,7 +130,8 @@ Status ValidateJobConfig(const JobConfig& config) {
     return absl::InvalidArgumentError("model.harmony_after_norm: needs model.harmony_tracks");
   }
   if (config.train.generator_ema_warmup && config.train.generator_ema == 0) {
-    return absl::InvalidArgumentError("train.generator_ema_warmup: needs train.generator_ema > 0 (the average it warms up)");
+    return absl::InvalidArgumentError(
+        "train.generator_ema_warmup: needs train.generator_ema > 0 (the average it warms up)");
   }
   if (config.model.harmony_gain != 1.0 && config.model.harmony_tracks.empty()) {
     return absl::InvalidArgumentError("model.harmony_gain: needs model.harmony_tracks (the tracks it scales)");
