@@ -42,8 +42,8 @@ class GeneratorAverage {
 
   // average += (1 - DecayAt(update)) * (live - average): one kernel over the flat buffers, after each generator
   // update. `update`: how many updates came before this one (the trainer's step, so a resumed run warms up as the
-  // run it continues).
-  void Update(const torch::Tensor& live_params, int64_t update = 0);
+  // run it continues). No default: with warm-up, a caller that always passed 0 would average with decay 0.1 forever.
+  void Update(const torch::Tensor& live_params, int64_t update);
   // The decay Update applies at `update`: decay(), or with warm-up min(decay(), (1 + update) / (10 + update)).
   double DecayAt(int64_t update) const;
 
@@ -61,7 +61,6 @@ class GeneratorAverage {
   torch::Tensor& flat() { return average_; }
   void Invalidate() { model_current_ = false; }
   double decay() const { return decay_; }
-  bool warmup() const { return warmup_; }
 
  private:
   void Calibrate(const torch::Tensor& given_parts);
