@@ -52,6 +52,14 @@ StatusOr<std::vector<int64_t>> HeldReleaseTrackIndices(const ModelConfig& model)
   return TrackIndices(model.held_release_tracks, model.tracks, "model.held_release_tracks");
 }
 
+StatusOr<std::vector<int64_t>> HeldReleaseLateTrackIndices(const ModelConfig& model) {
+  return TrackIndices(model.held_release_late_tracks, model.tracks, "model.held_release_late_tracks");
+}
+
+StatusOr<std::vector<int64_t>> HarmonyRootTrackIndices(const ModelConfig& model) {
+  return TrackIndices(model.harmony_root_tracks, model.tracks, "model.harmony_root_tracks");
+}
+
 std::string ResolveUnderOutputDir(const JobConfig& config, const std::string& path) {
   if (path.empty() || path[0] == '/' || config.output_dir.empty()) return path;
   if (config.output_dir.back() == '/') return config.output_dir + path;

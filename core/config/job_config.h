@@ -115,6 +115,14 @@ struct ModelConfig {
   // With harmony_gate: the gate only turns classes down (its factor at most 1), never doubles a class the chord
   // leans on: up to 2x, used pitch classes overshot real rock by 11-25 % on one seed.
   bool harmony_gate_lower_only = false;
+  // With held_release: gated tracks whose gate acts only on each beat's last 16th, so a note starting on the beat
+  // ends at worst a 16th early and never shrinks to one 16th. Names or indices as held_tracks; [] (the default)
+  // for none. Meant for the bass: on real rock the full gate made a quarter of its notes one 16th long.
+  std::vector<std::string> held_release_late_tracks;
+  // With harmony_gate: tracks whose gate keeps the beat's leading pitch class and turns the others down by how far
+  // they trail it (a root), instead of the centred gate. Names or indices as harmony_tracks; [] for none. Meant
+  // for the bass, which in real rock mostly plays one pitch class per beat.
+  std::vector<std::string> harmony_root_tracks;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).
@@ -131,6 +139,8 @@ StatusOr<std::vector<int64_t>> TrackIndices(const std::vector<std::string>& entr
 StatusOr<std::vector<int64_t>> HeldTrackIndices(const ModelConfig& model);
 StatusOr<std::vector<int64_t>> HarmonyTrackIndices(const ModelConfig& model);
 StatusOr<std::vector<int64_t>> HeldReleaseTrackIndices(const ModelConfig& model);
+StatusOr<std::vector<int64_t>> HeldReleaseLateTrackIndices(const ModelConfig& model);
+StatusOr<std::vector<int64_t>> HarmonyRootTrackIndices(const ModelConfig& model);
 
 // The optimisation loop (WGAN-GP with Adam).
 struct TrainConfig {

@@ -275,6 +275,8 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.held_release=true",
                                             "model.harmony_gate=true",
                                             "model.held_release_tracks=[bass]",
+                                            "model.held_release_late_tracks=[bass]",
+                                            "model.harmony_root_tracks=[bass]",
                                             "model.harmony_gate_lower_only=true",
                                             "model.output=binary",
                                             "model.critic_minibatch_stddev=true",
@@ -329,7 +331,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
   c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true, true, true,
-             {"strings"}, true};
+             {"strings"}, true, {"piano"}, {"4"}};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -412,8 +414,8 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"distributed.stall_warning_s", "30"},
                                                                      {"sample.tempo_qpm", "32"},
                                                                      {"sample.threshold", "0.33"}};
-  // + data.genres, data.pack_pins, model.held_tracks, model.harmony_tracks and model.held_release_tracks, below
-  EXPECT_EQ(expected.size() + 5, JobConfigKeyPaths().size());
+  // + data.genres, data.pack_pins and the five model track lists, below
+  EXPECT_EQ(expected.size() + 7, JobConfigKeyPaths().size());
   const YAML::Node root = YAML::Load(JobConfigToYaml(c));
   for (const auto& [path, text] : expected) {
     const size_t dot = path.find('.');
@@ -427,6 +429,8 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   EXPECT_EQ(root["model"]["held_tracks"][1].Scalar(), "3");
   EXPECT_EQ(root["model"]["harmony_tracks"][0].Scalar(), "guitar");
   EXPECT_EQ(root["model"]["held_release_tracks"][0].Scalar(), "strings");
+  EXPECT_EQ(root["model"]["held_release_late_tracks"][0].Scalar(), "piano");
+  EXPECT_EQ(root["model"]["harmony_root_tracks"][0].Scalar(), "4");
 }
 
 TEST(JobConfigTest, PacksArePinnedPerGenre) {

@@ -19,6 +19,19 @@ using config_internal::Field;
 using config_internal::Fields;
 using config_internal::JobSchema;
 
+// InvalidArgument "<key>: <name> is not in <of_key> (<why>)" for the first of `tracks` not in `of` (both sorted).
+Status CheckTracksWithin(const std::vector<int64_t>& tracks, const std::vector<int64_t>& of, const std::string& key,
+                         const std::string& of_key, const std::string& why) {
+  for (const int64_t track : tracks) {
+    if (std::binary_search(of.begin(), of.end(), track)) continue;
+    const std::string name = track < static_cast<int64_t>(std::size(kConditionTrackNames))
+                                 ? kConditionTrackNames[track]
+                                 : absl::StrCat("track ", track);
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", name, " is not in ", of_key, " (", why, ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Status ApplyJobConfigOverride(const std::string& assignment, JobConfig* config) {
@@ -107,15 +120,16 @@ Status ValidateJobConfig(const JobConfig& config) {
     return absl::InvalidArgumentError("model.held_release_tracks: needs model.held_release true (the gate it narrows)");
   }
   const std::vector<int64_t> held = HeldTrackIndices(config.model).value();  // checked above
-  for (const int64_t track : released) {
-    if (!std::binary_search(held.begin(), held.end(), track)) {
-      const std::string name = track < static_cast<int64_t>(std::size(kConditionTrackNames))
-                                   ? kConditionTrackNames[track]
-                                   : absl::StrCat("track ", track);
-      return absl::InvalidArgumentError(absl::StrCat("model.held_release_tracks: ", name,
-                                                     " is not in model.held_tracks (only held notes can end early)"));
-    }
+  TUTTI_RETURN_IF_ERROR(CheckTracksWithin(released, held, "model.held_release_tracks", "model.held_tracks",
+                                          "only held notes can end early"));
+  TUTTI_ASSIGN_OR_RETURN(const std::vector<int64_t> late, HeldReleaseLateTrackIndices(config.model));
+  if (!late.empty() && !config.model.held_release) {
+    return absl::InvalidArgumentError(
+        "model.held_release_late_tracks: needs model.held_release true (the gate it moves to the beat's end)");
   }
+  TUTTI_RETURN_IF_ERROR(CheckTracksWithin(late, released.empty() ? held : released, "model.held_release_late_tracks",
+                                          released.empty() ? "model.held_tracks" : "model.held_release_tracks",
+                                          "only gated tracks can be gated late"));
   if (config.model.harmony_gate_lower_only && !config.model.harmony_gate) {
     return absl::InvalidArgumentError("model.harmony_gate_lower_only: needs model.harmony_gate true (the gate it bounds)");
   }
@@ -126,6 +140,12 @@ Status ValidateJobConfig(const JobConfig& config) {
     return absl::InvalidArgumentError(
         "model.harmony_gate: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
   }
+  TUTTI_ASSIGN_OR_RETURN(const std::vector<int64_t> root, HarmonyRootTrackIndices(config.model));
+  if (!root.empty() && !config.model.harmony_gate) {
+    return absl::InvalidArgumentError("model.harmony_root_tracks: needs model.harmony_gate true (the gate it sharpens)");
+  }
+  TUTTI_RETURN_IF_ERROR(CheckTracksWithin(root, HarmonyTrackIndices(config.model).value(), "model.harmony_root_tracks",
+                                          "model.harmony_tracks", "only tracks on the shared chroma have a root"));
   if (config.model.harmony_after_norm && config.model.harmony_tracks.empty()) {
     return absl::InvalidArgumentError("model.harmony_after_norm: needs model.harmony_tracks");
   }

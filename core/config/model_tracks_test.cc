@@ -51,6 +51,13 @@ TEST(JobConfigTest, HeldTracksTakeNamesOrIndices) {
               HasSubstr("model.held_release_tracks: drums is not in model.held_tracks"));
   EXPECT_THAT(LoadError(release + "  held_release: true\n  held_release_tracks: [piano, cello]\n"),
               HasSubstr("model.held_release_tracks: expected track names"));
+  // held_release_late_tracks moves the cut of gated tracks to the beat's last 16th.
+  EXPECT_THAT(LoadError(release + "  held_release_late_tracks: [bass]\n"),
+              HasSubstr("model.held_release_late_tracks: needs model.held_release true"));
+  EXPECT_THAT(LoadError(release + "  held_release: true\n  held_release_late_tracks: [guitar]\n"),
+              HasSubstr("model.held_release_late_tracks: guitar is not in model.held_tracks"));
+  EXPECT_THAT(LoadError(release + "  held_release: true\n  held_release_tracks: [piano]\n  held_release_late_tracks: [bass]\n"),
+              HasSubstr("model.held_release_late_tracks: bass is not in model.held_release_tracks"));
   ModelConfig listed;
   listed.held_release_tracks = {"bass", "1"};
   const StatusOr<std::vector<int64_t>> released = HeldReleaseTrackIndices(listed);
@@ -81,6 +88,13 @@ TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
               HasSubstr("model.harmony_gate: needs model.output relu or sigmoid"));
   EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gate_lower_only: true\n"),
               HasSubstr("model.harmony_gate_lower_only: needs model.harmony_gate true"));
+  // harmony_root_tracks sharpens the gate of tracks on the shared chroma.
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [piano, bass]\n  harmony_root_tracks: [bass]\n"),
+              HasSubstr("model.harmony_root_tracks: needs model.harmony_gate true"));
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [piano]\n  harmony_gate: true\n  harmony_root_tracks: [bass]\n"),
+              HasSubstr("model.harmony_root_tracks: bass is not in model.harmony_tracks"));
+  EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gate: true\n  harmony_root_tracks: [tuba]\n"),
+              HasSubstr("model.harmony_root_tracks: expected track names"));
   EXPECT_THAT(LoadError("model:\n  harmony_after_norm: true\n"),
               HasSubstr("model.harmony_after_norm: needs model.harmony_tracks"));
   EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gain: -1\n"), HasSubstr("model.harmony_gain"));

@@ -7,8 +7,9 @@
 
 namespace tutti {
 
-HeldReleaseImpl::HeldReleaseImpl(int64_t channels_, std::vector<int64_t> released_tracks_)
-    : channels(channels_), released_tracks(std::move(released_tracks_)) {
+HeldReleaseImpl::HeldReleaseImpl(int64_t channels_, std::vector<int64_t> released_tracks_,
+                                 std::vector<int64_t> late_tracks_)
+    : channels(channels_), released_tracks(std::move(released_tracks_)), late_tracks(std::move(late_tracks_)) {
   TORCH_CHECK(channels > 0 && !released_tracks.empty(), "HeldRelease: expected channels > 0 and tracks to gate, got ",
               channels, " and ", released_tracks.size());
   const int64_t released = static_cast<int64_t>(released_tracks.size());
@@ -33,9 +34,13 @@ torch::Tensor HeldReleaseImpl::forward(const torch::Tensor& out, const torch::Te
                   per_step.size(1) == t * channels && cells % 4 == 0,
               "HeldRelease: expected out (T, cells, pitches) and per_step (cells, T * ", channels, "), got ",
               out.sizes(), " and ", per_step.sizes());
-  // Steps 1 and 3 of each beat: the second 16th of each 8th. The first 16ths keep every held note's onset.
+  // Steps 1 and 3 of each beat: the second 16th of each 8th. The first 16ths keep every held note's onset. Late
+  // tracks: step 3 only.
   const torch::Tensor second_sixteenth =
       torch::tensor({0.0f, 1.0f, 0.0f, 1.0f}, out.options()).repeat({cells / 4}).view({cells, 1});
+  const torch::Tensor last_sixteenth =
+      torch::tensor({0.0f, 0.0f, 0.0f, 1.0f}, out.options()).repeat({cells / 4}).view({cells, 1});
+  const std::vector<int64_t> late_slots = ListedSlots(late_tracks, t);
   // Clamped forward, straight through backward: a gain pushed below zero (no cuts) still hears whether cutting
   // would help and can come back. With a plain clamp its gradient is zero out there and it stays at zero for good,
   // as bass and strings did on real rock.
@@ -52,13 +57,16 @@ torch::Tensor HeldReleaseImpl::forward(const torch::Tensor& out, const torch::Te
     // One release per 16th and octave, shared by the octave's 12 pitches: a chord ends as one.
     const torch::Tensor release =
         torch::sigmoid(torch::mv(per_step.narrow(1, track * channels, channels), weight[i]) + bias[i]);
-    gated.push_back(out[track] * (1 - clamped[i] * release.view({cells, 1}) * second_sixteenth));
+    const torch::Tensor& steps = late_slots[static_cast<size_t>(track)] < 0 ? second_sixteenth : last_sixteenth;
+    gated.push_back(out[track] * (1 - clamped[i] * release.view({cells, 1}) * steps));
   }
   return torch::stack(gated);
 }
 
 void HeldReleaseImpl::pretty_print(std::ostream& stream) const {
-  stream << "tutti::HeldRelease(channels=" << channels << ", tracks=" << JoinedTracks(released_tracks) << ")";
+  stream << "tutti::HeldRelease(channels=" << channels << ", tracks=" << JoinedTracks(released_tracks);
+  if (!late_tracks.empty()) stream << ", late_tracks=" << JoinedTracks(late_tracks);
+  stream << ")";
 }
 
 }  // namespace tutti

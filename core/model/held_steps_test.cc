@@ -265,6 +265,48 @@ TEST(HeldStepsTest, ReleaseTracksGateOnlyTheListedHeldTracks) {
             std::string::npos);
 }
 
+TEST(HeldStepsTest, LateTracksAreGatedOnlyOnTheBeatsLastSixteenth) {
+  // held_release_late_tracks moves a gated track's cut to the beat's last 16th: with the gate wide open the late
+  // track (bass) keeps steps 0-2 of every beat as the held model wrote them and loses step 3, while the other gated
+  // track (piano) loses steps 1 and 3. So a note that starts on the beat can no longer shrink to one 16th.
+  torch::manual_seed(8);
+  const torch::Tensor z = torch::randn({8, 128});
+  const GeneratorOptions release = WithHeld({1, 3}).held_on_eighths(true).held_release(true);
+  Generator held(WithHeld({1, 3}).held_on_eighths(true)), late(GeneratorOptions(release).held_release_late_tracks({3}));
+  DrawAlike(held, late, 9);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(held(z), late(z)));  // gains at zero: the held model
+  late->held_release->gain.fill_(1.0);
+  late->held_release->bias.fill_(30.0);
+  const torch::Tensor plain = held(z), gated = late(z);
+  // (B, beats, step of the beat, pitches) of one track.
+  const auto beats = [](const torch::Tensor& out, int64_t track) { return out.select(1, track).reshape({8, 16, 4, 72}); };
+  for (int64_t step : {0, 1, 2}) {
+    EXPECT_TRUE(torch::equal(beats(gated, 3).select(2, step), beats(plain, 3).select(2, step))) << step;
+  }
+  EXPECT_GT(beats(plain, 3).select(2, 3).abs().sum().item<float>(), 0);
+  EXPECT_LT(beats(gated, 3).select(2, 3).abs().max().item<float>(), 1e-6f);
+  for (int64_t step : {1, 3}) EXPECT_LT(beats(gated, 1).select(2, step).abs().max().item<float>(), 1e-6f) << step;
+  EXPECT_GT(beats(gated, 1).select(2, 0).abs().sum().item<float>(), 0);
+
+  std::ostringstream late_text, all_text;
+  late->pretty_print(late_text);
+  Generator(release)->pretty_print(all_text);
+  EXPECT_NE(late_text.str().find("held_release=true, held_release_late_tracks=3"), std::string::npos)
+      << late_text.str();
+  EXPECT_EQ(DescribeArchitectureDifference(late_text.str(), all_text.str()),
+            "model.held_release_late_tracks: 3 in the checkpoint, none here");
+  // Only a gated track can be gated late.
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions(release).held_release_tracks({1}).held_release_late_tracks({3}))
+                .message()
+                .find("held_release_late_tracks must be tracks held_release gates, got 3"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions(release).held_release(false).held_release_late_tracks({3}))
+                .message()
+                .find("held_release_late_tracks must be tracks held_release gates"),
+            std::string::npos);
+}
+
 TEST(HeldStepsTest, BadOptionsAreRefusedByName) {
   EXPECT_NE(ValidateGeneratorOptions(WithHeld({5})).message().find("held_tracks"), std::string::npos);
   EXPECT_NE(ValidateGeneratorOptions(WithHeld({2, 1})).message().find("increasing"), std::string::npos);

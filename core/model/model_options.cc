@@ -119,6 +119,14 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
           absl::StrCat("GeneratorOptions.held_release_tracks must be held tracks, got ", track));
     }
   }
+  TUTTI_RETURN_IF_ERROR(CheckTrackList("held_release_late_tracks", o.held_release_late_tracks(), o));
+  const std::vector<int64_t> released = ReleasedTracks(o);
+  for (const int64_t track : o.held_release_late_tracks()) {
+    if (!std::binary_search(released.begin(), released.end(), track)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GeneratorOptions.held_release_late_tracks must be tracks held_release gates, got ", track));
+    }
+  }
   if (o.bar_levels() && !o.grouped_tracks()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_levels needs grouped_tracks");
   }
@@ -133,6 +141,16 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   }
   if (o.harmony_gate_lower_only() && !o.harmony_gate()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_gate_lower_only needs harmony_gate");
+  }
+  TUTTI_RETURN_IF_ERROR(CheckTrackList("harmony_root_tracks", o.harmony_root_tracks(), o));
+  if (!o.harmony_root_tracks().empty() && !o.harmony_gate()) {
+    return absl::InvalidArgumentError("GeneratorOptions.harmony_root_tracks needs harmony_gate");
+  }
+  for (const int64_t track : o.harmony_root_tracks()) {
+    if (!std::binary_search(o.harmony_tracks().begin(), o.harmony_tracks().end(), track)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GeneratorOptions.harmony_root_tracks must be harmony tracks, got ", track));
+    }
   }
   if (o.harmony_after_norm() && o.harmony_tracks().empty()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_after_norm needs harmony_tracks");
@@ -233,6 +251,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.harmony_after_norm", "false"}, {"Generator.held_release", "false"},
       {"Generator.harmony_gate", "false"},     {"Generator.harmony_gate_lower_only", "false"},
       {"Generator.held_release_tracks", "every held track"},
+      {"Generator.held_release_late_tracks", "none"}, {"Generator.harmony_root_tracks", "none"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
       {"Discriminator.minibatch_stddev", "false"}};
   const std::map<std::string, std::string> config_key = {
@@ -248,6 +267,8 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"held_release", "model.held_release"}, {"harmony_gate", "model.harmony_gate"},
       {"held_release_tracks", "model.held_release_tracks"},
       {"harmony_gate_lower_only", "model.harmony_gate_lower_only"},
+      {"held_release_late_tracks", "model.held_release_late_tracks"},
+      {"harmony_root_tracks", "model.harmony_root_tracks"},
       {"minibatch_stddev", "model.critic_minibatch_stddev"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {

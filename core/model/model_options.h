@@ -92,6 +92,11 @@ struct GeneratorOptions {
   // On real rock the gate (with harmony_gate) cut the bass, whose real notes are nearly all >= an 8th (89-94 %),
   // down to 65-87 %, while the other tracks landed in or near their bands.
   TORCH_ARG(std::vector<int64_t>, held_release_tracks) = {};
+  // With held_release: gated tracks whose gate acts only on the last 16th of each beat, not on the second 16th of
+  // its first 8th too. Sorted, distinct, each one gated. A held note starting on the beat then ends at worst a 16th
+  // before the beat's end (three 16ths), where the full gate cut it to one: on real rock a quarter of the bass's
+  // notes were one 16th long, three quarters of those starting on the beat (real bass: 6-11 % shorter than an 8th).
+  TORCH_ARG(std::vector<int64_t>, held_release_late_tracks) = {};
   // The output layer's activation after its BatchNorm (OutputActivation).
   TORCH_ARG(OutputActivation, output) = OutputActivation::kRelu;
   // Tracks that lean on one shared chroma per beat (core/model/shared_harmony.h): empty (the tutorial) lets every
@@ -117,6 +122,13 @@ struct GeneratorOptions {
   // the chord leaves out. Up to 2x, a class a track barely played could cross the 0.5 threshold where the chord
   // leaned on it: used pitch classes rose 11-25 % above real rock on one seed.
   TORCH_ARG(bool, harmony_gate_lower_only) = false;
+  // With harmony_gate: listed tracks (sorted, distinct, each a harmony track) take a root gate instead, per pitch
+  // class exp(gain * (chroma - its max over the 12 classes)): 1 for the beat's leading class, falling off for the
+  // rest, so the track plays what the chord leans on most, in any octave. Meant for the bass: on real rock the
+  // centred gate left it 12-23 % over real in used pitch classes and furthest from the other tracks in tonal
+  // distance, where a real bass mostly plays one class (the chord's root) per beat. Its gain still learns: near
+  // zero the factor is 1 everywhere.
+  TORCH_ARG(std::vector<int64_t>, harmony_root_tracks) = {};
   // One learned level per track and bar from the bar's features (core/model/bar_levels.h), so a track can fall
   // silent for a bar as real tracks do. false: the tutorial. Requires grouped_tracks.
   TORCH_ARG(bool, bar_levels) = false;

@@ -94,7 +94,10 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     held_detail_gain =
         register_parameter("held_detail_gain", torch::zeros({static_cast<int64_t>(options.held_tracks().size())}));
   }
-  if (options.held_release()) held_release = register_module("held_release", HeldRelease(16, ReleasedTracks(options)));
+  if (options.held_release()) {
+    held_release = register_module("held_release",
+                                   HeldRelease(16, ReleasedTracks(options), options.held_release_late_tracks()));
+  }
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -273,7 +276,8 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
     case OutputActivation::kBinary: x5 = BinaryNeurons(x5, RefinerKind::kDeterministic, is_training()); break;
   }
   if (options.harmony_gate()) {
-    x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * SharedHarmonyImpl::Gate(harmony, options.harmony_gate_lower_only()))
+    x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * SharedHarmonyImpl::Gate(harmony, options.harmony_gate_lower_only(),
+                                                                          options.harmony_root_tracks()))
              .view({1, t, -1});
   }
   if (held_release) x5 = held_release(x5.view({t, rows * 4, kp}), per_step).view({1, t, -1});
@@ -313,6 +317,9 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     if (options.held_release() && released != options.held_tracks()) {
       stream << ", held_release_tracks=" << JoinedTracks(released);
     }
+    if (!options.held_release_late_tracks().empty()) {
+      stream << ", held_release_late_tracks=" << JoinedTracks(options.held_release_late_tracks());
+    }
   }
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   if (options.bar_levels()) stream << ", bar_levels=true";
@@ -321,6 +328,9 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
     if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";
     if (options.harmony_gate()) stream << ", harmony_gate=true";
     if (options.harmony_gate_lower_only()) stream << ", harmony_gate_lower_only=true";
+    if (!options.harmony_root_tracks().empty()) {
+      stream << ", harmony_root_tracks=" << JoinedTracks(options.harmony_root_tracks());
+    }
   }
   stream << ")";
 }

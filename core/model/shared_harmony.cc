@@ -47,13 +47,21 @@ torch::Tensor SharedHarmonyImpl::forward(const torch::Tensor& h) {
   return per_track.view({tracks, 1, 1, 1, 1}) * shared.unsqueeze(0);
 }
 
-torch::Tensor SharedHarmonyImpl::Gate(const torch::Tensor& per_track, bool lower_only) {
+torch::Tensor SharedHarmonyImpl::Gate(const torch::Tensor& per_track, bool lower_only,
+                                      const std::vector<int64_t>& root_tracks) {
   // Centred, so the gate redistributes a beat's pitch classes rather than turning the whole beat up or down (that
   // is bar_levels' and the track's own job).
-  const torch::Tensor factor = 2 * torch::sigmoid(per_track - per_track.mean(-1, /*keepdim=*/true));
+  torch::Tensor factor = 2 * torch::sigmoid(per_track - per_track.mean(-1, /*keepdim=*/true));
   // Clamped, no straight-through: above the mean the factor is 1 and has nothing to learn; the chroma still learns
   // from the classes below it and from the added path.
-  return lower_only ? factor.clamp_max(1) : factor;
+  if (lower_only) factor = factor.clamp_max(1);
+  if (root_tracks.empty()) return factor;
+  // Measured from the leading class, not the mean: a chord's other classes are turned down by how far they trail
+  // it, however many there are. The max's gradient reaches the leading class's logit; the gain sets the sharpness.
+  const torch::Tensor index = torch::tensor(root_tracks, torch::kLong).to(per_track.device());
+  const torch::Tensor rooted = per_track.index_select(0, index);
+  const torch::Tensor root = torch::exp(rooted - std::get<0>(rooted.max(-1, /*keepdim=*/true)));
+  return factor.index_copy(0, index, root);
 }
 
 void SharedHarmonyImpl::pretty_print(std::ostream& stream) const {

@@ -46,8 +46,11 @@ class SharedHarmonyImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& h);
   // GeneratorOptions::harmony_gate: from forward()'s output, per track the factor 2 * sigmoid(x - mean of x over
   // the 12 classes) for every pitch class: exactly 1 for unlisted tracks (x is zero) and wherever the chroma is flat.
-  // lower_only (GeneratorOptions::harmony_gate_lower_only): at most 1.
-  static torch::Tensor Gate(const torch::Tensor& per_track, bool lower_only = false);
+  // lower_only (GeneratorOptions::harmony_gate_lower_only): at most 1. root_tracks (GeneratorOptions::
+  // harmony_root_tracks, sorted): those tracks' factor is exp(x - max of x over the 12 classes) instead, 1 for the
+  // leading class and below 1 for every other.
+  static torch::Tensor Gate(const torch::Tensor& per_track, bool lower_only = false,
+                            const std::vector<int64_t>& root_tracks = {});
   // chroma ~ PyTorch's Linear default from `gen`; every gain initial_gain.
   void reset_parameters(const at::Generator& gen);
   void pretty_print(std::ostream& stream) const override;

@@ -241,6 +241,59 @@ TEST(SharedHarmonyTest, TheLowerOnlyGateNeverRaisesAClass) {
             std::string::npos);
 }
 
+TEST(SharedHarmonyTest, ARootTrackKeepsTheLeadingClassAndTurnsTheRestDown) {
+  // harmony_root_tracks: the listed track's gate is exp(chroma - its max), so the chord's leading class passes
+  // unchanged (the centred gate doubled it) and a class trailing it by 50 is gone; the other gated track keeps the
+  // centred gate, and unlisted tracks pass.
+  torch::manual_seed(4);
+  const torch::Tensor z = torch::randn({8, 128});
+  const GeneratorOptions gate = WithHarmony({1, 3}).harmony_gate(true);
+  Generator added(WithHarmony({1, 3})), centred(gate), root(GeneratorOptions(gate).harmony_root_tracks({3}));
+  DrawAlike(added, centred, 6);
+  DrawAlike(added, root, 6);
+  torch::NoGradGuard no_grad;
+  for (Generator* g : {&added, &centred, &root}) SetOneClassChord(*g);
+  const torch::Tensor a = added(z).view({8, 5, 64, 6, 12}), c = centred(z).view({8, 5, 64, 6, 12}),
+                      r = root(z).view({8, 5, 64, 6, 12});
+  for (int64_t track : {0, 1, 2, 4}) EXPECT_TRUE(torch::equal(c.select(1, track), r.select(1, track))) << track;
+  const torch::Tensor bass_a = a.select(1, 3), bass_r = r.select(1, 3);
+  EXPECT_GT(bass_a.narrow(-1, 0, 1).sum().item<float>(), 0);
+  EXPECT_GT(bass_a.narrow(-1, 1, 11).sum().item<float>(), 0);
+  EXPECT_TRUE(torch::allclose(bass_r.narrow(-1, 0, 1), bass_a.narrow(-1, 0, 1), 1e-5, 1e-6));
+  EXPECT_LT(bass_r.narrow(-1, 1, 11).max().item<float>(), 1e-6f);
+
+  // The factor itself: 1 at the leading class, exp(-gap) below it, 1 everywhere for a flat chroma (zero gain).
+  torch::Tensor per_track = torch::zeros({5, 1, 1, 1, 12});
+  per_track[3][0][0][0][0] = 2.0;
+  per_track[3][0][0][0][7] = 1.0;
+  const torch::Tensor factor = SharedHarmonyImpl::Gate(per_track, false, {3});
+  EXPECT_FLOAT_EQ(factor[3][0][0][0][0].item<float>(), 1.0f);
+  EXPECT_NEAR(factor[3][0][0][0][7].item<float>(), std::exp(-1.0), 1e-6);
+  EXPECT_NEAR(factor[3][0][0][0][5].item<float>(), std::exp(-2.0), 1e-6);
+  EXPECT_TRUE(torch::equal(factor.select(0, 1), torch::ones({1, 1, 1, 12})));
+  EXPECT_TRUE(torch::equal(SharedHarmonyImpl::Gate(torch::zeros({5, 1, 1, 1, 12}), false, {3}), torch::ones({5, 1, 1, 1, 12})));
+  {
+    // The bass's gain still learns through the root gate: near zero the gate opens again.
+    torch::AutoGradMode enable(true);
+    Generator learning(GeneratorOptions(gate).harmony_root_tracks({3}));
+    learning(z).pow(2).sum().backward();
+    EXPECT_GT(learning->shared_harmony->gain.grad().abs().min().item<float>(), 0);
+  }
+
+  std::ostringstream text, plain;
+  root->pretty_print(text);
+  centred->pretty_print(plain);
+  EXPECT_NE(text.str().find("harmony_gate=true, harmony_root_tracks=3"), std::string::npos) << text.str();
+  EXPECT_EQ(DescribeArchitectureDifference(text.str(), plain.str()),
+            "model.harmony_root_tracks: 3 in the checkpoint, none here");
+  EXPECT_NE(ValidateGeneratorOptions(WithHarmony({1, 3}).harmony_root_tracks({3})).message().find(
+                "harmony_root_tracks needs harmony_gate"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions(gate).harmony_root_tracks({2})).message().find(
+                "harmony_root_tracks must be harmony tracks, got 2"),
+            std::string::npos);
+}
+
 TEST(SharedHarmonyTest, BadOptionsAreRefusedByName) {
   EXPECT_NE(ValidateGeneratorOptions(WithHarmony({5})).message().find("harmony_tracks"), std::string::npos);
   EXPECT_NE(ValidateGeneratorOptions(WithHarmony({3, 1})).message().find("increasing"), std::string::npos);

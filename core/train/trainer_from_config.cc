@@ -29,12 +29,16 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   g.held_release(config.model.held_release);
   const StatusOr<std::vector<int64_t>> released = HeldReleaseTrackIndices(config.model);
   if (released.ok()) g.held_release_tracks(*released);
+  const StatusOr<std::vector<int64_t>> late = HeldReleaseLateTrackIndices(config.model);
+  if (late.ok()) g.held_release_late_tracks(*late);
   const StatusOr<std::vector<int64_t>> harmony = HarmonyTrackIndices(config.model);
   if (harmony.ok()) g.harmony_tracks(*harmony);
   g.harmony_gain(config.model.harmony_gain);
   g.harmony_after_norm(config.model.harmony_after_norm);
   g.harmony_gate(config.model.harmony_gate);
   g.harmony_gate_lower_only(config.model.harmony_gate_lower_only);
+  const StatusOr<std::vector<int64_t>> root = HarmonyRootTrackIndices(config.model);
+  if (root.ok()) g.harmony_root_tracks(*root);
   g.bar_levels(config.model.bar_levels);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names

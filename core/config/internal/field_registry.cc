@@ -159,6 +159,12 @@ std::vector<Field> BuildFields() {
               "a list of held track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = every held track)",
               kNameList),
     MakeField("model.harmony_gate_lower_only", &J::model, &M::harmony_gate_lower_only, kBool, kAny),
+    MakeField("model.held_release_late_tracks", &J::model, &M::held_release_late_tracks,
+              "a list of gated track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)",
+              kNameList),
+    MakeField("model.harmony_root_tracks", &J::model, &M::harmony_root_tracks,
+              "a list of harmony track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)",
+              kNameList),
 
     MakeField("train.steps",               &J::train, &T::steps,             kPosInt,    kPositive),
     MakeField("train.batch_size",          &J::train, &T::batch_size,        kPosInt,    kPositive),
