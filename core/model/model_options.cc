@@ -38,6 +38,17 @@ Status CheckTrackList(const std::string& field, const std::vector<int64_t>& list
   return absl::OkStatus();
 }
 
+// InvalidArgument "GeneratorOptions.<field> must be <what>, got <track>" for the first of `list` not in `of` (sorted).
+Status CheckTracksWithin(const std::string& field, const std::vector<int64_t>& list, const std::vector<int64_t>& of,
+                         const std::string& what) {
+  for (const int64_t track : list) {
+    if (!std::binary_search(of.begin(), of.end(), track)) {
+      return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.", field, " must be ", what, ", got ", track));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const char* RefinerKindName(RefinerKind kind) {
@@ -112,21 +123,11 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (!o.held_release_tracks().empty() && !o.held_release()) {
     return absl::InvalidArgumentError("GeneratorOptions.held_release_tracks needs held_release");
   }
-  const std::vector<int64_t> held_slots = ListedSlots(o.held_tracks(), o.tracks());
-  for (const int64_t track : o.held_release_tracks()) {
-    if (held_slots[static_cast<size_t>(track)] < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("GeneratorOptions.held_release_tracks must be held tracks, got ", track));
-    }
-  }
+  TUTTI_RETURN_IF_ERROR(
+      CheckTracksWithin("held_release_tracks", o.held_release_tracks(), o.held_tracks(), "held tracks"));
   TUTTI_RETURN_IF_ERROR(CheckTrackList("held_release_late_tracks", o.held_release_late_tracks(), o));
-  const std::vector<int64_t> released = ReleasedTracks(o);
-  for (const int64_t track : o.held_release_late_tracks()) {
-    if (!std::binary_search(released.begin(), released.end(), track)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("GeneratorOptions.held_release_late_tracks must be tracks held_release gates, got ", track));
-    }
-  }
+  TUTTI_RETURN_IF_ERROR(CheckTracksWithin("held_release_late_tracks", o.held_release_late_tracks(), ReleasedTracks(o),
+                                          "tracks held_release gates"));
   if (o.bar_levels() && !o.grouped_tracks()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_levels needs grouped_tracks");
   }
@@ -146,12 +147,8 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (!o.harmony_root_tracks().empty() && !o.harmony_gate()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_root_tracks needs harmony_gate");
   }
-  for (const int64_t track : o.harmony_root_tracks()) {
-    if (!std::binary_search(o.harmony_tracks().begin(), o.harmony_tracks().end(), track)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("GeneratorOptions.harmony_root_tracks must be harmony tracks, got ", track));
-    }
-  }
+  TUTTI_RETURN_IF_ERROR(
+      CheckTracksWithin("harmony_root_tracks", o.harmony_root_tracks(), o.harmony_tracks(), "harmony tracks"));
   if (o.harmony_after_norm() && o.harmony_tracks().empty()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_after_norm needs harmony_tracks");
   }
