@@ -123,6 +123,10 @@ struct ModelConfig {
   // they trail it (a root), instead of the centred gate. Names or indices as harmony_tracks; [] for none. Meant
   // for the bass, which in real rock mostly plays one pitch class per beat.
   std::vector<std::string> harmony_root_tracks;
+  // With bar_levels: each level scales its track's bar after the activation (2 * sigmoid(level): 1 to start, 0 to
+  // silence the bar) instead of shifting it before the output norm, which on real rock left every track with fewer
+  // empty bars than real.
+  bool bar_gate = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).

@@ -130,6 +130,13 @@ Status ValidateJobConfig(const JobConfig& config) {
   TUTTI_RETURN_IF_ERROR(CheckTracksWithin(late, released.empty() ? held : released, "model.held_release_late_tracks",
                                           released.empty() ? "model.held_tracks" : "model.held_release_tracks",
                                           "only gated tracks can be gated late"));
+  if (config.model.bar_gate && !config.model.bar_levels) {
+    return absl::InvalidArgumentError("model.bar_gate: needs model.bar_levels true (the levels it scales bars by)");
+  }
+  if (config.model.bar_gate && config.model.output == "binary") {
+    return absl::InvalidArgumentError(
+        "model.bar_gate: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
+  }
   if (config.model.harmony_gate_lower_only && !config.model.harmony_gate) {
     return absl::InvalidArgumentError("model.harmony_gate_lower_only: needs model.harmony_gate true (the gate it bounds)");
   }

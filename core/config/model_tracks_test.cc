@@ -98,6 +98,10 @@ TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
   EXPECT_THAT(LoadError("model:\n  harmony_after_norm: true\n"),
               HasSubstr("model.harmony_after_norm: needs model.harmony_tracks"));
   EXPECT_THAT(LoadError("model:\n  harmony_tracks: [bass]\n  harmony_gain: -1\n"), HasSubstr("model.harmony_gain"));
+  // bar_gate changes what the bar levels do: without them it has nothing to scale by.
+  EXPECT_THAT(LoadError("model:\n  bar_gate: true\n"), HasSubstr("model.bar_gate: needs model.bar_levels true"));
+  EXPECT_THAT(LoadError("model:\n  bar_levels: true\n  bar_gate: true\n  output: binary\n"),
+              HasSubstr("model.bar_gate: needs model.output relu or sigmoid"));
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ torch::Tensor BarLevelsImpl::forward(const torch::Tensor& bars) {
   return level(bars.flatten(2).transpose(1, 2)).permute({2, 0, 1});
 }
 
+torch::Tensor BarLevelsImpl::Gate(const torch::Tensor& levels) { return 2 * torch::sigmoid(levels); }
+
 void BarLevelsImpl::pretty_print(std::ostream& stream) const {
   stream << "tutti::BarLevels(in_channels=" << in_channels << ", tracks=" << tracks << ")";
 }

@@ -12,6 +12,9 @@
 // The levels come from transconv0's output, the generator's per-bar features, through one linear map. Its
 // weights start at zero, so the model starts as the tutorial's bit for bit and draws no random numbers (the
 // other layers' initial weights are unchanged).
+//
+// With GeneratorOptions::bar_gate the level is not added but scales the bar after the activation (Gate below): an
+// added level must push the bar's loudest cell under the threshold too, a factor silences every cell at once.
 
 #include <cstdint>
 #include <ostream>
@@ -30,6 +33,11 @@ class BarLevelsImpl : public torch::nn::Module {
   // bars: (B, in_channels, measures, 1, 1), transconv0's output. Returns (tracks, B, measures), the offset each
   // track adds to every cell of each bar.
   torch::Tensor forward(const torch::Tensor& bars);
+  // The factor GeneratorOptions::bar_gate scales a bar by: 2 * sigmoid(level), 1 for the starting level 0 (so
+  // the model still starts as the tutorial's), towards 0 to silence the bar and up to 2 to fill it. Smooth on
+  // both sides so no level is stuck where the gradient vanishes (a cap at 1 would stop every bar that rose past
+  // it from ever coming down again).
+  static torch::Tensor Gate(const torch::Tensor& levels);
   // Zero weights and biases (the tutorial's output to start with).
   void reset_parameters();
   void pretty_print(std::ostream& stream) const override;

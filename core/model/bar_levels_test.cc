@@ -68,5 +68,61 @@ TEST(BarLevelsTest, TrainsAndNamesItselfInTheFingerprint) {
             std::string::npos);
 }
 
+// bar_gate: the same levels scale each bar after the activation instead of shifting it before the norm.
+TEST(BarLevelsTest, TheGateStartsAsTheTutorialsAndScalesOneTracksBars) {
+  torch::manual_seed(3);
+  const torch::Tensor z = torch::randn({8, 128});
+  Generator tutorial, gated(GeneratorOptions().bar_levels(true).bar_gate(true));
+  DrawAlike(tutorial, gated, 7);
+  torch::NoGradGuard no_grad;
+  // Training mode, batch statistics: the gate comes after the norm, so the batch's statistics are the tutorial's
+  // whatever the levels (in eval mode fresh running statistics leave the untrained bass all zero).
+  const torch::Tensor a = tutorial(z);
+  EXPECT_TRUE(torch::equal(a, gated(z)));
+  ASSERT_GT((a.select(1, 3) > 2.1f).sum().item<int64_t>(), 0);
+  ASSERT_GT((a.select(1, 3) > 0.5f).sum().item<int64_t>(), 100);
+  // Level -2 on the bass: every cell of its bars times 2 * sigmoid(-2) = 0.238, so a cell needs 2.1 to stay over
+  // the 0.5 threshold. The other tracks are untouched.
+  gated->bar_levels->level->bias[3] = -2.0f;
+  const torch::Tensor b = gated(z);
+  const float factor = 2.0f / (1.0f + std::exp(2.0f));
+  EXPECT_TRUE(torch::allclose(b.select(1, 3), a.select(1, 3) * factor, 1e-5, 1e-6));
+  for (int64_t track : {0, 1, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), b.select(1, track))) << track;
+  // A level far down silences the bar whatever its loudest cell, where an added level of the same size leaves the
+  // cells the norm puts far above it.
+  gated->bar_levels->level->bias[3] = -30.0f;
+  EXPECT_LT(gated(z).select(1, 3).max().item<float>(), 1e-6f);
+  // Per bar: a level that follows one of the bar's features scales the bars apart.
+  gated->bar_levels->level->bias[3] = 0.0f;
+  gated->bar_levels->level->weight[3][0] = -4.0f;
+  const torch::Tensor c = gated(z).select(1, 3).view({8, 4, 16 * 72}).sum(2);
+  const torch::Tensor before = a.select(1, 3).view({8, 4, 16 * 72}).sum(2);
+  const torch::Tensor sounding = before > 0;  // relu: a bar may be silent to start with
+  ASSERT_GT(sounding.sum().item<int64_t>(), 16);
+  const torch::Tensor ratio = c.masked_select(sounding) / before.masked_select(sounding);
+  EXPECT_GT((ratio - ratio.mean()).abs().max().item<float>(), 1e-3) << ratio;
+  EXPECT_LE(ratio.max().item<float>(), 1.0f + 1e-5f);  // a non-negative feature times -4: at most the start's 1
+}
+
+TEST(BarLevelsTest, TheGateTrainsAndNamesItselfInTheFingerprint) {
+  Generator g(GeneratorOptions().bar_levels(true).bar_gate(true));
+  g->train();
+  const torch::Tensor out = g(torch::randn({4, 128}));
+  (out * torch::rand_like(out)).sum().backward();
+  EXPECT_GT(g->bar_levels->level->weight.grad().abs().sum().item<float>(), 0);
+  std::ostringstream text, added;
+  g->pretty_print(text);
+  Generator(GeneratorOptions().bar_levels(true))->pretty_print(added);
+  EXPECT_NE(text.str().find("bar_levels=true, bar_gate=true"), std::string::npos) << text.str();
+  EXPECT_EQ(added.str().find("bar_gate"), std::string::npos);
+  EXPECT_EQ(DescribeArchitectureDifference(added.str(), text.str()), "model.bar_gate: false in the checkpoint, true here");
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_gate(true)).message().find("bar_gate needs bar_levels"),
+            std::string::npos);
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_levels(true).bar_gate(true).output(OutputActivation::kBinary))
+                .message()
+                .find("bar_gate needs output relu or sigmoid"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace tutti

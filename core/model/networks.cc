@@ -259,11 +259,13 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
       shared_harmony ? shared_harmony(h).view({t, b, m, s4, 1, 1, kp}) : torch::Tensor();
   const bool harmony_after_norm = harmony.defined() && options.harmony_after_norm();
   const bool harmony_before_norm = harmony.defined() && !harmony_after_norm;
-  if (harmony_before_norm || bar_levels) {
+  // Each track's level for the bar (T, B, M): added to every cell of it here, or a factor after the activation.
+  const torch::Tensor levels = bar_levels ? bar_levels(bars).view({t, b, m, 1, 1, 1, 1}) : torch::Tensor();
+  const bool level_added = levels.defined() && !options.bar_gate();
+  if (harmony_before_norm || level_added) {
     torch::Tensor cells = x5.view({t, b, m, s4, 6, 4, kp});
     if (harmony_before_norm) cells = cells + harmony;
-    // Each track's level for the bar, at every cell of it.
-    if (bar_levels) cells = cells + bar_levels(bars).view({t, b, m, 1, 1, 1, 1});
+    if (level_added) cells = cells + levels;
     x5 = cells.view({t, rows * 4, kp});
   }
   x5 = ApplyBatchNorm(transconv5->batchnorm, x5.view({1, t, -1}), is_training(), transconv5->batchnorm_sync);
@@ -280,6 +282,7 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
                                                                           options.harmony_root_tracks()))
              .view({1, t, -1});
   }
+  if (options.bar_gate()) x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * BarLevelsImpl::Gate(levels)).view({1, t, -1});
   if (held_release) x5 = held_release(x5.view({t, rows * 4, kp}), per_step).view({1, t, -1});
   return x5.view({t, b, m, s4, 6, 4, kp})
       .permute({1, 0, 2, 3, 5, 4, 6})
@@ -294,45 +297,6 @@ void GeneratorImpl::set_batchnorm_sync(const BatchStatsAllreduce& allreduce) {
     if (!*list) continue;
     for (const auto& m : **list) m->as<GeneratorBlockImpl>()->batchnorm_sync = allreduce;
   }
-}
-
-void GeneratorImpl::pretty_print(std::ostream& stream) const {
-  stream << "tutti::Generator(latent_dim=" << options.latent_dim() << ", tracks=" << options.tracks()
-         << ", measures=" << options.measures() << ", steps_per_measure="
-         << options.steps_per_measure() << ", pitches=" << options.pitches()
-         << ", num_genres=" << options.num_genres()
-         << ", grouped_tracks=" << (options.grouped_tracks() ? "true" : "false");
-  // Only when on, so the tutorial model's fingerprint (and its old checkpoints) stay as they were.
-  if (options.refiner() != RefinerKind::kNone) {
-    stream << ", refiner=" << RefinerKindName(options.refiner()) << ", refiner_units=" << options.refiner_units();
-  }
-  if (options.condition_track() >= 0) stream << ", condition_track=" << options.condition_track();
-  if (!options.held_tracks().empty()) {
-    stream << ", held_tracks=" << JoinedTracks(options.held_tracks());
-    if (options.held_on_eighths()) stream << ", held_on_eighths=true";
-    if (options.held_detail()) stream << ", held_detail=true";
-    if (options.held_release()) stream << ", held_release=true";
-    // Only when it gates fewer than every held track, so the fingerprints of checkpoints from before the key stay.
-    const std::vector<int64_t> released = ReleasedTracks(options);
-    if (options.held_release() && released != options.held_tracks()) {
-      stream << ", held_release_tracks=" << JoinedTracks(released);
-    }
-    if (!options.held_release_late_tracks().empty()) {
-      stream << ", held_release_late_tracks=" << JoinedTracks(options.held_release_late_tracks());
-    }
-  }
-  if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
-  if (options.bar_levels()) stream << ", bar_levels=true";
-  if (!options.harmony_tracks().empty()) {
-    stream << ", harmony_tracks=" << JoinedTracks(options.harmony_tracks());
-    if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";
-    if (options.harmony_gate()) stream << ", harmony_gate=true";
-    if (options.harmony_gate_lower_only()) stream << ", harmony_gate_lower_only=true";
-    if (!options.harmony_root_tracks().empty()) {
-      stream << ", harmony_root_tracks=" << JoinedTracks(options.harmony_root_tracks());
-    }
-  }
-  stream << ")";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,17 +454,6 @@ torch::Tensor DiscriminatorImpl::PerTrackFeatures(const torch::Tensor& x) {
   h = torch::baddbmm(conv1_->bias.view({t, 1, c}), h.view({t, -1, 4 * c}), w1);
   h = norm_act(h, conv1->layernorm);
   return h.view({t, b, m, s4, 6, c}).permute({1, 0, 5, 2, 3, 4}).reshape({b, t * c, m, s4, 6});
-}
-
-void DiscriminatorImpl::pretty_print(std::ostream& stream) const {
-  stream << "tutti::Discriminator(tracks=" << options.tracks() << ", measures=" << options.measures()
-         << ", steps_per_measure=" << options.steps_per_measure() << ", pitches="
-         << options.pitches() << ", num_genres=" << options.num_genres()
-         << ", grouped_tracks=" << (options.grouped_tracks() ? "true" : "false");
-  if (options.onset_stream()) stream << ", onset_stream=true";
-  if (options.chroma_stream()) stream << ", chroma_stream=true";
-  if (options.minibatch_stddev()) stream << ", minibatch_stddev=true";
-  stream << ")";
 }
 
 }  // namespace tutti

@@ -40,6 +40,7 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   const StatusOr<std::vector<int64_t>> root = HarmonyRootTrackIndices(config.model);
   if (root.ok()) g.harmony_root_tracks(*root);
   g.bar_levels(config.model.bar_levels);
+  g.bar_gate(config.model.bar_gate);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names
   g.output(output);
