@@ -127,6 +127,9 @@ struct ModelConfig {
   // silence the bar) instead of shifting it before the output norm, which on real rock left every track with fewer
   // empty bars than real.
   bool bar_gate = false;
+  // With bar_gate: the factor is 0 or 1 (straight-through gradient), so a bar is silent or untouched; the soft
+  // factor also thins a bar's quieter cells.
+  bool bar_gate_hard = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).

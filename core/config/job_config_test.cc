@@ -269,6 +269,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.harmony_tracks=[guitar]",
                                             "model.bar_levels=true",
                                             "model.bar_gate=true",
+                                            "model.bar_gate_hard=true",
                                             "model.held_on_eighths=true",
                                             "model.held_detail=true",
                                             "model.harmony_gain=2",
@@ -332,7 +333,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
   c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true, true, true,
-             {"strings"}, true, {"piano"}, {"4"}, true};
+             {"strings"}, true, {"piano"}, {"4"}, true, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -381,6 +382,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.harmony_gate", "true"},
                                                                      {"model.harmony_gate_lower_only", "true"},
                                                                      {"model.bar_gate", "true"},
+                                                                     {"model.bar_gate_hard", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},

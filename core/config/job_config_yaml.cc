@@ -133,6 +133,9 @@ Status ValidateJobConfig(const JobConfig& config) {
   if (config.model.bar_gate && !config.model.bar_levels) {
     return absl::InvalidArgumentError("model.bar_gate: needs model.bar_levels true (the levels it scales bars by)");
   }
+  if (config.model.bar_gate_hard && !config.model.bar_gate) {
+    return absl::InvalidArgumentError("model.bar_gate_hard: needs model.bar_gate true (the gate it makes 0 or 1)");
+  }
   if (config.model.bar_gate && config.model.output == "binary") {
     return absl::InvalidArgumentError(
         "model.bar_gate: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");

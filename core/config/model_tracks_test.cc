@@ -102,6 +102,8 @@ TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
   EXPECT_THAT(LoadError("model:\n  bar_gate: true\n"), HasSubstr("model.bar_gate: needs model.bar_levels true"));
   EXPECT_THAT(LoadError("model:\n  bar_levels: true\n  bar_gate: true\n  output: binary\n"),
               HasSubstr("model.bar_gate: needs model.output relu or sigmoid"));
+  EXPECT_THAT(LoadError("model:\n  bar_levels: true\n  bar_gate_hard: true\n"),
+              HasSubstr("model.bar_gate_hard: needs model.bar_gate true"));
 }
 
 }  // namespace

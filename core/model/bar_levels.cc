@@ -22,7 +22,13 @@ torch::Tensor BarLevelsImpl::forward(const torch::Tensor& bars) {
   return level(bars.flatten(2).transpose(1, 2)).permute({2, 0, 1});
 }
 
-torch::Tensor BarLevelsImpl::Gate(const torch::Tensor& levels) { return 2 * torch::sigmoid(levels); }
+torch::Tensor BarLevelsImpl::Gate(const torch::Tensor& levels, bool hard) {
+  if (!hard) return 2 * torch::sigmoid(levels);
+  // The offset puts the start (level 0) well inside "on" while its gradient (0.10) still lets the critic move it.
+  const torch::Tensor soft = torch::sigmoid(levels + 2.0);
+  // on + (soft - soft) is exactly the 0/1 value forward (x - x is 0 in floating point) and soft's gradient back.
+  return (soft > 0.5).to(soft.scalar_type()) + (soft - soft.detach());
+}
 
 void BarLevelsImpl::pretty_print(std::ostream& stream) const {
   stream << "tutti::BarLevels(in_channels=" << in_channels << ", tracks=" << tracks << ")";

@@ -37,7 +37,9 @@ class BarLevelsImpl : public torch::nn::Module {
   // the model still starts as the tutorial's), towards 0 to silence the bar and up to 2 to fill it. Smooth on
   // both sides so no level is stuck where the gradient vanishes (a cap at 1 would stop every bar that rose past
   // it from ever coming down again).
-  static torch::Tensor Gate(const torch::Tensor& levels);
+  // hard (GeneratorOptions::bar_gate_hard): 1 where level > -2, else 0, with sigmoid(level + 2)'s gradient
+  // (straight through), so a bar is silent or untouched; 1 for the starting level 0 as well.
+  static torch::Tensor Gate(const torch::Tensor& levels, bool hard);
   // Zero weights and biases (the tutorial's output to start with).
   void reset_parameters();
   void pretty_print(std::ostream& stream) const override;

@@ -104,6 +104,49 @@ TEST(BarLevelsTest, TheGateStartsAsTheTutorialsAndScalesOneTracksBars) {
   EXPECT_LE(ratio.max().item<float>(), 1.0f + 1e-5f);  // a non-negative feature times -4: at most the start's 1
 }
 
+// bar_gate_hard: each bar is silent or exactly as the track wrote it, and the gradient still reaches the levels.
+TEST(BarLevelsTest, TheHardGateLeavesABarSilentOrUntouched) {
+  const torch::Tensor levels = torch::tensor({0.0f, -1.9f, -2.1f, 3.0f, -50.0f}, torch::requires_grad());
+  const torch::Tensor gate = BarLevelsImpl::Gate(levels, /*hard=*/true);
+  EXPECT_TRUE(torch::equal(gate.detach(), torch::tensor({1.0f, 1.0f, 0.0f, 1.0f, 0.0f})));
+  gate.sum().backward();
+  const torch::Tensor soft = torch::sigmoid(levels.detach() + 2.0f);
+  EXPECT_TRUE(torch::allclose(levels.grad(), soft * (1 - soft)));
+  EXPECT_GT(levels.grad()[2].item<float>(), 0.2f);  // just off: the largest push back on
+
+  torch::manual_seed(4);
+  const torch::Tensor z = torch::randn({8, 128});
+  Generator tutorial, gated(GeneratorOptions().bar_levels(true).bar_gate(true).bar_gate_hard(true));
+  DrawAlike(tutorial, gated, 7);
+  const torch::Tensor a = tutorial(z).detach();
+  EXPECT_TRUE(torch::equal(a, gated(z).detach()));
+  // A level that follows one bar feature: every bass bar is now either all zero or bit for bit the tutorial's.
+  {
+    torch::NoGradGuard no_grad;
+    gated->bar_levels->level->weight[3][0] = -4.0f;
+    gated->bar_levels->level->bias[3] = 1.0f;
+  }
+  const torch::Tensor out = gated(z);
+  const torch::Tensor bass = out.select(1, 3).detach().view({8, 4, 16 * 72});
+  const torch::Tensor before = a.select(1, 3).view({8, 4, 16 * 72});
+  int64_t silenced = 0, kept = 0;
+  for (int64_t s = 0; s < 8; ++s) {
+    for (int64_t m = 0; m < 4; ++m) {
+      if (torch::equal(bass[s][m], before[s][m])) {
+        ++kept;
+      } else {
+        EXPECT_EQ(bass[s][m].abs().max().item<float>(), 0.0f) << s << " " << m;
+        ++silenced;
+      }
+    }
+  }
+  EXPECT_GT(silenced, 0);
+  EXPECT_GT(kept, 0);
+  for (int64_t track : {0, 1, 2, 4}) EXPECT_TRUE(torch::equal(a.select(1, track), out.select(1, track).detach()));
+  (out * torch::rand_like(out)).sum().backward();
+  EXPECT_GT(gated->bar_levels->level->weight.grad().abs().sum().item<float>(), 0);
+}
+
 TEST(BarLevelsTest, TheGateTrainsAndNamesItselfInTheFingerprint) {
   Generator g(GeneratorOptions().bar_levels(true).bar_gate(true));
   g->train();
@@ -121,6 +164,14 @@ TEST(BarLevelsTest, TheGateTrainsAndNamesItselfInTheFingerprint) {
   EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_levels(true).bar_gate(true).output(OutputActivation::kBinary))
                 .message()
                 .find("bar_gate needs output relu or sigmoid"),
+            std::string::npos);
+  std::ostringstream hard;
+  Generator(GeneratorOptions().bar_levels(true).bar_gate(true).bar_gate_hard(true))->pretty_print(hard);
+  EXPECT_NE(hard.str().find("bar_gate=true, bar_gate_hard=true"), std::string::npos) << hard.str();
+  EXPECT_EQ(DescribeArchitectureDifference(hard.str(), text.str()),
+            "model.bar_gate_hard: true in the checkpoint, false here");
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_levels(true).bar_gate_hard(true)).message().find(
+                "bar_gate_hard needs bar_gate"),
             std::string::npos);
 }
 

@@ -134,6 +134,9 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.bar_gate() && !o.bar_levels()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_gate needs bar_levels");
   }
+  if (o.bar_gate_hard() && !o.bar_gate()) {
+    return absl::InvalidArgumentError("GeneratorOptions.bar_gate_hard needs bar_gate");
+  }
   if (o.bar_gate() && o.output() == OutputActivation::kBinary) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_gate needs output relu or sigmoid, got binary");
   }
@@ -250,7 +253,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.refiner", "none"},          {"Generator.refiner_units", "(no refiner)"},
       {"Generator.condition_track", "none"},   {"Generator.held_tracks", "none"}, {"Generator.output", "relu"},
       {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
-      {"Generator.bar_gate", "false"},
+      {"Generator.bar_gate", "false"},        {"Generator.bar_gate_hard", "false"},
       {"Generator.held_on_eighths", "false"},  {"Generator.held_detail", "false"},
       {"Generator.harmony_after_norm", "false"}, {"Generator.held_release", "false"},
       {"Generator.harmony_gate", "false"},     {"Generator.harmony_gate_lower_only", "false"},
@@ -266,7 +269,8 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"onset_stream", "model.onset_stream"}, {"chroma_stream", "model.chroma_stream"},
       {"condition_track", "model.condition_track"}, {"held_tracks", "model.held_tracks"},
       {"output", "model.output"},           {"harmony_tracks", "model.harmony_tracks"},
-      {"bar_levels", "model.bar_levels"},  {"bar_gate", "model.bar_gate"},  {"held_on_eighths", "model.held_on_eighths"},
+      {"bar_levels", "model.bar_levels"},  {"bar_gate", "model.bar_gate"},
+      {"bar_gate_hard", "model.bar_gate_hard"},  {"held_on_eighths", "model.held_on_eighths"},
       {"held_detail", "model.held_detail"}, {"harmony_after_norm", "model.harmony_after_norm"},
       {"held_release", "model.held_release"}, {"harmony_gate", "model.harmony_gate"},
       {"held_release_tracks", "model.held_release_tracks"},

@@ -37,6 +37,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   if (options.bar_levels()) stream << ", bar_levels=true";
   if (options.bar_gate()) stream << ", bar_gate=true";
+  if (options.bar_gate_hard()) stream << ", bar_gate_hard=true";
   if (!options.harmony_tracks().empty()) {
     stream << ", harmony_tracks=" << JoinedTracks(options.harmony_tracks());
     if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";

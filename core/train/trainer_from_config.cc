@@ -41,6 +41,7 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   if (root.ok()) g.harmony_root_tracks(*root);
   g.bar_levels(config.model.bar_levels);
   g.bar_gate(config.model.bar_gate);
+  g.bar_gate_hard(config.model.bar_gate_hard);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names
   g.output(output);

@@ -152,6 +152,7 @@ std::vector<Field> BuildFields() {
               "a list of track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)", kNameList),
     MakeField("model.bar_levels",          &J::model, &M::bar_levels,        kBool,      kAny),
     MakeField("model.bar_gate",            &J::model, &M::bar_gate,          kBool,      kAny),
+    MakeField("model.bar_gate_hard",       &J::model, &M::bar_gate_hard,     kBool,      kAny),
     MakeField("model.harmony_gain",        &J::model, &M::harmony_gain,      kNonNegNum, kNonNegative),
     MakeField("model.harmony_after_norm",  &J::model, &M::harmony_after_norm, kBool,     kAny),
     MakeField("model.held_release",        &J::model, &M::held_release,      kBool,      kAny),
