@@ -130,6 +130,9 @@ struct ModelConfig {
   // With bar_gate: the factor is 0 or 1 (straight-through gradient), so a bar is silent or untouched; the soft
   // factor also thins a bar's quieter cells.
   bool bar_gate_hard = false;
+  // The critic also reads, per track, the share of the batch's bars that are silent (core/model/model_options.h
+  // DiscriminatorOptions::bar_silence): a rare event's rate is a property of the batch, not of one sample.
+  bool critic_bar_silence = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).

@@ -1,4 +1,5 @@
-// BarLevels (model.bar_levels): one learned level per track and bar, and its place in the generator.
+// BarLevels (model.bar_levels): one learned level per track and bar, and its place in the generator; and the
+// critic's side of empty bars, its batch share of silent bars (model.critic_bar_silence).
 
 #include <sstream>
 
@@ -173,6 +174,54 @@ TEST(BarLevelsTest, TheGateTrainsAndNamesItselfInTheFingerprint) {
   EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_levels(true).bar_gate_hard(true)).message().find(
                 "bar_gate_hard needs bar_gate"),
             std::string::npos);
+}
+
+TEST(CriticBarSilenceTest, TheCriticReadsEachTracksShareOfSilentBarsInTheBatch) {
+  torch::manual_seed(8);
+  Discriminator plain, silence(DiscriminatorOptions().bar_silence(true));
+  ASSERT_EQ(silence->dense->weight.size(1), plain->dense->weight.size(1) + 5);
+  const torch::Tensor a = (torch::rand({4, 5, 64, 72}) > 0.9).to(torch::kFloat);
+  // The same batch with the guitar (track 2) silent in bar 1 of samples 1-3; sample 0 is unchanged.
+  torch::Tensor b = a.clone();
+  b.narrow(0, 1, 3).select(1, 2).narrow(1, 16, 16).zero_();
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(plain(a).narrow(0, 0, 1), plain(b).narrow(0, 0, 1), 1e-5, 1e-6));
+  // Sample 0's score moves by the guitar's feature weight times the share of bars that fell silent: 3 of 16.
+  const float moved = (silence(b) - silence(a))[0][0].item<float>();
+  const float weight = silence->dense->weight[0][256 + 2].item<float>();
+  EXPECT_NEAR(moved, weight * 3.0f / 16.0f, 1e-5f);
+  // Real then fake in one pass (two spread groups) score as two separate calls.
+  const torch::Tensor both = silence(torch::cat({a, b}), torch::Tensor(), /*spread_groups=*/2);
+  EXPECT_TRUE(torch::allclose(both.narrow(0, 0, 4), silence(a), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(both.narrow(0, 4, 4), silence(b), 1e-5, 1e-6));
+  // A generated bar is as silent as its loudest cell is under 1: a bar of sample 1 at 0.25 everywhere counts 3/4.
+  torch::Tensor quiet = a.clone();
+  quiet.narrow(0, 1, 1).select(1, 2).narrow(1, 16, 16).fill_(0.25f);
+  EXPECT_NEAR((silence(quiet) - silence(a))[0][0].item<float>(), weight * 0.75f / 16.0f, 1e-5f);
+
+  std::ostringstream text, before;
+  silence->pretty_print(text);
+  plain->pretty_print(before);
+  EXPECT_NE(text.str().find("bar_silence=true"), std::string::npos) << text.str();
+  EXPECT_EQ(DescribeArchitectureDifference(before.str(), text.str()),
+            "model.critic_bar_silence: false in the checkpoint, true here");
+}
+
+TEST(CriticBarSilenceTest, TheGradientPenaltyDifferentiatesThroughIt) {
+  torch::manual_seed(9);
+  Discriminator d(DiscriminatorOptions().bar_silence(true));
+  // Loudest cells under 1, where the feature has a gradient (a bar whose loudest cell is over 1 has none).
+  const torch::Tensor x = torch::rand({3, 5, 64, 72}).mul(0.9).requires_grad_(true);
+  const torch::Tensor grad = torch::autograd::grad({d(x).sum()}, {x}, {}, true, true)[0];
+  grad.pow(2).sum().backward();
+  int64_t with_gradient = 0;
+  for (const auto& p : d->parameters()) {
+    if (!p.grad().defined()) continue;
+    ASSERT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+    ++with_gradient;
+  }
+  EXPECT_GT(with_gradient, 10);
+  EXPECT_GT(d->dense->weight.grad().narrow(1, 256, 5).abs().sum().item<float>(), 0);
 }
 
 }  // namespace

@@ -260,7 +260,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.held_release_tracks", "every held track"},
       {"Generator.held_release_late_tracks", "none"}, {"Generator.harmony_root_tracks", "none"},
       {"Discriminator.onset_stream", "false"}, {"Discriminator.chroma_stream", "false"},
-      {"Discriminator.minibatch_stddev", "false"}};
+      {"Discriminator.minibatch_stddev", "false"}, {"Discriminator.bar_silence", "false"}};
   const std::map<std::string, std::string> config_key = {
       {"latent_dim", "model.latent_dim"},   {"tracks", "model.tracks"},
       {"measures", "model.measures"},       {"steps_per_measure", "model.steps_per_measure"},
@@ -277,7 +277,8 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"harmony_gate_lower_only", "model.harmony_gate_lower_only"},
       {"held_release_late_tracks", "model.held_release_late_tracks"},
       {"harmony_root_tracks", "model.harmony_root_tracks"},
-      {"minibatch_stddev", "model.critic_minibatch_stddev"}};
+      {"minibatch_stddev", "model.critic_minibatch_stddev"},
+      {"bar_silence", "model.critic_bar_silence"}};
   std::map<std::string, std::string> a = FingerprintOptions(checkpoint), b = FingerprintOptions(current);
   for (const auto& [key, value] : defaults) {
     a.emplace(key, value);

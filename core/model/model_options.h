@@ -169,6 +169,13 @@ struct DiscriminatorOptions {
   // same piece for every latent is told apart from real data. Per process: with data-parallel ranks each
   // rank's batch is its own. Off: the tutorial's critic.
   TORCH_ARG(bool, minibatch_stddev) = false;
+  // Bar silence across the batch: one more feature per track before the dense layer, the batch's mean over its
+  // samples and bars of 1 - min(1, the bar's loudest cell), the same for every sample of the batch (per spread
+  // group, as minibatch_stddev). Why: an empty bar is a rare event (1-6 % of a real rock track's bars), so one
+  // sample without one looks real and a critic that scores samples one at a time cannot tell that a generator
+  // never leaves a bar empty; its rate is a property of the batch. Its gradient reaches each bar's loudest cell,
+  // the one a bar must lower to fall silent. Off: the tutorial's critic.
+  TORCH_ARG(bool, bar_silence) = false;
 };
 
 // The tracks held_release gates: held_release_tracks, or every held track where that is empty (none without

@@ -338,6 +338,7 @@ DiscriminatorImpl::DiscriminatorImpl(DiscriminatorOptions options_) : options(st
     features += NoteStreamImpl::kFeatures;
   }
   if (options.minibatch_stddev()) features += 1;
+  if (options.bar_silence()) features += t;
   dense = register_module("dense", torch::nn::Linear(features, 1));
   if (options.num_genres() > 0) {
     genre_embedding =
@@ -394,16 +395,25 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Te
     if (chroma_stream) features.push_back(chroma_stream->forward(x));
     h = torch::cat(features, 1);
   }
+  if (options.minibatch_stddev() || options.bar_silence()) {
+    TORCH_CHECK(spread_groups >= 1 && batch % spread_groups == 0, "Discriminator: ", batch,
+                " samples do not split into ", spread_groups, " spread groups");
+  }
+  const int64_t group_rows = batch / spread_groups;
   if (options.minibatch_stddev()) {
     // How much the batch's samples differ, the same for every sample of the batch: a collapsed generator's
     // batch scores near zero where real batches do not. Population variance (defined for a batch of one) and
     // an epsilon inside the root keep it finite and twice differentiable for the gradient penalty.
-    TORCH_CHECK(spread_groups >= 1 && batch % spread_groups == 0, "Discriminator: ", batch,
-                " samples do not split into ", spread_groups, " spread groups");
-    const int64_t rows = batch / spread_groups;
     const torch::Tensor spread =
-        (h.view({spread_groups, rows, -1}).var(1, /*unbiased=*/false) + 1e-8).sqrt().mean(1, /*keepdim=*/true);
-    h = torch::cat({h, spread.repeat_interleave(rows, 0)}, 1);
+        (h.view({spread_groups, group_rows, -1}).var(1, /*unbiased=*/false) + 1e-8).sqrt().mean(1, /*keepdim=*/true);
+    h = torch::cat({h, spread.repeat_interleave(group_rows, 0)}, 1);
+  }
+  if (options.bar_silence()) {
+    // Per track, the share of the group's bars that are silent: 1 for an empty real bar, 0 for one with a note,
+    // in between for a generated bar whose loudest cell is under 1. min and max pass the gradient to one cell.
+    const torch::Tensor loudest = x.reshape({spread_groups, group_rows, t, m, s * p}).amax(4).clamp_max(1.0);
+    const torch::Tensor silence = (1 - loudest).mean({1, 3});  // (groups, T)
+    h = torch::cat({h, silence.repeat_interleave(group_rows, 0)}, 1);
   }
   torch::Tensor out = dense(h);
   if (genre_embedding) {

@@ -94,8 +94,8 @@ class DiscriminatorImpl : public torch::nn::Module {
  public:
   explicit DiscriminatorImpl(DiscriminatorOptions options = {});
   // x: (B, tracks, measures * steps_per_measure, pitches) float; genre_ids as for the generator.
-  // Returns the critic value, (B, 1). `spread_groups`: with minibatch_stddev, the batch is that many equal
-  // batches one after the other (real then fake, scored in one pass), each with its own spread feature.
+  // Returns the critic value, (B, 1). `spread_groups`: with minibatch_stddev or bar_silence, the batch is that many
+  // equal batches one after the other (real then fake, scored in one pass), each with its own batch features.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& genre_ids = {}, int64_t spread_groups = 1);
   void reset_parameters(const at::Generator& gen);
   void pretty_print(std::ostream& stream) const override;

@@ -58,6 +58,7 @@ void DiscriminatorImpl::pretty_print(std::ostream& stream) const {
   if (options.onset_stream()) stream << ", onset_stream=true";
   if (options.chroma_stream()) stream << ", chroma_stream=true";
   if (options.minibatch_stddev()) stream << ", minibatch_stddev=true";
+  if (options.bar_silence()) stream << ", bar_silence=true";
   stream << ")";
 }
 

@@ -60,7 +60,8 @@ DiscriminatorOptions DiscriminatorOptionsFromConfig(const JobConfig& config) {
       .num_genres(GenreCount(config))
       .onset_stream(config.model.onset_stream)
       .chroma_stream(config.model.chroma_stream)
-      .minibatch_stddev(config.model.critic_minibatch_stddev);
+      .minibatch_stddev(config.model.critic_minibatch_stddev)
+      .bar_silence(config.model.critic_bar_silence);
   return d;
 }
 

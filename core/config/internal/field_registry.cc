@@ -148,6 +148,7 @@ std::vector<Field> BuildFields() {
     MakeField("model.output",              &J::model, &M::output,            "one of relu, sigmoid, binary",
                                                                              OneOf({"relu", "sigmoid", "binary"})),
     MakeField("model.critic_minibatch_stddev", &J::model, &M::critic_minibatch_stddev, kBool, kAny),
+    MakeField("model.critic_bar_silence",  &J::model, &M::critic_bar_silence, kBool,     kAny),
     MakeField("model.harmony_tracks",      &J::model, &M::harmony_tracks,
               "a list of track names (drums, piano, guitar, bass, strings) or 0-based indices ([] = none)", kNameList),
     MakeField("model.bar_levels",          &J::model, &M::bar_levels,        kBool,      kAny),
