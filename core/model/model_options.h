@@ -136,12 +136,13 @@ struct GeneratorOptions {
   // 0 to 2), instead of shifting it before the output norm (core/model/bar_levels.h BarLevelsImpl::Gate). A shift
   // silences a bar only when it pushes every one of the bar's 16 x 72 cells under the threshold, its loudest
   // included; a factor under 0.5 / the loudest cell does it at once. On real rock the shift left every track's
-  // empty bars under real (drums 0.1 % against 0.9 %, bass 0-1 % against 1.6 %).
+  // empty bars under real (drums 0.1 % against 0.9 %, bass 0-1 % against 1.6 %). The gate overshot instead and
+  // tied the default after 20 minutes (docs/results/2026-12-07-bar-gate).
   TORCH_ARG(bool, bar_gate) = false;
   // With bar_gate: the factor is 0 or 1 (the bar is silent or as the track wrote it) with a straight-through
   // gradient, BinaryMuseGAN's deterministic binary neuron at the scale of a bar. The soft factor is also a per-bar
-  // volume: under 1 it drops the bar's quieter cells, and on real rock the drums lost 12-18 % of their pitch
-  // classes per bar with it.
+  // volume: under 1 it drops the bar's quieter cells, and on real rock the drums played 11-18 % fewer pitch
+  // classes per bar than real with it. Hard, the bars flipped on and off between evaluations: worse than either.
   TORCH_ARG(bool, bar_gate_hard) = false;
 };
 
@@ -174,7 +175,8 @@ struct DiscriminatorOptions {
   // group, as minibatch_stddev). Why: an empty bar is a rare event (1-6 % of a real rock track's bars), so one
   // sample without one looks real and a critic that scores samples one at a time cannot tell that a generator
   // never leaves a bar empty; its rate is a property of the batch. Its gradient reaches each bar's loudest cell,
-  // the one a bar must lower to fall silent. Off: the tutorial's critic.
+  // the one a bar must lower to fall silent. Off: the tutorial's critic. On real rock in 20 minutes it left empty
+  // bars as few as before (docs/results/2026-12-07-bar-gate).
   TORCH_ARG(bool, bar_silence) = false;
 };
 
