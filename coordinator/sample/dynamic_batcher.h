@@ -227,13 +227,16 @@ class DynamicBatcher {
     const Clock::time_point start = Clock::now();
     std::vector<Job> jobs;
     std::vector<std::promise<StatusOr<Result>>> promises;
-    int64_t samples = 0, expired = 0;
+    // Expired jobs' answers wait with the others until the stats count them (below).
+    std::vector<std::promise<StatusOr<Result>>> expired_promises;
+    std::vector<Status> expired_errors;
+    int64_t samples = 0;
     for (Pending& pending : batch) {
       if (start > pending.deadline) {
         const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(start - pending.arrived).count();
-        pending.promise.set_value(absl::DeadlineExceededError(
+        expired_errors.push_back(absl::DeadlineExceededError(
             absl::StrCat("waited ", waited, " ms in the queue for ", lane, ", past its deadline")));
-        ++expired;
+        expired_promises.push_back(std::move(pending.promise));
         continue;
       }
       jobs.push_back(std::move(pending.job));
@@ -256,7 +259,7 @@ class DynamicBatcher {
     {
       // Counted before any future is ready, so a caller that got its result sees its batch in stats().
       std::lock_guard<std::mutex> lock(mu_);
-      stats_.expired += expired;
+      stats_.expired += static_cast<int64_t>(expired_promises.size());
       if (!jobs.empty()) {
         ++stats_.batches;
         stats_.jobs += static_cast<int64_t>(jobs.size());
@@ -264,6 +267,7 @@ class DynamicBatcher {
         stats_.largest_batch = std::max<int64_t>(stats_.largest_batch, static_cast<int64_t>(jobs.size()));
       }
     }
+    for (size_t i = 0; i < expired_promises.size(); ++i) expired_promises[i].set_value(expired_errors[i]);
     for (size_t i = 0; i < promises.size(); ++i) promises[i].set_value(std::move(results[i]));
   }
 
