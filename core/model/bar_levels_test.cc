@@ -159,12 +159,12 @@ TEST(BarLevelsTest, TheGateTrainsAndNamesItselfInTheFingerprint) {
   Generator(GeneratorOptions().bar_levels(true))->pretty_print(added);
   EXPECT_NE(text.str().find("bar_levels=true, bar_gate=true"), std::string::npos) << text.str();
   EXPECT_EQ(added.str().find("bar_gate"), std::string::npos);
-  EXPECT_EQ(DescribeArchitectureDifference(added.str(), text.str()), "model.bar_gate: false in the checkpoint, true here");
+  EXPECT_EQ(DescribeArchitectureDifference(added.str(), text.str()),
+            "model.bar_gate: false in the checkpoint, true here");
   EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_gate(true)).message().find("bar_gate needs bar_levels"),
             std::string::npos);
-  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_levels(true).bar_gate(true).output(OutputActivation::kBinary))
-                .message()
-                .find("bar_gate needs output relu or sigmoid"),
+  const GeneratorOptions binary = GeneratorOptions().bar_levels(true).bar_gate(true).output(OutputActivation::kBinary);
+  EXPECT_NE(ValidateGeneratorOptions(binary).message().find("bar_gate needs output relu or sigmoid"),
             std::string::npos);
   std::ostringstream hard;
   Generator(GeneratorOptions().bar_levels(true).bar_gate(true).bar_gate_hard(true))->pretty_print(hard);

@@ -282,7 +282,9 @@ torch::Tensor GeneratorImpl::PerTrackOutputs(const torch::Tensor& h, const torch
                                                                           options.harmony_root_tracks()))
              .view({1, t, -1});
   }
-  if (options.bar_gate()) x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * BarLevelsImpl::Gate(levels, options.bar_gate_hard())).view({1, t, -1});
+  if (options.bar_gate()) {
+    x5 = (x5.view({t, b, m, s4, 6, 4, kp}) * BarLevelsImpl::Gate(levels, options.bar_gate_hard())).view({1, t, -1});
+  }
   if (held_release) x5 = held_release(x5.view({t, rows * 4, kp}), per_step).view({1, t, -1});
   return x5.view({t, b, m, s4, 6, 4, kp})
       .permute({1, 0, 2, 3, 5, 4, 6})
