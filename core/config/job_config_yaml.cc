@@ -32,6 +32,14 @@ Status CheckTracksWithin(const std::vector<int64_t>& tracks, const std::vector<i
   return absl::OkStatus();
 }
 
+// The gates (held_release, bar_gate, harmony_gate) multiply the activation's output by fractions; on binary 0/1
+// notes that would leave fractional notes, so each needs a real-valued output.
+Status CheckGateOnRealOutput(const std::string& key, bool gate_on, const ModelConfig& model) {
+  if (!gate_on || model.output != "binary") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      key + ": needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
+}
+
 }  // namespace
 
 Status ApplyJobConfigOverride(const std::string& assignment, JobConfig* config) {
@@ -111,10 +119,7 @@ Status ValidateJobConfig(const JobConfig& config) {
     return absl::InvalidArgumentError(
         "model.held_release: needs model.held_on_eighths true (it ends held notes a 16th early)");
   }
-  if (config.model.held_release && config.model.output == "binary") {
-    return absl::InvalidArgumentError(
-        "model.held_release: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
-  }
+  TUTTI_RETURN_IF_ERROR(CheckGateOnRealOutput("model.held_release", config.model.held_release, config.model));
   TUTTI_ASSIGN_OR_RETURN(const std::vector<int64_t> released, HeldReleaseTrackIndices(config.model));
   if (!released.empty() && !config.model.held_release) {
     return absl::InvalidArgumentError("model.held_release_tracks: needs model.held_release true (the gate it narrows)");
@@ -136,9 +141,9 @@ Status ValidateJobConfig(const JobConfig& config) {
   if (config.model.bar_gate_hard && !config.model.bar_gate) {
     return absl::InvalidArgumentError("model.bar_gate_hard: needs model.bar_gate true (the gate it makes 0 or 1)");
   }
-  if (config.model.bar_gate && config.model.output == "binary") {
-    return absl::InvalidArgumentError(
-        "model.bar_gate: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
+  TUTTI_RETURN_IF_ERROR(CheckGateOnRealOutput("model.bar_gate", config.model.bar_gate, config.model));
+  if (config.model.bar_level_scale != 1.0 && !config.model.bar_levels) {
+    return absl::InvalidArgumentError("model.bar_level_scale: needs model.bar_levels true (the levels it scales)");
   }
   if (config.model.harmony_gate_lower_only && !config.model.harmony_gate) {
     return absl::InvalidArgumentError("model.harmony_gate_lower_only: needs model.harmony_gate true (the gate it bounds)");
@@ -146,10 +151,7 @@ Status ValidateJobConfig(const JobConfig& config) {
   if (config.model.harmony_gate && config.model.harmony_tracks.empty()) {
     return absl::InvalidArgumentError("model.harmony_gate: needs model.harmony_tracks");
   }
-  if (config.model.harmony_gate && config.model.output == "binary") {
-    return absl::InvalidArgumentError(
-        "model.harmony_gate: needs model.output relu or sigmoid (a gate on binary 0/1 notes would leave fractions)");
-  }
+  TUTTI_RETURN_IF_ERROR(CheckGateOnRealOutput("model.harmony_gate", config.model.harmony_gate, config.model));
   TUTTI_ASSIGN_OR_RETURN(const std::vector<int64_t> root, HarmonyRootTrackIndices(config.model));
   if (!root.empty() && !config.model.harmony_gate) {
     return absl::InvalidArgumentError("model.harmony_root_tracks: needs model.harmony_gate true (the gate it sharpens)");

@@ -104,6 +104,10 @@ TEST(JobConfigTest, HarmonyTracksTakeNamesOrIndicesAndNeedSixOctaves) {
               HasSubstr("model.bar_gate: needs model.output relu or sigmoid"));
   EXPECT_THAT(LoadError("model:\n  bar_levels: true\n  bar_gate_hard: true\n"),
               HasSubstr("model.bar_gate_hard: needs model.bar_gate true"));
+  EXPECT_THAT(LoadError("model:\n  bar_level_scale: 0.1\n"),
+              HasSubstr("model.bar_level_scale: needs model.bar_levels true"));
+  EXPECT_THAT(LoadError("model:\n  bar_levels: true\n  bar_level_scale: 0\n"),
+              HasSubstr("model.bar_level_scale"));
 }
 
 }  // namespace

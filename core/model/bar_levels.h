@@ -27,8 +27,9 @@ namespace tutti {
 
 class BarLevelsImpl : public torch::nn::Module {
  public:
-  // in_channels: transconv0's channels; tracks: the generator's.
-  BarLevelsImpl(int64_t in_channels, int64_t tracks);
+  // in_channels: transconv0's channels; tracks: the generator's; scale: the factor on the map's output
+  // (GeneratorOptions::bar_level_scale: below 1 the levels learn more slowly).
+  BarLevelsImpl(int64_t in_channels, int64_t tracks, double scale = 1.0);
 
   // bars: (B, in_channels, measures, 1, 1), transconv0's output. Returns (tracks, B, measures), the offset each
   // track adds to every cell of each bar.
@@ -45,6 +46,7 @@ class BarLevelsImpl : public torch::nn::Module {
   void pretty_print(std::ostream& stream) const override;
 
   const int64_t in_channels, tracks;
+  const double scale;
   torch::nn::Linear level{nullptr};  // in_channels -> tracks
 };
 TORCH_MODULE(BarLevels);

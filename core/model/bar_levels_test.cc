@@ -1,6 +1,7 @@
 // BarLevels (model.bar_levels): one learned level per track and bar, and its place in the generator; and the
 // critic's side of empty bars, its batch share of silent bars (model.critic_bar_silence).
 
+#include <cmath>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -174,6 +175,64 @@ TEST(BarLevelsTest, TheGateTrainsAndNamesItselfInTheFingerprint) {
   EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_levels(true).bar_gate_hard(true)).message().find(
                 "bar_gate_hard needs bar_gate"),
             std::string::npos);
+}
+
+// model.bar_level_scale's claim: under Adam a factor s on the map's output moves the levels s times as far per step.
+TEST(BarLevelsTest, TheLevelScaleSlowsTheLevelsUnderAdam) {
+  torch::manual_seed(4);
+  const torch::Tensor bars = torch::rand({3, 256, 4, 1, 1});
+  BarLevels full(256, 5), slow(256, 5, 0.1);
+  {
+    torch::NoGradGuard no_grad;
+    full->level->weight.normal_();
+    slow->level->weight.copy_(full->level->weight);
+    // The same weights give a tenth of the levels.
+    EXPECT_TRUE(torch::allclose(slow(bars), full(bars) * 0.1, 1e-6, 1e-6));
+  }
+  // One Adam step on the same objective of the levels: every weight moves by the learning rate in both (Adam's
+  // first step is lr * g / |g|), so the slow levels move a tenth as far.
+  auto moved = [&](BarLevels& levels) {
+    torch::optim::Adam adam(levels->parameters(), torch::optim::AdamOptions(1e-3).betas({0.5, 0.9}));
+    const torch::Tensor before = levels(bars).detach().clone();
+    adam.zero_grad();
+    (levels(bars) * torch::linspace(-1, 1, 5).view({5, 1, 1})).sum().backward();
+    adam.step();
+    torch::NoGradGuard no_grad;
+    return (levels(bars) - before).abs().mean().item<double>();
+  };
+  const double full_move = moved(full), slow_move = moved(slow);
+  EXPECT_GT(full_move, 1e-4);
+  EXPECT_NEAR(slow_move / full_move, 0.1, 0.01);
+  std::ostringstream printed;
+  slow->pretty_print(printed);
+  EXPECT_EQ(printed.str(), "tutti::BarLevels(in_channels=256, tracks=5, scale=0.1)");
+}
+
+TEST(BarLevelsTest, TheLevelScaleStartsAsTheTutorialsAndNamesItselfInTheFingerprint) {
+  torch::manual_seed(5);
+  const torch::Tensor z = torch::randn({4, 128});
+  Generator tutorial, slow(GeneratorOptions().bar_levels(true).bar_gate(true).bar_level_scale(0.1));
+  DrawAlike(tutorial, slow, 8);
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(tutorial(z), slow(z)));
+  }
+  std::ostringstream text, plain;
+  slow->pretty_print(text);
+  Generator(GeneratorOptions().bar_levels(true).bar_gate(true).bar_level_scale(1.0))->pretty_print(plain);
+  EXPECT_NE(text.str().find("bar_levels=true, bar_level_scale=0.1, bar_gate=true"), std::string::npos) << text.str();
+  EXPECT_EQ(plain.str().find("bar_level_scale"), std::string::npos) << plain.str();
+  EXPECT_EQ(DescribeArchitectureDifference(plain.str(), text.str()),
+            "model.bar_level_scale: 1 in the checkpoint, 0.1 here");
+  EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_level_scale(0.5)).message().find(
+                "bar_level_scale needs bar_levels"),
+            std::string::npos);
+  for (const double bad : {0.0, -1.0, std::nan("")}) {
+    EXPECT_NE(ValidateGeneratorOptions(GeneratorOptions().bar_levels(true).bar_level_scale(bad)).message().find(
+                  "bar_level_scale must be a positive number"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 TEST(CriticBarSilenceTest, TheCriticReadsEachTracksShareOfSilentBarsInTheBatch) {

@@ -1,6 +1,7 @@
 #include "core/model/model_options.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,6 +48,13 @@ Status CheckTracksWithin(const std::string& field, const std::vector<int64_t>& l
     }
   }
   return absl::OkStatus();
+}
+
+
+// The gates multiply the activation's output by fractions, which binary 0/1 notes cannot carry.
+Status CheckGateOnRealOutput(const std::string& field, bool gate_on, const GeneratorOptions& o) {
+  if (!gate_on || o.output() != OutputActivation::kBinary) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.", field, " needs output relu or sigmoid, got binary"));
 }
 
 }  // namespace
@@ -116,9 +124,7 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.held_release() && !o.held_on_eighths()) {
     return absl::InvalidArgumentError("GeneratorOptions.held_release needs held_tracks with held_on_eighths");
   }
-  if (o.held_release() && o.output() == OutputActivation::kBinary) {
-    return absl::InvalidArgumentError("GeneratorOptions.held_release needs output relu or sigmoid, got binary");
-  }
+  TUTTI_RETURN_IF_ERROR(CheckGateOnRealOutput("held_release", o.held_release(), o));
   TUTTI_RETURN_IF_ERROR(CheckTrackList("held_release_tracks", o.held_release_tracks(), o));
   if (!o.held_release_tracks().empty() && !o.held_release()) {
     return absl::InvalidArgumentError("GeneratorOptions.held_release_tracks needs held_release");
@@ -137,8 +143,13 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.bar_gate_hard() && !o.bar_gate()) {
     return absl::InvalidArgumentError("GeneratorOptions.bar_gate_hard needs bar_gate");
   }
-  if (o.bar_gate() && o.output() == OutputActivation::kBinary) {
-    return absl::InvalidArgumentError("GeneratorOptions.bar_gate needs output relu or sigmoid, got binary");
+  TUTTI_RETURN_IF_ERROR(CheckGateOnRealOutput("bar_gate", o.bar_gate(), o));
+  if (!(o.bar_level_scale() > 0) || !std::isfinite(o.bar_level_scale())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GeneratorOptions.bar_level_scale must be a positive number, got ", o.bar_level_scale()));
+  }
+  if (o.bar_level_scale() != 1.0 && !o.bar_levels()) {
+    return absl::InvalidArgumentError("GeneratorOptions.bar_level_scale needs bar_levels");
   }
   if (!(o.harmony_gain() >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.harmony_gain must be >= 0, got ", o.harmony_gain()));
@@ -146,9 +157,7 @@ Status ValidateGeneratorOptions(const GeneratorOptions& o) {
   if (o.harmony_gate() && o.harmony_tracks().empty()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_gate needs harmony_tracks");
   }
-  if (o.harmony_gate() && o.output() == OutputActivation::kBinary) {
-    return absl::InvalidArgumentError("GeneratorOptions.harmony_gate needs output relu or sigmoid, got binary");
-  }
+  TUTTI_RETURN_IF_ERROR(CheckGateOnRealOutput("harmony_gate", o.harmony_gate(), o));
   if (o.harmony_gate_lower_only() && !o.harmony_gate()) {
     return absl::InvalidArgumentError("GeneratorOptions.harmony_gate_lower_only needs harmony_gate");
   }
@@ -254,6 +263,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"Generator.condition_track", "none"},   {"Generator.held_tracks", "none"}, {"Generator.output", "relu"},
       {"Generator.harmony_tracks", "none"},    {"Generator.bar_levels", "false"},
       {"Generator.bar_gate", "false"},        {"Generator.bar_gate_hard", "false"},
+      {"Generator.bar_level_scale", "1"},
       {"Generator.held_on_eighths", "false"},  {"Generator.held_detail", "false"},
       {"Generator.harmony_after_norm", "false"}, {"Generator.held_release", "false"},
       {"Generator.harmony_gate", "false"},     {"Generator.harmony_gate_lower_only", "false"},
@@ -271,6 +281,7 @@ std::string DescribeArchitectureDifference(const std::string& checkpoint, const 
       {"output", "model.output"},           {"harmony_tracks", "model.harmony_tracks"},
       {"bar_levels", "model.bar_levels"},  {"bar_gate", "model.bar_gate"},
       {"bar_gate_hard", "model.bar_gate_hard"},  {"held_on_eighths", "model.held_on_eighths"},
+      {"bar_level_scale", "model.bar_level_scale"},
       {"held_detail", "model.held_detail"}, {"harmony_after_norm", "model.harmony_after_norm"},
       {"held_release", "model.held_release"}, {"harmony_gate", "model.harmony_gate"},
       {"held_release_tracks", "model.held_release_tracks"},

@@ -87,7 +87,9 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
   if (!options.harmony_tracks().empty()) {
     shared_harmony = register_module("shared_harmony", SharedHarmony(32, t, options.harmony_tracks(), options.harmony_gain()));
   }
-  if (options.bar_levels()) bar_levels = register_module("bar_levels", BarLevels(256, t));
+  if (options.bar_levels()) {
+    bar_levels = register_module("bar_levels", BarLevels(256, t, options.bar_level_scale()));
+  }
   // A parameter of the generator itself: LibTorch lists it before every submodule's (own parameters first). The
   // order only has to hold within one model (flat buffers); checkpoints load by name.
   if (options.held_detail()) {

@@ -36,6 +36,8 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
   }
   if (options.output() != OutputActivation::kRelu) stream << ", output=" << OutputActivationName(options.output());
   if (options.bar_levels()) stream << ", bar_levels=true";
+  // Only when it is not 1, so the fingerprints of checkpoints from before the key stay.
+  if (options.bar_level_scale() != 1.0) stream << ", bar_level_scale=" << options.bar_level_scale();
   if (options.bar_gate()) stream << ", bar_gate=true";
   if (options.bar_gate_hard()) stream << ", bar_gate_hard=true";
   if (!options.harmony_tracks().empty()) {

@@ -42,6 +42,7 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   g.bar_levels(config.model.bar_levels);
   g.bar_gate(config.model.bar_gate);
   g.bar_gate_hard(config.model.bar_gate_hard);
+  g.bar_level_scale(config.model.bar_level_scale);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names
   g.output(output);
