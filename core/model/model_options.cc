@@ -54,7 +54,8 @@ Status CheckTracksWithin(const std::string& field, const std::vector<int64_t>& l
 // The gates multiply the activation's output by fractions, which binary 0/1 notes cannot carry.
 Status CheckGateOnRealOutput(const std::string& field, bool gate_on, const GeneratorOptions& o) {
   if (!gate_on || o.output() != OutputActivation::kBinary) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("GeneratorOptions.", field, " needs output relu or sigmoid, got binary"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("GeneratorOptions.", field, " needs output relu or sigmoid, got binary"));
 }
 
 }  // namespace
