@@ -50,7 +50,6 @@ Status CheckTracksWithin(const std::string& field, const std::vector<int64_t>& l
   return absl::OkStatus();
 }
 
-
 // The gates multiply the activation's output by fractions, which binary 0/1 notes cannot carry.
 Status CheckGateOnRealOutput(const std::string& field, bool gate_on, const GeneratorOptions& o) {
   if (!gate_on || o.output() != OutputActivation::kBinary) return absl::OkStatus();
