@@ -20,7 +20,7 @@
 #   refiner+streams  + the critic's onset/offset and chroma streams (model.onset_stream, model.chroma_stream)
 #   default          configs/real-rock.yaml as it is, no overrides (its header says what it turns on and why)
 #   held, held8, detail, release, bassheld, basslate, harmony, hgainN, hpost, gate, gatelow, bassroot, bars, bargate,
-#   barhard, lscaleX, silence,
+#   barhard, lscaleX, rests, nobars, silence,
 #   stddev,
 #   ema, emaNNN, warm,
 #   sigmoid, binary, streams, chroma, onset, criticN, lowlr, lrN, bsN, joined by '+' (e.g. held+stddev+ema):
@@ -44,6 +44,9 @@
 #                    barhard   bargate whose factor is 0 or 1, a straight-through binary gate (model.bar_gate_hard)
 #                    lscaleX   with bars: the levels times X, so they learn X times as fast (model.bar_level_scale;
 #                              e.g. lscale0.1)
+#                    rests     each sample's tracks rest in the bars of an arrangement drawn from the training
+#                              samples' own (model.rest_plans; core/model/rest_plans.h)
+#                    nobars    no bar levels or gates (model.bar_levels: false), e.g. default+rests+nobars
 #                    silence   the critic also reads each track's share of silent bars in the batch
 #                              (model.critic_bar_silence)
 #                    held8     held with its smoothing on the 8th grid (model.held_on_eighths): no held note shorter
@@ -122,7 +125,7 @@ variant_sets() {
   local name=${1%@*} seed_set=""
   [[ $1 == *@* ]] && { [[ ${1##*@} =~ ^[0-9]+$ ]] || return 1; seed_set="train.seed=${1##*@}"; }
   # Every variant names every option, so a config that turns one on cannot leak into another variant.
-  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.held_release=false model.held_release_tracks=[] model.held_release_late_tracks=[] model.harmony_root_tracks=[] model.harmony_tracks=[] model.harmony_gain=1 model.harmony_after_norm=false model.harmony_gate=false model.harmony_gate_lower_only=false model.bar_levels=false model.bar_gate=false model.bar_gate_hard=false model.bar_level_scale=1 model.critic_minibatch_stddev=false model.critic_bar_silence=false model.output=relu train.generator_ema=0 train.critic_steps=1"
+  local tutorial="model.refiner=none model.onset_stream=false model.chroma_stream=false model.condition_track=none model.held_tracks=[] model.held_on_eighths=false model.held_detail=false model.held_release=false model.held_release_tracks=[] model.held_release_late_tracks=[] model.harmony_root_tracks=[] model.harmony_tracks=[] model.harmony_gain=1 model.harmony_after_norm=false model.harmony_gate=false model.harmony_gate_lower_only=false model.bar_levels=false model.bar_gate=false model.bar_gate_hard=false model.bar_level_scale=1 model.rest_plans=false model.critic_minibatch_stddev=false model.critic_bar_silence=false model.output=relu train.generator_ema=0 train.critic_steps=1"
   local held="model.held_tracks=[piano,guitar,bass,strings]" stddev="model.critic_minibatch_stddev=true"
   local ema="train.generator_ema=${GENERATOR_EMA:-0.999}"
   local refiner="model.refiner=deterministic model.refiner_pretrain_steps=$pretrain"
@@ -153,6 +156,8 @@ variant_sets() {
           barhard) sets+=" model.bar_levels=true model.bar_gate=true model.bar_gate_hard=true" ;;
           lscale[0-9]*) [[ ${part#lscale} =~ ^[0-9]+(\.[0-9]+)?$ ]] || return 1; sets+=" model.bar_level_scale=${part#lscale}" ;;
           silence) sets+=" model.critic_bar_silence=true" ;;
+          rests) sets+=" model.rest_plans=true" ;;
+          nobars) sets+=" model.bar_levels=false model.bar_gate=false model.bar_gate_hard=false model.bar_level_scale=1" ;;
           held8) sets+=" $held model.held_on_eighths=true" ;;
           stddev) sets+=" $stddev" ;;
           ema) sets+=" $ema" ;;
@@ -182,7 +187,7 @@ variant_sets() {
   esac
   echo "$sets $seed_set"
 }
-for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/gate/gatelow/bassroot/bassheld/basslate/bars/bargate/barhard/lscaleX/silence/stddev/ema/emaNNN/warm/sigmoid/binary/streams/chroma/onset/criticN/lowlr/lrN/bsN joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
+for v in $variants; do variant_sets "$v" >/dev/null || die "unknown variant '$v' (tutorial, default, held/held8/detail/release/harmony/hgainN/hpost/gate/gatelow/bassroot/bassheld/basslate/bars/bargate/barhard/lscaleX/rests/nobars/silence/stddev/ema/emaNNN/warm/sigmoid/binary/streams/chroma/onset/criticN/lowlr/lrN/bsN joined by + (after default+ for on top of the config), refiner, refiner+streams, streams, refiner-frozen, refiner-frozen+streams, refiner-stochastic, accompany-<track>; NAME@SEED)"; done
 threads=$(( $(nproc) / parallel )); (( threads >= 1 )) || threads=1
 
 # Trains one variant into $out/$1 and judges it; all output to $out/$1/bench.log (printed when done).

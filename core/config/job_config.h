@@ -137,6 +137,10 @@ struct ModelConfig {
   // is that layer's learning rate times s, so below 1 the levels (and the gates they drive) move s times slower;
   // on real rock the gates emptied 5-35 % of bars by step 500 and then swung between evaluations. 1: as before.
   double bar_level_scale = 1.0;
+  // Each sample's tracks rest in the bars of an arrangement drawn from the training data's own samples (which track
+  // plays in which bar), picked by the latent (core/model/rest_plans.h); the worker reads the arrangements from the
+  // packs and checkpoints carry them. Real rests are rare and come in runs, and learned bar levels did not find them.
+  bool rest_plans = false;
 };
 
 // model.condition_track's names in track order (LPD-5's tracks).

@@ -272,6 +272,7 @@ TEST(JobConfigTest, EqualityCoversEveryField) {
                                             "model.bar_gate_hard=true",
                                             "model.critic_bar_silence=true",
                                             "model.bar_level_scale=0.5",
+                                            "model.rest_plans=true",
                                             "model.held_on_eighths=true",
                                             "model.held_detail=true",
                                             "model.harmony_gain=2",
@@ -335,7 +336,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
   c.output_dir = "o2";
   c.data = {"p3", {"g4"}, {"g4=" + std::string(64, 'e')}, 5};
   c.model = {6, 7, 8, 9, 10, true, "stochastic", 101, 102, "frozen", true, true, "bass", {"piano", "3"}, true, true, "sigmoid", true, {"guitar"}, true, 2.5, true, true, true,
-             {"strings"}, true, {"piano"}, {"4"}, true, true, true, 0.35};
+             {"strings"}, true, {"piano"}, {"4"}, true, true, true, 0.35, true};
   c.train.steps = 11;
   c.train.batch_size = 12;
   c.train.g_lr = 0.13;
@@ -387,6 +388,7 @@ TEST(JobConfigTest, KeyPathsMapToTheirMembers) {
                                                                      {"model.bar_gate_hard", "true"},
                                                                      {"model.critic_bar_silence", "true"},
                                                                      {"model.bar_level_scale", "0.35"},
+                                                                     {"model.rest_plans", "true"},
                                                                      {"train.steps", "11"},
                                                                      {"train.batch_size", "12"},
                                                                      {"train.g_lr", "0.13"},

@@ -149,6 +149,10 @@ struct GeneratorOptions {
   // levels learn s times slower than the rest of the generator: the gates above emptied 5-35 % of bars in every
   // track by step 500 on real rock and then swung between evaluations. In the fingerprint when it is not 1.
   TORCH_ARG(double, bar_level_scale) = 1.0;
+  // Each sample's tracks rest in the bars of a plan drawn from the training data's own arrangements, picked by the
+  // latent's first coordinate (core/model/rest_plans.h): real rock's rests, rare and in runs, which neither the
+  // levels nor the gates above learned. The plans are a buffer the trainer fills from the packs. false: the tutorial.
+  TORCH_ARG(bool, rest_plans) = false;
 };
 
 struct DiscriminatorOptions {

@@ -100,6 +100,8 @@ GeneratorImpl::GeneratorImpl(GeneratorOptions options_) : options(std::move(opti
     held_release = register_module("held_release",
                                    HeldRelease(16, ReleasedTracks(options), options.held_release_late_tracks()));
   }
+  // No parameters and no random draws: the other layers start as they did without it.
+  if (options.rest_plans()) rest_plans = register_module("rest_plans", RestPlans(t, options.measures()));
   reset_parameters(at::detail::getDefaultCPUGenerator());
 }
 
@@ -157,14 +159,19 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor
   } else {
     TORCH_CHECK(!given_in.defined(), "Generator: got a given part but the model has no condition track");
   }
-  if (!refiner_active()) return WithGivenPart(Base(z, genre_ids, given), given);
+  if (!refiner_active()) return WithGivenPart(WithRests(Base(z, genre_ids, given), z), given);
   torch::Tensor base;
   {
     // A frozen generator runs without autograd; otherwise the caller's mode stands.
     torch::AutoGradMode grad_mode(torch::GradMode::is_enabled() && !base_frozen_);
     base = Base(z, genre_ids, given);
   }
-  return WithGivenPart(refiner(base, refiner_noise), given);
+  // After the refiner, so its residual cannot write notes into a resting bar.
+  return WithGivenPart(WithRests(refiner(base, refiner_noise), z), given);
+}
+
+torch::Tensor GeneratorImpl::WithRests(const torch::Tensor& out, const torch::Tensor& z) const {
+  return rest_plans ? rest_plans->Apply(out, z) : out;
 }
 
 torch::Tensor GeneratorImpl::WithGivenPart(const torch::Tensor& out, const torch::Tensor& given) const {

@@ -22,6 +22,7 @@
 #include "core/model/layers.h"
 #include "core/model/model_options.h"
 #include "core/model/refiner.h"
+#include "core/model/rest_plans.h"
 #include "core/model/shared_harmony.h"
 #include "core/model/streams.h"
 
@@ -40,6 +41,7 @@ class GeneratorImpl : public torch::nn::Module {
   // exactly 0/1; `refiner_noise` ((B, tracks, time, pitches) U[0, 1)) feeds stochastic neurons in training.
   // An accompaniment model (options.condition_track >= 0) needs `given` ((B, time, pitches) float 0/1, the
   // condition track's part per sample; undefined otherwise): the output's condition track is `given` itself.
+  // With rest plans (options.rest_plans) the tracks rest (exact zeros) in the bars of the plan z picks (rest_plans.h).
   torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& genre_ids = {},
                         const torch::Tensor& refiner_noise = {}, const torch::Tensor& given = {});
   // Re-initialises every parameter from `gen` with the tutorial's (PyTorch default) distributions,
@@ -72,6 +74,7 @@ class GeneratorImpl : public torch::nn::Module {
   SharedHarmony shared_harmony{nullptr};           // only when options.harmony_tracks is not empty
   BarLevels bar_levels{nullptr};                   // only when options.bar_levels
   HeldRelease held_release{nullptr};               // only when options.held_release
+  RestPlans rest_plans{nullptr};                   // only when options.rest_plans
   torch::Tensor held_detail_gain;                  // (held tracks), only when options.held_detail
   torch::Tensor refiner_active_flag;               // (1) float buffer, only with a refiner
 
@@ -79,6 +82,8 @@ class GeneratorImpl : public torch::nn::Module {
   torch::Tensor Base(const torch::Tensor& z, const torch::Tensor& genre_ids, const torch::Tensor& given);
   // `out` with its condition track replaced by `given` (a no-op without a condition track).
   torch::Tensor WithGivenPart(const torch::Tensor& out, const torch::Tensor& given) const;
+  // `out` silenced in the bars z's rest plan rests (a no-op without rest plans).
+  torch::Tensor WithRests(const torch::Tensor& out, const torch::Tensor& z) const;
   bool base_frozen_ = false;
   // transconv4 -> transconv5 (with their BatchNorm and ReLU) for all tracks at once. h: transconv3's output;
   // bars: transconv0's (read by bar_levels only).

@@ -40,6 +40,7 @@ void GeneratorImpl::pretty_print(std::ostream& stream) const {
   if (options.bar_level_scale() != 1.0) stream << ", bar_level_scale=" << options.bar_level_scale();
   if (options.bar_gate()) stream << ", bar_gate=true";
   if (options.bar_gate_hard()) stream << ", bar_gate_hard=true";
+  if (options.rest_plans()) stream << ", rest_plans=true";
   if (!options.harmony_tracks().empty()) {
     stream << ", harmony_tracks=" << JoinedTracks(options.harmony_tracks());
     if (options.harmony_after_norm()) stream << ", harmony_after_norm=true";

@@ -43,6 +43,7 @@ GeneratorOptions GeneratorOptionsFromConfig(const JobConfig& config) {
   g.bar_gate(config.model.bar_gate);
   g.bar_gate_hard(config.model.bar_gate_hard);
   g.bar_level_scale(config.model.bar_level_scale);
+  g.rest_plans(config.model.rest_plans);
   OutputActivation output = OutputActivation::kRelu;
   ParseOutputActivation(config.model.output, &output);  // the schema admits only the three names
   g.output(output);

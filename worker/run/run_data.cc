@@ -6,8 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/data/bar_activity.h"
 #include "core/data/pack_reader.h"
+#include "core/model/rest_plans.h"
 #include "core/music/track_set.h"
 
 namespace tutti {
@@ -129,6 +133,30 @@ BatchTensors ToTensors(const Batch& batch, const SampleShape& shape, bool condit
     out.genre_ids = torch::tensor(ids, torch::kInt64);
   }
   return out;
+}
+
+
+StatusOr<at::Tensor> RestPlansFromPacks(const ModelConfig& model,
+                                        const std::vector<std::shared_ptr<const PackReader>>& packs) {
+  StatusOr<std::vector<uint8_t>> activity =
+      SpreadBarActivity(packs, Split::kTrain, model.steps_per_measure, RestPlansImpl::kPlans);
+  if (!activity.ok()) {
+    return Status(activity.status().code(), absl::StrCat("model.rest_plans: ", activity.status().message()));
+  }
+  const int64_t tracks = packs.front()->shape().tracks, measures = packs.front()->shape().steps / model.steps_per_measure;
+  return torch::from_blob(activity->data(), {RestPlansImpl::kPlans, tracks, measures}, torch::kUInt8)
+      .to(torch::kFloat);  // a copy: the bytes go when `activity` does
+}
+
+std::string DescribeRestPlans(const at::Tensor& plans, const std::vector<std::string>& track_names) {
+  const at::Tensor resting = (1 - plans).mean(at::IntArrayRef{0, 2}) * 100;
+  std::string line = absl::StrCat("rest plans: ", plans.size(0), " arrangements from the training samples; bars resting:");
+  for (int64_t t = 0; t < resting.size(0); ++t) {
+    const std::string name = t < static_cast<int64_t>(track_names.size()) ? track_names[static_cast<size_t>(t)]
+                                                                          : absl::StrCat("track ", t);
+    absl::StrAppend(&line, t == 0 ? " " : ", ", name, " ", absl::StrFormat("%.1f", resting[t].item<double>()), " %");
+  }
+  return line;
 }
 
 }  // namespace tutti

@@ -187,14 +187,20 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
   }
 
   TUTTI_ASSIGN_OR_RETURN(run->loader_, OpenTrainingLoader(c, o.rank, o.world_size));
-  {
-    // The tracks the model learns, as the (first) pack records them: checkpoints carry them, so samples get the
-    // right names, programs and drum channel (OpenTrainingLoader refused packs of different track sets).
-    const PackReader& first = *run->loader_->packs().front();
-    run->track_set_json_ =
-        TrackSetToJson(TrackSetFromJson(first.manifest().packing.value("track_set", nlohmann::json()), c.model.tracks));
-  }
+  // The tracks the model learns, as the (first) pack records them: checkpoints carry them, so samples get the
+  // right names, programs and drum channel (OpenTrainingLoader refused packs of different track sets).
+  const TrackSet track_set = TrackSetFromJson(
+      run->loader_->packs().front()->manifest().packing.value("track_set", nlohmann::json()), c.model.tracks);
+  run->track_set_json_ = TrackSetToJson(track_set);
   TUTTI_ASSIGN_OR_RETURN(run->trainer_, CreateTrainerFromConfig(c, o.local_ranks, o.rank, o.world_size));
+  if (c.model.rest_plans) {
+    // Before a resume, which loads the checkpoint's own plans over these (the same, unless the packs changed).
+    TUTTI_ASSIGN_OR_RETURN(const torch::Tensor plans, RestPlansFromPacks(c.model, run->loader_->packs()));
+    run->trainer_->generator()->rest_plans->Set(plans);
+    if (RunObserver* observer = run->observer()) {
+      observer->OnNote(DescribeRestPlans(plans, track_set.Names()));
+    }
+  }
   if (run->data_parallel_) {
     run->data_parallel_->Attach(*run->trainer_, o.gradient_hook);
   } else if (o.gradient_hook) {

@@ -155,6 +155,7 @@ std::vector<Field> BuildFields() {
     MakeField("model.bar_gate",            &J::model, &M::bar_gate,          kBool,      kAny),
     MakeField("model.bar_gate_hard",       &J::model, &M::bar_gate_hard,     kBool,      kAny),
     MakeField("model.bar_level_scale",     &J::model, &M::bar_level_scale,   kPosNum,    kPositive),
+    MakeField("model.rest_plans",          &J::model, &M::rest_plans,        kBool,      kAny),
     MakeField("model.harmony_gain",        &J::model, &M::harmony_gain,      kNonNegNum, kNonNegative),
     MakeField("model.harmony_after_norm",  &J::model, &M::harmony_after_norm, kBool,     kAny),
     MakeField("model.held_release",        &J::model, &M::held_release,      kBool,      kAny),
