@@ -157,7 +157,8 @@ variant_sets() {
           lscale[0-9]*) [[ ${part#lscale} =~ ^[0-9]+(\.[0-9]+)?$ ]] || return 1; sets+=" model.bar_level_scale=${part#lscale}" ;;
           silence) sets+=" model.critic_bar_silence=true" ;;
           rests) sets+=" model.rest_plans=true" ;;
-          nobars) sets+=" model.bar_levels=false model.bar_gate=false model.bar_gate_hard=false model.bar_level_scale=1" ;;
+          nobars) sets+=" model.bar_levels=false model.bar_gate=false model.bar_gate_hard=false"
+                  sets+=" model.bar_level_scale=1" ;;
           held8) sets+=" $held model.held_on_eighths=true" ;;
           stddev) sets+=" $stddev" ;;
           ema) sets+=" $ema" ;;

@@ -23,8 +23,8 @@ StatusOr<std::vector<uint8_t>> SpreadBarActivity(const std::vector<std::shared_p
     names += (names.empty() ? "" : ", ") + pack->pack_dir();
   }
   if (steps_per_bar < 1 || shape.steps % steps_per_bar != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("SpreadBarActivity: ", steps_per_bar,
-                                                   " steps per bar do not divide the samples' ", shape.steps, " steps"));
+    return absl::InvalidArgumentError(absl::StrCat("SpreadBarActivity: ", steps_per_bar, " steps per bar do not divide",
+                                                   " the samples' ", shape.steps, " steps"));
   }
   if (total == 0) {
     return absl::FailedPreconditionError(

@@ -38,7 +38,9 @@ Status WriteArrangedPack(const std::string& dir, int64_t first, int64_t train) {
   options.shape = kShape;
   options.samples_per_shard = 4;
   TUTTI_ASSIGN_OR_RETURN(std::unique_ptr<PackWriter> writer, PackWriter::Create(dir, options));
-  for (int64_t i = first; i < first + train; ++i) TUTTI_RETURN_IF_ERROR(writer->Add(Split::kTrain, ArrangedSample(i).data()));
+  for (int64_t i = first; i < first + train; ++i) {
+    TUTTI_RETURN_IF_ERROR(writer->Add(Split::kTrain, ArrangedSample(i).data()));
+  }
   TUTTI_RETURN_IF_ERROR(writer->Add(Split::kHeldout, ArrangedSample(0).data()));
   std::vector<PackSong> songs{testing::TestSong(1, 1, Split::kHeldout)};
   if (train > 0) songs.push_back(testing::TestSong(0, static_cast<int32_t>(train), Split::kTrain));

@@ -48,11 +48,10 @@ TEST(RestPlansTest, TheLatentsFirstCoordinatePicksThePlanEvenly) {
   // Over N(0, 1) latents every plan is equally likely: bit 0 (drums resting in bar 0) is set in half the plans, bit 9
   // in half, both in a quarter. 20,000 draws: a share's standard error is under 0.004.
   const torch::Tensor many = plans->Pick(torch::randn({20000, 128}));
-  const double drums_rest = (1 - many.select(1, 0).select(1, 0)).mean().item<double>();
-  const double piano_rest = (1 - many.select(1, 2).select(1, 1)).mean().item<double>();
-  const double both = ((1 - many.select(1, 0).select(1, 0)) * (1 - many.select(1, 2).select(1, 1))).mean().item<double>();
-  EXPECT_NEAR(drums_rest, 0.5, 0.02);
-  EXPECT_NEAR(piano_rest, 0.5, 0.02);
+  const torch::Tensor drums_rest = 1 - many.select(1, 0).select(1, 0), piano_rest = 1 - many.select(1, 2).select(1, 1);
+  const double both = (drums_rest * piano_rest).mean().item<double>();
+  EXPECT_NEAR(drums_rest.mean().item<double>(), 0.5, 0.02);
+  EXPECT_NEAR(piano_rest.mean().item<double>(), 0.5, 0.02);
   EXPECT_NEAR(both, 0.25, 0.02);
   // Far tails stay in range.
   const torch::Tensor tails = torch::zeros({2, 128});
@@ -165,7 +164,8 @@ TEST(RestPlansTest, AGivenPartComesBackWholeAndThePlansRideInTheCheckpoint) {
   g->pretty_print(text);
   Generator(GeneratorOptions().condition_track(3))->pretty_print(plain);
   EXPECT_NE(text.str().find("rest_plans=true"), std::string::npos) << text.str();
-  EXPECT_EQ(DescribeArchitectureDifference(plain.str(), text.str()), "model.rest_plans: false in the checkpoint, true here");
+  EXPECT_EQ(DescribeArchitectureDifference(plain.str(), text.str()),
+            "model.rest_plans: false in the checkpoint, true here");
 }
 
 }  // namespace

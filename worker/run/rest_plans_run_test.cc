@@ -73,7 +73,8 @@ TEST(RestPlansRunTest, ThePlansComeFromTheTrainingSamplesAndRideTheCheckpoint) {
   // What the packs say, read here without the run.
   StatusOr<std::unique_ptr<PackReader>> pack = PackReader::Open(config.data.packs_dir + "/rock");
   ASSERT_TRUE(pack.ok()) << pack.status();
-  StatusOr<at::Tensor> expected = RestPlansFromPacks(config.model, {std::shared_ptr<const PackReader>(std::move(*pack))});
+  StatusOr<at::Tensor> expected =
+      RestPlansFromPacks(config.model, {std::shared_ptr<const PackReader>(std::move(*pack))});
   ASSERT_TRUE(expected.ok()) << expected.status();
   ASSERT_EQ(expected->sizes(), (std::vector<int64_t>{1024, 5, 4}));
   // One (track, bar) of 20 rests in every sample.
@@ -128,7 +129,8 @@ TEST(RestPlansRunTest, AResumedRunTrainsAsAnUninterruptedOne) {
   ASSERT_TRUE((*c)->Run().ok());
   const auto pa = (*a)->trainer().generator()->named_parameters(), pc = (*c)->trainer().generator()->named_parameters();
   for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pc[item.key()])) << item.key();
-  EXPECT_TRUE(torch::equal((*a)->trainer().generator()->rest_plans->plans, (*c)->trainer().generator()->rest_plans->plans));
+  EXPECT_TRUE(
+      torch::equal((*a)->trainer().generator()->rest_plans->plans, (*c)->trainer().generator()->rest_plans->plans));
 }
 
 }  // namespace

@@ -135,7 +135,6 @@ BatchTensors ToTensors(const Batch& batch, const SampleShape& shape, bool condit
   return out;
 }
 
-
 StatusOr<at::Tensor> RestPlansFromPacks(const ModelConfig& model,
                                         const std::vector<std::shared_ptr<const PackReader>>& packs) {
   StatusOr<std::vector<uint8_t>> activity =
@@ -143,14 +142,16 @@ StatusOr<at::Tensor> RestPlansFromPacks(const ModelConfig& model,
   if (!activity.ok()) {
     return Status(activity.status().code(), absl::StrCat("model.rest_plans: ", activity.status().message()));
   }
-  const int64_t tracks = packs.front()->shape().tracks, measures = packs.front()->shape().steps / model.steps_per_measure;
-  return torch::from_blob(activity->data(), {RestPlansImpl::kPlans, tracks, measures}, torch::kUInt8)
+  const SampleShape shape = packs.front()->shape();  // SpreadBarActivity checked that every pack has it
+  const int64_t measures = shape.steps / model.steps_per_measure;
+  return torch::from_blob(activity->data(), {RestPlansImpl::kPlans, shape.tracks, measures}, torch::kUInt8)
       .to(torch::kFloat);  // a copy: the bytes go when `activity` does
 }
 
 std::string DescribeRestPlans(const at::Tensor& plans, const std::vector<std::string>& track_names) {
   const at::Tensor resting = (1 - plans).mean(at::IntArrayRef{0, 2}) * 100;
-  std::string line = absl::StrCat("rest plans: ", plans.size(0), " arrangements from the training samples; bars resting:");
+  std::string line =
+      absl::StrCat("rest plans: ", plans.size(0), " arrangements from the training samples; bars resting:");
   for (int64_t t = 0; t < resting.size(0); ++t) {
     const std::string name = t < static_cast<int64_t>(track_names.size()) ? track_names[static_cast<size_t>(t)]
                                                                           : absl::StrCat("track ", t);
