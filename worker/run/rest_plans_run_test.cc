@@ -123,9 +123,15 @@ TEST(RestPlansRunTest, AResumedRunTrainsAsAnUninterruptedOne) {
   split.train.steps = 10;
   RunOptions resume;
   resume.resume = "latest";
+  NoteRecorder notes;
+  resume.observer = &notes;
   StatusOr<std::unique_ptr<TrainingRun>> c = TrainingRun::Create(split, resume);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ((*c)->step(), 5);
+  // The resumed run says what it holds: the checkpoint's plans, not read from the packs again.
+  int described = 0;
+  for (const std::string& note : notes.notes) described += note.rfind("rest plans: 1024 arrangements", 0) == 0;
+  EXPECT_EQ(described, 1);
   ASSERT_TRUE((*c)->Run().ok());
   const auto pa = (*a)->trainer().generator()->named_parameters(), pc = (*c)->trainer().generator()->named_parameters();
   for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pc[item.key()])) << item.key();

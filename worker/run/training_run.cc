@@ -193,13 +193,10 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
       run->loader_->packs().front()->manifest().packing.value("track_set", nlohmann::json()), c.model.tracks);
   run->track_set_json_ = TrackSetToJson(track_set);
   TUTTI_ASSIGN_OR_RETURN(run->trainer_, CreateTrainerFromConfig(c, o.local_ranks, o.rank, o.world_size));
-  if (c.model.rest_plans) {
-    // Before a resume, which loads the checkpoint's own plans over these (the same, unless the packs changed).
+  if (c.model.rest_plans && resume_path.empty()) {
+    // A resumed run keeps the plans its checkpoint carries (the fingerprint guarantees it has them).
     TUTTI_ASSIGN_OR_RETURN(const torch::Tensor plans, RestPlansFromPacks(c.model, run->loader_->packs()));
     run->trainer_->generator()->rest_plans->Set(plans);
-    if (RunObserver* observer = run->observer()) {
-      observer->OnNote(DescribeRestPlans(plans, track_set.Names()));
-    }
   }
   if (run->data_parallel_) {
     run->data_parallel_->Attach(*run->trainer_, o.gradient_hook);
@@ -230,6 +227,12 @@ StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(JobConfig config, Run
       TUTTI_ASSIGN_OR_RETURN(bytes, comm::BroadcastString(run->data_parallel_->communicator(), bytes, 0));
     }
     TUTTI_RETURN_IF_ERROR(run->Resume(resume_path, bytes));
+  }
+  if (c.model.rest_plans) {
+    // After a resume, so the note says what the model uses, not what the packs hold today.
+    if (RunObserver* observer = run->observer()) {
+      observer->OnNote(DescribeRestPlans(run->trainer_->generator()->rest_plans->plans, track_set.Names()));
+    }
   }
   if (run->data_parallel_) {  // protocol steps 3 and 4
     TUTTI_RETURN_IF_ERROR(run->data_parallel_->CheckSameStep(run->step()));
